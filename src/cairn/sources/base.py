@@ -1,0 +1,30 @@
+"""The evidence-source contract: something that yields ``EvidenceItem``s read-only.
+
+A source never writes the evidence and never extracts to disk inside it. Containers found inside a
+source (archives now, disk images later) are opened through ``cairn.sources.containers`` so a new
+container format is one new module and the pipeline does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from cairn.model import EvidenceItem
+from cairn.settings import Limits
+
+#: Called with a logical path; True means the item is already stored and must not be yielded again
+#: (its content is not needed). Containers are still opened so their unfinished members are found.
+SkipFn = Callable[[str], bool]
+
+
+class EvidenceSource(Protocol):
+    """A root of evidence: a folder, an archive file, later a disk image."""
+
+    kind: str  # "folder", "archive", ...
+    root: Path
+
+    def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
+        """Yield every item, containers before their members, in a deterministic order."""
+        ...
