@@ -1,0 +1,174 @@
+"""The ``cairn`` command line: demo evidence, scan, file listings and the audit chain."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cairn import __version__
+
+app = typer.Typer(
+    name="cairn",
+    help="Forensic triage of seized media: what is on this evidence, what is known, what is new.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_app = typer.Typer(help="The tamper-evident audit chain of a case.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+err = Console(stderr=True)
+
+CaseOpt = Annotated[Path, typer.Option("--case", "-c", help="Case folder (holds the SQLite database).")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL, e.g. postgresql://user@host/db (default: SQLite in the case)."),
+]
+
+
+class Format(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-untyped-def]
+    from cairn.case_config import CaseConfigError, resolve_db_url
+    from cairn.store.case_store import CaseStore
+
+    if not create and not case.exists():
+        err.print(f"[red]No case folder at {case}.[/] Run `cairn scan EVIDENCE --case {case}` first.")
+        raise typer.Exit(2)
+    try:
+        url = resolve_db_url(case, db)
+    except CaseConfigError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    return CaseStore.open(case, url)
+
+
+@app.command()
+def version() -> None:
+    """Print cairn's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    evidence_dir: Annotated[Path, typer.Argument(help="Empty or new folder to write demo evidence into.")],
+    size: Annotated[str, typer.Option(help="small | medium | large | a number of files.")] = "small",
+    seed: Annotated[int, typer.Option(help="Seed: same seed and size give byte-identical evidence.")] = 7,
+) -> None:
+    """Write benign synthetic 'seized drive' evidence (shapes, gradients, noise, archives, bad files)."""
+    from cairn.demo import generate
+
+    size_arg: str | int = int(size) if size.isdigit() else size
+    try:
+        manifest = generate(evidence_dir, size_arg, seed=seed)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote {len(manifest.entries)} demo items into {evidence_dir}")
+
+
+@app.command()
+def scan(
+    evidence: Annotated[Path, typer.Argument(help="Evidence: a folder or an archive file (read only).")],
+    case: CaseOpt,
+    db: DbOpt = None,
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 = one per core.")] = 0,
+    fast_pdq: Annotated[
+        bool, typer.Option("--fast-pdq", help="Decode JPEGs at reduced scale for PDQ (not bit-identical).")
+    ] = False,
+    actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
+    from cairn.pipeline.scan import scan as run_scan
+    from cairn.settings import ScanSettings
+
+    if not evidence.exists():
+        err.print(f"[red]No evidence at {evidence}.[/] Give a folder or an archive file.")
+        raise typer.Exit(2)
+    settings = ScanSettings(fast_pdq=fast_pdq, workers=workers)
+    with _open_store(case, db, create=True) as store:
+        try:
+            summary = run_scan(evidence, store, settings, actor=actor, show_progress=progress, console=err)
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted.[/] Run the same `cairn scan` again to finish where it stopped.")
+            raise typer.Exit(130) from None
+        totals = store.counts()
+    table = Table(title=f"cairn scan: {evidence}", show_header=False)
+    table.add_row("case", str(case))
+    table.add_row("run", f"#{summary.run_id} {summary.status} in {summary.seconds:.1f} s")
+    table.add_row("files this run", f"{summary.files:,} ({summary.bytes / 1e6:,.1f} MB)")
+    if summary.skipped_already_done:
+        table.add_row("already stored", f"{summary.skipped_already_done:,} (resumed)")
+    table.add_row("images", f"{summary.images:,}")
+    table.add_row("containers", f"{summary.containers:,}")
+    table.add_row("with errors", f"{summary.errors:,}")
+    for code, n in sorted(summary.error_codes.items()):
+        table.add_row(f"  {code}", f"{n:,}")
+    table.add_row("case totals", ", ".join(f"{k} {v:,}" for k, v in totals.items()))
+    table.add_row("evidence digest", summary.evidence_digest or "-")
+    Console().print(table)
+
+
+@app.command()
+def files(
+    case: CaseOpt,
+    db: DbOpt = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """One row per file: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error."""
+    from cairn.report.export import write_csv, write_json
+
+    writer = write_csv if format is Format.csv else write_json
+    with _open_store(case, db, create=False) as store:
+        if output is None:
+            writer(store.iter_file_rows(), sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                n = writer(store.iter_file_rows(), fh)
+            err.print(f"wrote {n:,} rows to {output}")
+
+
+@audit_app.command("verify")
+def audit_verify(case: CaseOpt, db: DbOpt = None) -> None:
+    """Check the audit chain; exit 1 on any edited, deleted, reordered or missing entry."""
+    with _open_store(case, db, create=False) as store:
+        problems = store.audit_verify()
+        entries = len(store.audit_entries())
+    if problems:
+        for problem in problems:
+            err.print(f"[red]BROKEN[/] {problem}")
+        err.print(f"[red]audit chain of {case} is NOT intact ({len(problems)} problem(s))[/]")
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {entries} entries")
+
+
+@audit_app.command("show")
+def audit_show(case: CaseOpt, db: DbOpt = None) -> None:
+    """Print the audit log, oldest first."""
+    with _open_store(case, db, create=False) as store:
+        for entry in store.audit_entries():
+            typer.echo(f"{entry['seq']:>5} {entry['at']} {entry['actor']:<12} {entry['action']:<22} "
+                       f"{entry['details_json']}")
+
+
+@app.command()
+def runs(case: CaseOpt, db: DbOpt = None) -> None:
+    """List the scan runs of a case with their status and counts."""
+    with _open_store(case, db, create=False) as store:
+        for run in store.runs():
+            typer.echo(f"#{run['id']} {run['status']:<11} {run['started_at']} -> {run['ended_at']} "
+                       f"{run.get('counts_json') or ''}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,84 @@
+"""Executors run the per-item task somewhere: in this process, in a local process pool, later on Ray.
+
+The contract is one method, ``map_unordered``, that keeps a bounded number of items in flight
+(backpressure: the evidence walk never runs ahead of the workers by more than that), so memory stays
+bounded whatever the size of the evidence.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroup affinity, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over items; yields results as they complete, at most ``max_in_flight`` pending."""
+
+    name: str
+    workers: int
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """Runs every item in the calling process: one core, no start-up cost, simplest to debug."""
+
+    name = "inline"
+    workers = 1
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        return None
+
+
+class LocalPoolExecutor:
+    """A local process pool with a bounded queue of submitted items."""
+
+    name = "local-processes"
+
+    def __init__(self, workers: int, in_flight_per_worker: int = 4) -> None:
+        self.workers = workers
+        self._max_in_flight = workers * in_flight_per_worker
+        self._pool = ProcessPoolExecutor(max_workers=workers)
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        pending: set[Future[R]] = set()
+        for item in items:
+            pending.add(self._pool.submit(fn, item))
+            if len(pending) >= self._max_in_flight:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(workers: int) -> Executor:
+    """``workers`` <= 0 means one per usable core; one worker runs inline (no pool to start)."""
+    count = workers if workers > 0 else usable_cores()
+    if count == 1:
+        return InlineExecutor()
+    return LocalPoolExecutor(count)

@@ -1,0 +1,194 @@
+"""The scan loop: walk the evidence, skip what is stored, run the task on an executor, write in batches.
+
+Resumable: results are committed in small batches, and a later scan of the same evidence into the same
+case skips every path already stored, so an interrupted scan (even ``kill -9``) finishes with every file
+stored exactly once. Only this loop writes the case database.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import PIL
+from rich.console import Console
+
+from cairn import __version__
+from cairn.model import FileResult
+from cairn.pipeline.executor import make_executor
+from cairn.pipeline.progress import ScanProgress
+from cairn.pipeline.task import process_item
+from cairn.settings import ScanSettings
+from cairn.signals.pdq import PDQ_IMPLEMENTATION
+from cairn.signals.registry import signals
+from cairn.sources.open import open_source
+from cairn.store.case_store import CaseStore
+
+BATCH_ITEMS = 256
+BATCH_SECONDS = 1.0
+
+
+@dataclass
+class ScanSummary:
+    """What one scan run did (this run only) and where its results are."""
+
+    run_id: int
+    evidence_id: int
+    status: str
+    files: int = 0
+    bytes: int = 0
+    errors: int = 0
+    images: int = 0
+    containers: int = 0
+    skipped_already_done: int = 0
+    seconds: float = 0.0
+    evidence_digest: str | None = None
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "errors": self.errors,
+            "images": self.images,
+            "containers": self.containers,
+            "skipped_already_done": self.skipped_already_done,
+            "error_codes": dict(sorted(self.error_codes.items())),
+        }
+
+
+def _top_level_bytes(root: Path) -> int | None:
+    """Total size of the regular files under ``root`` (the progress bar's total), or None if unknown."""
+    if root.is_file():
+        return root.stat().st_size
+    total = 0
+    for dirpath, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(dirpath, name)):
+                total += st.st_size
+    return total
+
+
+def run_record(settings: ScanSettings, executor_name: str, workers: int) -> dict[str, Any]:
+    """Everything that could change a result, stored with the run for reproducibility."""
+    return {
+        **settings.as_record(),
+        "executor": executor_name,
+        "workers": workers,
+        "signals": signals().names,
+        "pdq_implementation": PDQ_IMPLEMENTATION,
+        "python": platform.python_version(),
+        "pillow": PIL.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def evidence_digest(store: CaseStore, evidence_id: int) -> str:
+    """SHA-256 over the sorted ``path<TAB>sha256`` lines of every stored item: one fingerprint of it all."""
+    lines = sorted(f"{row['path']}\t{row['sha256'] or '-'}\n" for row in store.iter_file_rows(evidence_id))
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8"))
+    return h.hexdigest()
+
+
+def scan(
+    evidence: Path,
+    store: CaseStore,
+    settings: ScanSettings,
+    actor: str | None = None,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> ScanSummary:
+    """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence."""
+    actor = actor or getpass.getuser()
+    root = evidence.resolve()
+    source = open_source(root)
+    evidence_id = store.register_evidence(
+        str(root),
+        source.kind,
+        actor,
+        {"host": socket.gethostname(), "size_bytes": _top_level_bytes(root) if root.exists() else None},
+    )
+    executor = make_executor(settings.workers)
+    run_id = store.start_run(evidence_id, __version__, run_record(settings, executor.name, executor.workers), actor)
+    done = store.done_paths(evidence_id)
+    summary = ScanSummary(run_id=run_id, evidence_id=evidence_id, status="running")
+    skipped = 0
+
+    def skip(path: str) -> bool:
+        nonlocal skipped
+        if path in done:
+            skipped += 1
+            return True
+        return False
+
+    task = functools.partial(process_item, settings=settings)
+    buffer: list[FileResult] = []
+    last_flush = time.monotonic()
+    started = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        if buffer:
+            store.write_results(run_id, evidence_id, buffer)
+            buffer.clear()
+        last_flush = time.monotonic()
+
+    total = _top_level_bytes(root) if show_progress else None
+    try:
+        with ScanProgress(show_progress, total, console) as progress:
+            for result in executor.map_unordered(task, source.items(settings.limits, skip)):
+                buffer.append(result)
+                _count(summary, result)
+                top = (result.meta.size or 0) if result.locator.depth == 0 else 0
+                progress.advance(result.bytes_read, top, bool(result.errors))
+                if len(buffer) >= BATCH_ITEMS or time.monotonic() - last_flush >= BATCH_SECONDS:
+                    flush()
+            flush()
+    except BaseException:
+        flush()
+        summary.status = "interrupted"
+        summary.skipped_already_done = skipped
+        summary.seconds = time.monotonic() - started
+        store.finish_run(run_id, "interrupted", summary.counts(), actor)
+        executor.close()
+        raise
+    executor.close()
+    summary.skipped_already_done = skipped
+    summary.seconds = time.monotonic() - started
+    summary.evidence_digest = evidence_digest(store, evidence_id)
+    summary.status = "completed"
+    store.finish_run(
+        run_id,
+        "completed",
+        summary.counts(),
+        actor,
+        {"evidence_digest": summary.evidence_digest, "seconds": round(summary.seconds, 3)},
+    )
+    return summary
+
+
+def _count(summary: ScanSummary, result: FileResult) -> None:
+    summary.files += 1
+    summary.bytes += result.bytes_read
+    if result.errors:
+        summary.errors += 1
+        for err in result.errors:
+            summary.error_codes[err.code] = summary.error_codes.get(err.code, 0) + 1
+    if result.image is not None:
+        summary.images += 1
+    if result.is_container:
+        summary.containers += 1
