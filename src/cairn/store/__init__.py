@@ -1,1 +1,5 @@
-"""cairn.store."""
+"""cairn.store: the case database (SQLite or PostgreSQL) behind the :class:`CaseStore` facade."""
+
+from cairn.store.case_store import CaseStore
+
+__all__ = ["CaseStore"]

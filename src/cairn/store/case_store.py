@@ -1,0 +1,528 @@
+"""``CaseStore``: the case database facade. Callers get plain dicts and ints; the ORM stays in here.
+
+One class for SQLite and PostgreSQL. Every write is one transaction (``BEGIN IMMEDIATE`` on SQLite);
+audit appends are serialised per case (SQLite: the write lock; PostgreSQL: ``SELECT ... FOR UPDATE`` on
+the case row) and followed by an atomic rewrite of the anchor file ``CASE_DIR/audit-head.json``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import Table
+
+from cairn.model import FileResult
+from cairn.store import audit as _audit
+from cairn.store.db import (
+    create_case_engine,
+    is_sqlite,
+    mask_url,
+    max_bind_params,
+    read_connection,
+    resolve_url,
+    write_connection,
+)
+from cairn.store.migrate import upgrade
+from cairn.store.rows import DetailRows, file_row
+from cairn.store.schema import (
+    audit_log,
+    cases,
+    evidence,
+    file_errors,
+    file_hashes,
+    files,
+    findings,
+    images,
+    scan_runs,
+    thumbnails,
+)
+
+RUN_STATUSES = frozenset({"running", "completed", "interrupted", "failed"})
+FINISHED_STATUSES = RUN_STATUSES - {"running"}
+
+#: Hash kinds flattened into ``iter_file_rows``.
+ROW_HASHES = ("md5", "sha1", "sha256", "pdq")
+
+
+def default_actor() -> str:
+    """The OS user running this process, or ``"unknown"``."""
+    try:
+        return getpass.getuser()
+    except Exception:  # getuser raises various errors when no user can be determined
+        return "unknown"
+
+
+def _loads(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"_unparseable": raw}
+
+
+class CaseStore:
+    """One case in a case database. Open with :meth:`open`; close with :meth:`close` or ``with``."""
+
+    #: Rows fetched per page by :meth:`iter_file_rows` (keyset pagination).
+    ROW_PAGE = 2000
+
+    def __init__(self, engine: Engine, url: str, case_dir: Path, case_id: int, case_name: str) -> None:
+        """Wrap an already migrated engine; use :meth:`open` instead."""
+        self._engine = engine
+        self._url = url
+        self.case_dir = case_dir
+        self.case_id = case_id
+        self.case_name = case_name
+        self._sqlite = is_sqlite(engine)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, case_dir: Path, db_url: str | None = None, case_name: str | None = None) -> CaseStore:
+        """Open (creating ``case_dir``, the database and the case as needed) and migrate to head.
+
+        ``db_url`` None means SQLite at ``case_dir/case.db``; ``postgresql://`` URLs use psycopg 3. The
+        case is looked up by ``case_name`` (default: ``case_dir``'s name); creating it appends the audit
+        entry ``case.created``. Opening an existing case writes nothing.
+        """
+        case_dir = Path(case_dir).absolute()
+        case_dir.mkdir(parents=True, exist_ok=True)
+        name = case_name or case_dir.name
+        url = resolve_url(case_dir, db_url)
+        engine = create_case_engine(url)
+        try:
+            upgrade(engine)
+            entry: dict[str, Any] | None = None
+            with write_connection(engine) as conn:
+                stmt = _insert_ignore(engine, cases, ["name"]).returning(cases.c.id)
+                new_id = conn.execute(stmt, {"name": name, "created_at": _audit.utc_now()}).scalar()
+                if new_id is None:
+                    case_id = int(conn.execute(select(cases.c.id).where(cases.c.name == name)).scalar_one())
+                else:
+                    case_id = int(new_id)
+                    details = {"name": name, "case_dir": str(case_dir), "db_url": mask_url(url)}
+                    entry = _append_audit(conn, case_id, "case.created", details, default_actor(), False)
+        except BaseException:
+            engine.dispose()
+            raise
+        store = cls(engine, url, case_dir, case_id, name)
+        if entry is not None:
+            store._anchor(entry)
+        return store
+
+    def close(self) -> None:
+        """Release all database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL with any password masked (for display and reports)."""
+        return mask_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"CaseStore(case_id={self.case_id}, name={self.case_name!r}, db_url={self.db_url!r})"
+
+    # -- evidence and runs -----------------------------------------------------------------------
+
+    def register_evidence(self, root: str, kind: str, actor: str, details: Mapping[str, Any]) -> int:
+        """Return the id of evidence ``root`` in this case, registering it (and auditing
+        ``evidence.registered`` with ``details``) the first time. ``root`` is stored exactly as given."""
+        with write_connection(self._engine) as conn:
+            self._lock_case(conn)
+            found = conn.execute(
+                select(evidence.c.id).where(evidence.c.case_id == self.case_id, evidence.c.root == root)
+            ).scalar()
+            if found is not None:
+                return int(found)
+            ev_id = int(
+                conn.execute(
+                    evidence.insert().returning(evidence.c.id),
+                    {"case_id": self.case_id, "root": root, "kind": kind, "registered_at": _audit.utc_now()},
+                ).scalar_one()
+            )
+            payload = {"evidence_id": ev_id, "root": root, "kind": kind, **dict(details)}
+            entry = self._append(conn, "evidence.registered", payload, actor)
+        self._anchor(entry)
+        return ev_id
+
+    def start_run(self, evidence_id: int, tool_version: str, settings: Mapping[str, Any], actor: str) -> int:
+        """Start a scan run of ``evidence_id``; older runs of it still 'running' become 'interrupted'.
+
+        Audits ``scan.started`` (with the settings and the ids of runs it marked interrupted).
+        """
+        with write_connection(self._engine) as conn:
+            self._lock_case(conn)
+            self._check_evidence(conn, evidence_id)
+            stale = list(
+                conn.execute(
+                    select(scan_runs.c.id).where(
+                        scan_runs.c.evidence_id == evidence_id, scan_runs.c.status == "running"
+                    )
+                ).scalars()
+            )
+            if stale:
+                conn.execute(update(scan_runs).where(scan_runs.c.id.in_(stale)).values(status="interrupted"))
+            run_id = int(
+                conn.execute(
+                    scan_runs.insert().returning(scan_runs.c.id),
+                    {
+                        "case_id": self.case_id,
+                        "evidence_id": evidence_id,
+                        "tool_version": tool_version,
+                        "settings_json": _audit.canonical_json(settings),
+                        "started_at": _audit.utc_now(),
+                        "status": "running",
+                        "host": socket.gethostname(),
+                        "os_user": default_actor(),
+                    },
+                ).scalar_one()
+            )
+            entry = self._append(
+                conn,
+                "scan.started",
+                {
+                    "run_id": run_id,
+                    "evidence_id": evidence_id,
+                    "tool_version": tool_version,
+                    "settings": dict(settings),
+                    "interrupted_runs": [int(i) for i in stale],
+                },
+                actor,
+            )
+        self._anchor(entry)
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: Mapping[str, Any],
+        actor: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Close a 'running' run with ``status`` (completed, interrupted or failed) and its counts.
+
+        Audits ``scan.finished`` with counts and details. Raises ValueError for an unknown status, a run
+        of another case, or a run that is no longer running.
+        """
+        if status not in FINISHED_STATUSES:
+            raise ValueError(f"finish status must be one of {sorted(FINISHED_STATUSES)}, not {status!r}")
+        with write_connection(self._engine) as conn:
+            self._lock_case(conn)
+            run = self._check_run(conn, run_id)
+            conn.execute(
+                update(scan_runs)
+                .where(scan_runs.c.id == run_id)
+                .values(status=status, ended_at=_audit.utc_now(), counts_json=_audit.canonical_json(counts))
+            )
+            entry = self._append(
+                conn,
+                "scan.finished",
+                {
+                    "run_id": run_id,
+                    "evidence_id": run["evidence_id"],
+                    "status": status,
+                    "counts": dict(counts),
+                    "details": dict(details or {}),
+                },
+                actor,
+            )
+        self._anchor(entry)
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs of this case, oldest first: id, evidence_id, tool_version, settings, started_at,
+        ended_at, status, counts, host, os_user."""
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(
+                select(scan_runs).where(scan_runs.c.case_id == self.case_id).order_by(scan_runs.c.id)
+            ).mappings()
+            return [
+                {
+                    "id": r["id"],
+                    "evidence_id": r["evidence_id"],
+                    "tool_version": r["tool_version"],
+                    "settings": _loads(r["settings_json"]),
+                    "started_at": r["started_at"],
+                    "ended_at": r["ended_at"],
+                    "status": r["status"],
+                    "counts": _loads(r["counts_json"]),
+                    "host": r["host"],
+                    "os_user": r["os_user"],
+                }
+                for r in rows
+            ]
+
+    def evidence_list(self) -> list[dict[str, Any]]:
+        """Registered evidence of this case in registration order: id, root, kind, registered_at, files."""
+        n_files = (
+            select(func.count()).where(files.c.evidence_id == evidence.c.id).scalar_subquery().label("files")
+        )
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(
+                select(evidence.c.id, evidence.c.root, evidence.c.kind, evidence.c.registered_at, n_files)
+                .where(evidence.c.case_id == self.case_id)
+                .order_by(evidence.c.id)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    # -- results ---------------------------------------------------------------------------------
+
+    def done_paths(self, evidence_id: int) -> set[str]:
+        """Logical paths already stored for ``evidence_id`` (what a resumed scan can skip)."""
+        with read_connection(self._engine) as conn:
+            return set(
+                conn.execute(
+                    select(files.c.path).where(
+                        files.c.case_id == self.case_id, files.c.evidence_id == evidence_id
+                    )
+                ).scalars()
+            )
+
+    def write_results(self, run_id: int, evidence_id: int, results: Sequence[FileResult]) -> int:
+        """Store a batch in one transaction; return how many files were newly inserted.
+
+        Paths already stored for ``evidence_id`` (and repeats within the batch) are skipped, so a
+        resumed scan stores every file exactly once. Stores hashes by kind (with ``hash_quality``), image
+        info, findings, all errors in order, and the thumbnail under the file's sha256 if not present yet
+        (a thumbnail without a sha256 hash is not stored). ``run_id`` must be a running run of
+        ``evidence_id``.
+        """
+        if not results:
+            return 0
+        batch: dict[str, FileResult] = {}
+        for r in results:
+            batch.setdefault(r.path, r)
+        n_cols = len(files.columns)
+        per_stmt = max(1, min(1000, max_bind_params(self._engine) // n_cols - 1))
+        with write_connection(self._engine) as conn:
+            run = self._check_run(conn, run_id)
+            if run["evidence_id"] != evidence_id:
+                raise ValueError(f"run {run_id} scans evidence {run['evidence_id']}, not {evidence_id}")
+            rows = [file_row(self.case_id, evidence_id, run_id, r) for r in batch.values()]
+            stmt = _insert_ignore(self._engine, files, ["evidence_id", "path"]).returning(
+                files.c.id, files.c.path
+            )
+            ids: dict[str, int] = {}
+            for start in range(0, len(rows), per_stmt):
+                for file_id, path in conn.execute(stmt, rows[start : start + per_stmt]):
+                    ids[path] = int(file_id)
+            details = DetailRows()
+            for path, file_id in ids.items():
+                details.add(file_id, batch[path])
+            for table, detail in (
+                (file_hashes, details.hashes),
+                (images, details.images),
+                (findings, details.findings),
+                (file_errors, details.errors),
+            ):
+                if detail:
+                    conn.execute(table.insert(), detail)
+            if details.thumbnails:
+                conn.execute(
+                    _insert_ignore(self._engine, thumbnails, ["sha256"]), list(details.thumbnails.values())
+                )
+        return len(ids)
+
+    def iter_file_rows(
+        self, evidence_id: int | None = None, *, page_size: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream this case's files ordered by evidence id then path, one short read per page.
+
+        Keys: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, evidence
+        (its root), mime, extension_mismatch, frames, is_container. Pages use keyset pagination, so
+        rows written while iterating after the current position are seen, earlier ones are not.
+        """
+        limit = page_size or self.ROW_PAGE
+        h = {k: file_hashes.alias(f"h_{k}") for k in ROW_HASHES}
+        joined = files.join(evidence, evidence.c.id == files.c.evidence_id).outerjoin(
+            images, images.c.file_id == files.c.id
+        )
+        for kind, alias in h.items():
+            joined = joined.outerjoin(alias, and_(alias.c.file_id == files.c.id, alias.c.kind == kind))
+        base = (
+            select(
+                files.c.path,
+                files.c.size,
+                files.c.type_label.label("type"),
+                *(h[k].c.value.label(k) for k in ROW_HASHES),
+                h["pdq"].c.quality.label("pdq_quality"),
+                images.c.width,
+                images.c.height,
+                files.c.error,
+                evidence.c.root.label("evidence"),
+                files.c.mime,
+                files.c.extension_mismatch,
+                images.c.frames,
+                files.c.is_container,
+            )
+            .select_from(joined)
+            .order_by(files.c.path)
+            .limit(limit)
+        )
+        pick = select(evidence.c.id).where(evidence.c.case_id == self.case_id).order_by(evidence.c.id)
+        if evidence_id is not None:
+            pick = pick.where(evidence.c.id == evidence_id)
+        with read_connection(self._engine) as conn:
+            evidence_ids = [int(i) for i in conn.execute(pick).scalars()]
+        for ev in evidence_ids:  # per evidence, so each page is a range scan of uq(evidence_id, path)
+            last: str | None = None
+            while True:
+                stmt = base.where(files.c.evidence_id == ev)
+                if last is not None:
+                    stmt = stmt.where(files.c.path > last)
+                with read_connection(self._engine) as conn:
+                    page = [dict(r) for r in conn.execute(stmt).mappings()]
+                for row in page:
+                    row["extension_mismatch"] = bool(row["extension_mismatch"])
+                    row["is_container"] = bool(row["is_container"])
+                    last = row["path"]
+                    yield row
+                if len(page) < limit:
+                    break
+
+    def thumbnail(self, sha256: str) -> bytes | None:
+        """The WebP thumbnail stored for content ``sha256``, or None."""
+        with read_connection(self._engine) as conn:
+            data = conn.execute(select(thumbnails.c.webp).where(thumbnails.c.sha256 == sha256)).scalar()
+            return bytes(data) if data is not None else None
+
+    def counts(self, evidence_id: int | None = None) -> dict[str, int]:
+        """Totals for the case (or one evidence): files, errors (files with an error), images,
+        containers, bytes (sum of sizes) and bytes_read."""
+        has_image = select(images.c.file_id).where(images.c.file_id == files.c.id).exists()
+        stmt = select(
+            func.count().label("files"),
+            func.coalesce(func.sum(case((files.c.error_code.is_not(None), 1), else_=0)), 0).label("errors"),
+            func.coalesce(func.sum(case((has_image, 1), else_=0)), 0).label("images"),
+            func.coalesce(func.sum(case((files.c.is_container, 1), else_=0)), 0).label("containers"),
+            func.coalesce(func.sum(files.c.size), 0).label("bytes"),
+            func.coalesce(func.sum(files.c.bytes_read), 0).label("bytes_read"),
+        ).where(files.c.case_id == self.case_id)
+        if evidence_id is not None:
+            stmt = stmt.where(files.c.evidence_id == evidence_id)
+        with read_connection(self._engine) as conn:
+            row = conn.execute(stmt).mappings().one()
+            return {k: int(v) for k, v in row.items()}
+
+    # -- audit -----------------------------------------------------------------------------------
+
+    def audit_append(self, action: str, details: Mapping[str, Any], actor: str) -> dict[str, Any]:
+        """Append one entry to this case's audit log and refresh the anchor; return the entry."""
+        with write_connection(self._engine) as conn:
+            entry = self._append(conn, action, details, actor)
+        self._anchor(entry)
+        return entry
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        """This case's audit log in seq order: case_id, seq, at, actor, action, details (parsed),
+        details_json, prev_hash, entry_hash."""
+        out = []
+        for r in self._audit_rows():
+            row = dict(r)
+            row["details"] = _loads(row["details_json"])
+            out.append(row)
+        return out
+
+    def audit_verify(self) -> list[str]:
+        """Check the hash chain and the anchor file; return human-readable problems (empty = intact)."""
+        return _audit.verify_entries(self.case_id, self._audit_rows(), _audit.read_anchor(self.case_dir))
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _audit_rows(self) -> list[dict[str, Any]]:
+        with read_connection(self._engine) as conn:
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.case_id == self.case_id).order_by(audit_log.c.seq)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def _append(
+        self, conn: Connection, action: str, details: Mapping[str, Any], actor: str
+    ) -> dict[str, Any]:
+        return _append_audit(conn, self.case_id, action, details, actor, not self._sqlite)
+
+    def _lock_case(self, conn: Connection) -> None:
+        """Serialise writers of this case on PostgreSQL (SQLite already holds the write lock)."""
+        if not self._sqlite:
+            conn.execute(select(cases.c.id).where(cases.c.id == self.case_id).with_for_update())
+
+    def _anchor(self, entry: Mapping[str, Any]) -> None:
+        _audit.write_anchor(
+            self.case_dir, _audit.Anchor(int(entry["case_id"]), int(entry["seq"]), str(entry["entry_hash"]))
+        )
+
+    def _check_evidence(self, conn: Connection, evidence_id: int) -> None:
+        found = conn.execute(select(evidence.c.case_id).where(evidence.c.id == evidence_id)).scalar()
+        if found != self.case_id:
+            raise ValueError(f"evidence {evidence_id} is not registered in case {self.case_id}")
+
+    def _check_run(self, conn: Connection, run_id: int) -> dict[str, Any]:
+        run = conn.execute(select(scan_runs).where(scan_runs.c.id == run_id)).mappings().first()
+        if run is None or run["case_id"] != self.case_id:
+            raise ValueError(f"scan run {run_id} does not belong to case {self.case_id}")
+        if run["status"] != "running":
+            raise ValueError(f"scan run {run_id} is {run['status']}, not running")
+        return dict(run)
+
+
+def _insert_ignore(engine: Engine, table: Table, conflict: list[str]) -> Insert:
+    """``INSERT ... ON CONFLICT (conflict) DO NOTHING`` for this backend."""
+    if is_sqlite(engine):
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+
+
+def _append_audit(
+    conn: Connection, case_id: int, action: str, details: Mapping[str, Any], actor: str, lock: bool
+) -> dict[str, Any]:
+    """Append one chained entry inside the caller's write transaction (``lock``: FOR UPDATE the case)."""
+    if lock:
+        conn.execute(select(cases.c.id).where(cases.c.id == case_id).with_for_update())
+    head = conn.execute(
+        select(audit_log.c.seq, audit_log.c.entry_hash)
+        .where(audit_log.c.case_id == case_id)
+        .order_by(audit_log.c.seq.desc())
+        .limit(1)
+    ).first()
+    seq = 1 if head is None else int(head[0]) + 1
+    prev_hash = _audit.GENESIS_HASH if head is None else str(head[1])
+    at = _audit.utc_now()
+    details_json = _audit.canonical_json(dict(details))
+    entry = {
+        "case_id": case_id,
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "details_json": details_json,
+        "prev_hash": prev_hash,
+        "entry_hash": _audit.entry_hash(case_id, seq, at, actor, action, details_json, prev_hash),
+    }
+    conn.execute(audit_log.insert(), entry)
+    return {**entry, "details": json.loads(details_json)}

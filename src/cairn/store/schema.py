@@ -1,0 +1,202 @@
+"""Typed declarative models of the case database (revision 0001). The ORM never leaves ``cairn.store``.
+
+Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
+tables hang off ``files.id``. Timestamps are ISO 8601 UTC strings with microseconds, stored as text so
+they compare and hash the same on every backend. Logical paths use byte-order ("C") collation on
+PostgreSQL so ordering matches SQLite and Python. Changes to these models need a new migration under
+``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Logical paths: byte-order collation on PostgreSQL (SQLite's default BINARY already is).
+PathText = Text().with_variant(Text(collation="C"), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a fixed constraint naming convention (stable across backends)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Case(Base):
+    """One investigation."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class Evidence(Base):
+    """A registered evidence root (a directory, an image file, ...) of one case."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("case_id", "root"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    root: Mapped[str] = mapped_column(PathText)
+    kind: Mapped[str] = mapped_column(String(32))
+    registered_at: Mapped[str] = mapped_column(String(40))
+
+
+class ScanRun(Base):
+    """One scan of one evidence root; ``status`` is running, completed, interrupted or failed."""
+
+    __tablename__ = "scan_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    tool_version: Mapped[str] = mapped_column(String(64))
+    settings_json: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[str] = mapped_column(String(40))
+    ended_at: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    counts_json: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(Text)
+    os_user: Mapped[str | None] = mapped_column(Text)
+
+
+class File(Base):
+    """One item found in evidence: a file, or a member inside a container (``a.zip!/b.jpg``)."""
+
+    __tablename__ = "files"
+    __table_args__ = (
+        UniqueConstraint("evidence_id", "path"),  # also the paging index
+        Index(None, "case_id", "evidence_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("scan_runs.id"), index=True)
+    path: Mapped[str] = mapped_column(PathText)
+    parent_path: Mapped[str | None] = mapped_column(PathText)  # the container, NULL at top level
+    name: Mapped[str] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer)
+    is_container: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime: Mapped[float | None] = mapped_column(Double)
+    atime: Mapped[float | None] = mapped_column(Double)
+    ctime: Mapped[float | None] = mapped_column(Double)
+    mode: Mapped[int | None] = mapped_column(BigInteger)
+    link_target: Mapped[str | None] = mapped_column(Text)
+    mime: Mapped[str | None] = mapped_column(Text)
+    type_label: Mapped[str | None] = mapped_column(String(64))
+    extension_mismatch: Mapped[bool] = mapped_column(Boolean)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+
+
+class FileHash(Base):
+    """One hash of one file by kind (md5, sha1, sha256, pdq, ...); indexed by (kind, value) for matching."""
+
+    __tablename__ = "file_hashes"
+    __table_args__ = (Index(None, "kind", "value"),)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))
+    quality: Mapped[int | None] = mapped_column(Integer)
+
+
+class Image(Base):
+    """What decoding an image told us; ``exif`` is the raw block, verbatim."""
+
+    __tablename__ = "images"
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str | None] = mapped_column(String(32))
+    frames: Mapped[int] = mapped_column(Integer)
+    orientation: Mapped[int | None] = mapped_column(Integer)
+    exif: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class FindingRow(Base):
+    """A structured observation by a signal (``data_json`` is canonical JSON)."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
+    signal: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    data_json: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+
+
+class FileError(Base):
+    """Every error recorded against a file, in the order it was raised (``ordinal`` from 0)."""
+
+    __tablename__ = "file_errors"
+    __table_args__ = (UniqueConstraint("file_id", "ordinal"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Thumbnail(Base):
+    """A WebP thumbnail keyed by the content SHA-256 of its file, so duplicates share one."""
+
+    __tablename__ = "thumbnails"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webp: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuditEntry(Base):
+    """One entry of a case's hash-chained, append-only audit log (UPDATE/DELETE refused by triggers)."""
+
+    __tablename__ = "audit_log"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))
+    details_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+cases = cast(Table, Case.__table__)
+evidence = cast(Table, Evidence.__table__)
+scan_runs = cast(Table, ScanRun.__table__)
+files = cast(Table, File.__table__)
+file_hashes = cast(Table, FileHash.__table__)
+images = cast(Table, Image.__table__)
+findings = cast(Table, FindingRow.__table__)
+file_errors = cast(Table, FileError.__table__)
+thumbnails = cast(Table, Thumbnail.__table__)
+audit_log = cast(Table, AuditEntry.__table__)

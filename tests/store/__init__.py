@@ -1,0 +1,1 @@
+"""Tests of cairn.store (the case database) on SQLite and PostgreSQL."""
