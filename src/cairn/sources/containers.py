@@ -1,0 +1,540 @@
+"""Registry of container formats and the engine that expands containers into member items.
+
+A container format (zip, tar, later a disk image) is one module that builds a ``ContainerFormat`` and
+calls ``register``: a name, the signatures (magic bytes at offsets) that identify it in the first
+``HEAD_SIZE`` bytes, an optional ``confirm`` for formats whose magic alone is not enough (a gzip file is a
+container only when its content is a tar), and a ``members`` generator of ``RawMember``. The engine
+(``expand``) does everything else the same way for every format: depth limit, member-name sanitising,
+duplicate names, size/ratio/count limits enforced while reading, in-memory vs spooled content, skip, and
+recursion into nested containers.
+
+Rules (documented contract):
+
+* A container at locator depth ``d`` is opened only when ``d < limits.max_archive_depth`` (so the limit
+  is the number of container levels opened; 0 opens none). A deeper one is yielded as a plain file with
+  ``ARCHIVE_DEPTH`` and ``is_container=False``; it is still hashed as a file.
+* Before a container's own item is yielded its structure is surveyed once (headers only; compressed tars
+  are decompressed to do so): damage, too many members or a too-large total found there are recorded on
+  the container item, which is yielded before its members. Members before the damage or the limit are
+  then yielded.
+* Member names are normalised to POSIX ("./" and empty components dropped). Names that could point
+  outside the archive (a ``..`` component, a leading ``/``, a drive letter, a backslash) get
+  ``PATH_TRAVERSAL`` and a sanitised name: ``..`` -> ``%2E%2E``, each leading ``/`` -> ``%2F``, the
+  drive colon -> ``%3A``, ``\\`` -> ``%5C``. ``!`` at the end of a component becomes ``%21`` so a name
+  cannot fake the container separator ``!/``. Nothing is ever extracted, so the sanitised name is only
+  a label; the raw name is quoted in the error message.
+* A second member with the same (sanitised) name in one archive gets ``#2`` appended (``#3`` ...; the
+  first free suffix), so both are kept; the order of the archive decides which is which.
+* Members up to ``limits.in_memory_member_size`` are returned as ``data``; larger ones are copied in
+  chunks to a ``NamedTemporaryFile`` in ``temp_dir`` (``tempfile.gettempdir()`` when None) and returned as
+  ``spool_path``: the consumer owns that file and must delete it after processing. Spool files of
+  skipped members (read only to look inside them) are deleted here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, suppress
+from dataclasses import dataclass, field, replace
+from typing import IO, Protocol
+
+from cairn import errors as E
+from cairn.model import EvidenceItem, ItemError, ItemMeta, Locator
+from cairn.settings import Limits
+from cairn.sources.base import SkipFn
+
+#: Bytes read from the start of a file to recognise a container.
+HEAD_SIZE = 512
+#: Expansion below this many bytes is never called a bomb, whatever the ratio.
+BOMB_FLOOR = 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class ContainerLimitExceeded(Exception):
+    """Raised by a format's reader when the archive as a whole breaks a limit (recorded as ARCHIVE_BOMB)."""
+
+
+class ContainerDamaged(Exception):
+    """Raised by a format's ``members`` generator when the archive structure is damaged."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Magic bytes expected at ``offset`` in the head of a file."""
+
+    offset: int
+    magic: bytes
+
+    def matches(self, head: bytes) -> bool:
+        """True when ``head`` holds ``magic`` at ``offset``."""
+        return head[self.offset : self.offset + len(self.magic)] == self.magic
+
+
+class MemberStream(Protocol):
+    """What ``RawMember.open`` returns: a read-only byte stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RawMember:
+    """One entry as a format reports it, before the engine names, limits and reads it.
+
+    ``open`` returns a fresh read-only stream of the member's bytes (None: no content, e.g. links,
+    devices, encrypted members); the engine reads it fully before asking the generator for the next
+    entry. ``compressed`` returns the compressed bytes the member took so far (None: not compressed or
+    unknown), used for the ratio limit.
+    """
+
+    name: str
+    meta: ItemMeta
+    is_dir: bool = False
+    open: Callable[[], MemberStream] | None = None
+    compressed: Callable[[], int] | None = None
+    errors: tuple[ItemError, ...] = ()
+
+
+MembersFn = Callable[[IO[bytes], Limits], Generator[RawMember, None, None]]
+ConfirmFn = Callable[[IO[bytes]], bool]
+
+
+@dataclass(frozen=True)
+class ContainerFormat:
+    """A registered container format. ``members`` gets a seekable stream positioned at 0."""
+
+    name: str
+    signatures: tuple[Signature, ...]
+    members: MembersFn
+    confirm: ConfirmFn | None = None
+
+
+_REGISTRY: dict[str, ContainerFormat] = {}
+_BUILTINS_LOADED = False
+
+
+def register(fmt: ContainerFormat) -> None:
+    """Add a container format; a name already registered is refused with ValueError."""
+    if fmt.name in _REGISTRY:
+        raise ValueError(f"container format {fmt.name!r} is already registered")
+    if not fmt.signatures:
+        raise ValueError(f"container format {fmt.name!r} declares no signature")
+    _REGISTRY[fmt.name] = fmt
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        from cairn.sources import tar_container, zip_container  # noqa: F401  (register on import)
+
+
+def formats() -> tuple[ContainerFormat, ...]:
+    """All registered formats, in registration order (the built-ins first)."""
+    _load_builtins()
+    return tuple(_REGISTRY.values())
+
+
+def sniff(head: bytes) -> bool:
+    """True when some registered signature matches ``head`` (cheap; ``detect`` also confirms)."""
+    return any(sig.matches(head) for fmt in formats() for sig in fmt.signatures)
+
+
+def detect(stream: IO[bytes]) -> ContainerFormat | None:
+    """The first registered format that recognises ``stream`` (read from position 0), or None.
+
+    Reads at most ``HEAD_SIZE`` bytes, plus what a format's ``confirm`` needs; never writes. I/O errors
+    propagate.
+    """
+    stream.seek(0)
+    head = stream.read(HEAD_SIZE)
+    for fmt in formats():
+        if any(sig.matches(head) for sig in fmt.signatures):
+            if fmt.confirm is not None:
+                stream.seek(0)
+                try:
+                    ok = fmt.confirm(stream)
+                except Exception:
+                    ok = False
+                if not ok:
+                    continue
+            return fmt
+    return None
+
+
+# ------------------------------------------------------------------------------------------ names
+
+
+def _quote_raw(name: str) -> str:
+    return repr(name if len(name) <= 200 else name[:200] + "...")
+
+
+def sanitise_member_name(raw: str) -> tuple[str, bool]:
+    """Normalise an archive member name to a POSIX label; the bool is True when it was hostile.
+
+    See the module docstring for the rule. The result never starts with ``/`` and never contains a
+    ``..`` component or a backslash. An entry whose name is empty after normalising is called ``%00``.
+    """
+    hostile = False
+    name = raw
+    if "\\" in name:
+        hostile = True
+        name = name.replace("\\", "%5C")
+    if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
+        hostile = True
+        name = name[0] + "%3A" + name[2:]
+    lead = len(name) - len(name.lstrip("/"))
+    if lead:
+        hostile = True
+        name = "%2F" * lead + name[lead:]
+    parts: list[str] = []
+    for comp in name.split("/"):
+        if comp in ("", "."):
+            continue
+        if comp == "..":
+            hostile = True
+            comp = "%2E%2E"
+        parts.append(comp)
+    for i in range(len(parts) - 1):
+        if parts[i].endswith("!"):
+            parts[i] = parts[i][:-1] + "%21"
+    return ("/".join(parts) or "%00"), hostile
+
+
+def _unique(name: str, seen: set[str]) -> str:
+    if name not in seen:
+        seen.add(name)
+        return name
+    n = 2
+    while f"{name}#{n}" in seen:
+        n += 1
+    out = f"{name}#{n}"
+    seen.add(out)
+    return out
+
+
+# ------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Read:
+    """Outcome of reading one member: content (data or an open spool file) or an error."""
+
+    data: bytes | None = None
+    spool: IO[bytes] | None = None
+    spool_path: str | None = None
+    size: int = 0
+    error: ItemError | None = None
+    stop_container: bool = False
+    not_container: bool = False  # probe mode: the head matched no signature, nothing more was read
+
+
+def _discard(spool: IO[bytes] | None, path: str | None) -> None:
+    if spool is not None:
+        spool.close()
+    if path is not None:
+        with suppress(OSError):
+            os.unlink(path)
+
+
+def _read_member(
+    m: RawMember,
+    limits: Limits,
+    temp_dir: str | None,
+    budget: int,
+    probe: bool,
+) -> _Read:
+    """Read member content within the limits; with ``probe`` stop early unless the head looks like a
+    container. ``budget`` is what the archive may still expand to."""
+    assert m.open is not None
+    res = _Read()
+    buf = bytearray()
+    n = 0
+    try:
+        with closing(m.open()) as f:
+            chunk = f.read(HEAD_SIZE)
+            if probe and not sniff(chunk):
+                res.not_container = True
+                return res
+            while chunk:
+                n += len(chunk)
+                if n > limits.max_member_size:
+                    res.error = E.item_error(
+                        E.MEMBER_TOO_LARGE,
+                        f"member expands beyond max_member_size ({limits.max_member_size} bytes); reading "
+                        f"stopped after {n} bytes and its content was not examined. Raise "
+                        "Limits.max_member_size to examine it.",
+                    )
+                    break
+                if n > budget:
+                    res.error = E.item_error(
+                        E.ARCHIVE_BOMB,
+                        f"the archive expands beyond max_archive_total ({limits.max_archive_total} bytes) "
+                        f"while reading this member (stopped after {n} bytes); it and the members after it "
+                        "were not examined. Raise Limits.max_archive_total if the archive is genuine.",
+                    )
+                    res.stop_container = True
+                    break
+                if n > BOMB_FLOOR and m.compressed is not None:
+                    comp = max(m.compressed(), 1)
+                    if n / comp > limits.max_archive_ratio:
+                        res.error = E.item_error(
+                            E.ARCHIVE_BOMB,
+                            f"member expands more than {limits.max_archive_ratio:g} times its compressed "
+                            f"size ({n} bytes from {comp}); reading stopped, its content was not examined. "
+                            "Raise Limits.max_archive_ratio if it is genuine.",
+                        )
+                        break
+                if res.spool is None and len(buf) + len(chunk) > limits.in_memory_member_size:
+                    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115  (owned by the consumer)
+                        prefix="cairn-spool-", dir=temp_dir, delete=False
+                    )
+                    res.spool, res.spool_path = tmp, tmp.name
+                    tmp.write(buf)
+                    buf = bytearray()
+                if res.spool is not None:
+                    res.spool.write(chunk)
+                else:
+                    buf += chunk
+                chunk = f.read(_CHUNK)
+    except ContainerLimitExceeded as exc:
+        res.error = E.item_error(
+            E.ARCHIVE_BOMB,
+            f"{exc}; this member and the members after it were not examined.",
+        )
+        res.stop_container = True
+    except NotImplementedError as exc:
+        res.error = E.item_error(
+            E.UNREADABLE,
+            f"member cannot be decoded ({exc}); its bytes were not examined. Extract it with a tool that "
+            "supports the method and scan the result.",
+        )
+    except RuntimeError as exc:
+        res.error = E.item_error(E.ARCHIVE_ENCRYPTED, f"member cannot be read without a password ({exc}).")
+    except Exception as exc:
+        res.error = E.item_error(
+            E.ARCHIVE_CORRUPT,
+            f"member data is damaged or cut off ({type(exc).__name__}: {exc}); its content was not "
+            "examined. Try a repair tool on a copy of the archive.",
+        )
+    if res.error is not None:
+        _discard(res.spool, res.spool_path)
+        res.spool = res.spool_path = None
+        return res
+    res.size = n
+    if res.spool is not None:
+        res.spool.flush()
+        res.spool.seek(0)
+    else:
+        res.data = bytes(buf)
+    return res
+
+
+# ------------------------------------------------------------------------------------- engine
+
+
+@dataclass
+class _Survey:
+    count: int = 0  # entries the content pass may process
+    errors: list[ItemError] = field(default_factory=list)
+
+
+def _survey(fmt: ContainerFormat, stream: IO[bytes], limits: Limits) -> _Survey:
+    """Walk the container's entries once, without content, to find damage and limits up front."""
+    out = _Survey()
+    total = 0
+    stream.seek(0)
+    gen = fmt.members(stream, limits)
+    try:
+        for m in gen:
+            if out.count >= limits.max_archive_members:
+                out.errors.append(
+                    E.item_error(
+                        E.ARCHIVE_BOMB,
+                        f"archive holds more than max_archive_members ({limits.max_archive_members}) "
+                        "entries; only the first ones were examined. Raise Limits.max_archive_members if "
+                        "it is genuine.",
+                    )
+                )
+                break
+            if not m.is_dir and m.meta.size:
+                total += m.meta.size
+            if total > limits.max_archive_total:
+                out.errors.append(
+                    E.item_error(
+                        E.ARCHIVE_BOMB,
+                        f"archive declares more than max_archive_total ({limits.max_archive_total} bytes) "
+                        f"of content; members from {_quote_raw(m.name)} on were not examined. Raise "
+                        "Limits.max_archive_total if it is genuine.",
+                    )
+                )
+                break
+            out.count += 1
+    except ContainerLimitExceeded as exc:
+        out.count += 1  # the entry being read when the limit hit is reported on itself
+        out.errors.append(
+            E.item_error(E.ARCHIVE_BOMB, f"{exc}; the members after that point were not examined.")
+        )
+    except Exception as exc:
+        out.errors.append(
+            E.item_error(
+                E.ARCHIVE_CORRUPT,
+                f"{fmt.name} archive is damaged after {out.count} entries ({type(exc).__name__}: {exc}); "
+                "the entries before the damage were examined, the rest could not be read. Try a repair "
+                "tool on a copy of the file.",
+            )
+        )
+    finally:
+        gen.close()
+    return out
+
+
+def _item(locator: Locator, meta: ItemMeta, errors: tuple[ItemError, ...]) -> EvidenceItem:
+    return EvidenceItem(locator=locator, meta=meta, errors=errors)
+
+
+def expand(
+    locator: Locator,
+    meta: ItemMeta,
+    stream: IO[bytes] | None,
+    limits: Limits,
+    skip: SkipFn | None,
+    temp_dir: str | None,
+    *,
+    os_path: str | None = None,
+    data: bytes | None = None,
+    spool_path: str | None = None,
+    errors: tuple[ItemError, ...] = (),
+) -> Iterator[EvidenceItem]:
+    """Yield the item for one piece of content and, when it is a container, its members (recursively).
+
+    ``stream`` is a seekable read-only view of the content (None: no content to look into). The item
+    itself is not yielded when ``skip(locator.path)`` is true, but a container is still opened. Never
+    raises for bad content; problems are recorded on the items.
+    """
+    skipped = skip is not None and skip(locator.path)
+    fmt: ContainerFormat | None = None
+    if stream is not None:
+        try:
+            fmt = detect(stream)
+        except OSError as exc:
+            errors = (
+                *errors,
+                E.item_error(E.UNREADABLE, f"could not read the first bytes ({exc}); check the media."),
+            )
+
+    def make(errs: tuple[ItemError, ...], is_container: bool = False) -> EvidenceItem:
+        return EvidenceItem(
+            locator=locator,
+            meta=meta,
+            os_path=os_path,
+            data=data,
+            spool_path=spool_path,
+            errors=errs,
+            is_container=is_container,
+        )
+
+    if fmt is None or stream is None:
+        if not skipped:
+            yield make(errors)
+        return
+    if locator.depth >= limits.max_archive_depth:
+        if not skipped:
+            err = E.item_error(
+                E.ARCHIVE_DEPTH,
+                f"{fmt.name} container nested deeper than max_archive_depth ({limits.max_archive_depth}); "
+                "it was hashed as a file but not opened. Raise Limits.max_archive_depth to look inside.",
+            )
+            yield make((*errors, err))
+        return
+    survey = _survey(fmt, stream, limits)
+    if not skipped:
+        yield make((*errors, *survey.errors), is_container=True)
+    yield from _members(locator, fmt, stream, limits, skip, temp_dir, survey.count)
+
+
+def _members(
+    parent: Locator,
+    fmt: ContainerFormat,
+    stream: IO[bytes],
+    limits: Limits,
+    skip: SkipFn | None,
+    temp_dir: str | None,
+    count: int,
+) -> Iterator[EvidenceItem]:
+    seen: set[str] = set()
+    budget = limits.max_archive_total
+    stream.seek(0)
+    gen = fmt.members(stream, limits)
+    try:
+        for _ in range(count):
+            try:
+                m = next(gen)
+            except StopIteration:
+                break
+            except Exception:
+                break  # recorded on the container by the survey
+            if m.is_dir:
+                continue
+            name, hostile = sanitise_member_name(m.name)
+            loc = parent.child(_unique(name, seen))
+            errs = list(m.errors)
+            if hostile:
+                errs.append(
+                    E.item_error(
+                        E.PATH_TRAVERSAL,
+                        f"member name {_quote_raw(m.name)} points outside its archive; it is listed as "
+                        f"{name!r}. Nothing was extracted; its content was examined as evidence.",
+                    )
+                )
+            skipped = skip is not None and skip(loc.path)
+            if m.meta.kind != "file" or m.open is None:
+                if not skipped:
+                    yield _item(loc, m.meta, tuple(errs))
+                continue
+            if m.meta.size is not None and m.meta.size > limits.max_member_size:
+                if not skipped:
+                    errs.append(
+                        E.item_error(
+                            E.MEMBER_TOO_LARGE,
+                            f"member declares {m.meta.size} bytes, beyond max_member_size "
+                            f"({limits.max_member_size}); it was not read. Raise Limits.max_member_size to "
+                            "examine it.",
+                        )
+                    )
+                    yield _item(loc, m.meta, tuple(errs))
+                continue
+            res = _read_member(m, limits, temp_dir, budget, probe=skipped)
+            if res.not_container:
+                continue
+            if res.error is not None:
+                if not skipped:
+                    yield _item(loc, m.meta, (*errs, res.error))
+                if res.stop_container:
+                    break
+                continue
+            budget -= res.size
+            meta = replace(m.meta, size=res.size)
+            sub: IO[bytes] = res.spool if res.spool is not None else io.BytesIO(res.data or b"")
+            try:
+                yield from expand(
+                    loc,
+                    meta,
+                    sub,
+                    limits,
+                    skip,
+                    temp_dir,
+                    data=res.data,
+                    spool_path=res.spool_path,
+                    errors=tuple(errs),
+                )
+            finally:
+                sub.close()
+                if skipped and res.spool_path is not None:
+                    _discard(None, res.spool_path)
+    finally:
+        gen.close()

@@ -1,0 +1,153 @@
+"""Evidence that is a folder (a mounted image, a copied tree): walked read-only, deterministically.
+
+Names are visited in sorted order, depth first, with ``os.scandir``; symbolic links are never followed
+(they point into the seized system, not ours) and the working directory is never changed. Files are
+opened ``O_RDONLY | O_NOFOLLOW | O_NOATIME`` (without ``O_NOATIME`` where the OS refuses it) and only read.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from cairn import errors as E
+from cairn.model import EvidenceItem, ItemMeta, Locator
+from cairn.settings import Limits
+from cairn.sources.base import SkipFn
+from cairn.sources.containers import expand
+
+_BASE_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def open_readonly(path: str) -> int:
+    """Open ``path`` read-only without following a final symlink; try not to update its atime."""
+    if _NOATIME:
+        try:
+            return os.open(path, _BASE_FLAGS | _NOATIME)
+        except PermissionError as exc:
+            if exc.errno != errno.EPERM:  # EPERM: O_NOATIME needs ownership; EACCES is a real refusal
+                raise
+    return os.open(path, _BASE_FLAGS)
+
+
+def meta_from_stat(st: os.stat_result, kind: str = "file", link_target: str | None = None) -> ItemMeta:
+    """ItemMeta from an ``lstat`` result."""
+    return ItemMeta(
+        size=st.st_size,
+        mtime=st.st_mtime,
+        atime=st.st_atime,
+        ctime=st.st_ctime,
+        kind=kind,
+        link_target=link_target,
+        mode=st.st_mode,
+    )
+
+
+def _unreadable(rel: str, what: str, exc: OSError, meta: ItemMeta | None = None) -> EvidenceItem:
+    err = E.item_error(
+        E.UNREADABLE,
+        f"{what} could not be read ({exc.strerror or exc}); it was not examined. Check permissions or the "
+        "media and scan again.",
+    )
+    return EvidenceItem(locator=Locator((rel,)), meta=meta or ItemMeta(kind="other"), errors=(err,))
+
+
+def regular_file_items(
+    rel: str,
+    path: str,
+    st: os.stat_result,
+    limits: Limits,
+    skip: SkipFn | None,
+    temp_dir: str | None,
+) -> Iterator[EvidenceItem]:
+    """Items for one regular file: the file (``os_path`` set) and, if it is a container, its members."""
+    loc = Locator((rel,))
+    meta = meta_from_stat(st)
+    try:
+        fd = open_readonly(path)
+    except OSError as exc:
+        if skip is None or not skip(loc.path):
+            yield _unreadable(rel, "file", exc, meta)
+        return
+    with os.fdopen(fd, "rb") as f:
+        yield from expand(loc, meta, f, limits, skip, temp_dir, os_path=path)
+
+
+def _symlink_item(rel: str, path: str, st: os.stat_result) -> EvidenceItem:
+    errs = []
+    target: str | None = None
+    try:
+        target = os.readlink(path)
+    except OSError as exc:
+        errs.append(E.item_error(E.UNREADABLE, f"link target could not be read ({exc.strerror or exc})."))
+    try:
+        os.stat(path)  # metadata only; used to detect loops, the target is never opened
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            errs.append(
+                E.item_error(
+                    E.SYMLINK_LOOP,
+                    f"symbolic link resolves back into itself (target {target!r}); it was recorded, not "
+                    "followed. Inspect the link chain on the image if it matters.",
+                )
+            )
+    return EvidenceItem(
+        locator=Locator((rel,)), meta=meta_from_stat(st, "symlink", target), errors=tuple(errs)
+    )
+
+
+class FolderSource:
+    """Every entry under ``root``: regular files (with their container members), links, others."""
+
+    kind = "folder"
+
+    def __init__(self, root: Path, temp_dir: str | None = None) -> None:
+        self.root = Path(root)
+        self.temp_dir = temp_dir
+
+    def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
+        """Yield items in sorted depth-first order; never raises for unreadable content."""
+        stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
+        try:
+            stack.append(("", iter(self._listing(str(self.root)))))
+        except OSError as exc:
+            yield _unreadable(".", "evidence folder", exc)
+            return
+        while stack:
+            prefix, it = stack[-1]
+            entry = next(it, None)
+            if entry is None:
+                stack.pop()
+                continue
+            rel = prefix + entry.name
+            path = entry.path
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                if skip is None or not skip(rel):
+                    yield _unreadable(rel, "entry", exc)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    stack.append((rel + "/", iter(self._listing(path))))
+                except OSError as exc:
+                    if skip is None or not skip(rel):
+                        yield _unreadable(rel, "folder", exc, meta_from_stat(st, "other"))
+            elif stat.S_ISREG(st.st_mode):
+                yield from regular_file_items(rel, path, st, limits, skip, self.temp_dir)
+            elif skip is None or not skip(rel):
+                if stat.S_ISLNK(st.st_mode):
+                    yield _symlink_item(rel, path, st)
+                else:
+                    yield EvidenceItem(locator=Locator((rel,)), meta=meta_from_stat(st, "other"))
+
+    @staticmethod
+    def _listing(path: str) -> list[os.DirEntry[str]]:
+        with os.scandir(path) as it:
+            return sorted(it, key=lambda e: e.name)
