@@ -86,6 +86,7 @@ def scan(
     ] = False,
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    batch: Annotated[int, typer.Option(help="Files stored per database transaction.", min=1)] = 256,
 ) -> None:
     """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
     from cairn.pipeline.scan import scan as run_scan
@@ -97,7 +98,8 @@ def scan(
     settings = ScanSettings(fast_pdq=fast_pdq, workers=workers)
     with _open_store(case, db, create=True) as store:
         try:
-            summary = run_scan(evidence, store, settings, actor=actor, show_progress=progress, console=err)
+            summary = run_scan(evidence, store, settings, actor=actor, show_progress=progress, console=err,
+                               batch_items=batch)
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Run the same `cairn scan` again to finish where it stopped.")
             raise typer.Exit(130) from None

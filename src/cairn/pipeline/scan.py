@@ -111,6 +111,7 @@ def scan(
     actor: str | None = None,
     show_progress: bool = True,
     console: Console | None = None,
+    batch_items: int = BATCH_ITEMS,
 ) -> ScanSummary:
     """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence."""
     actor = actor or getpass.getuser()
@@ -155,7 +156,7 @@ def scan(
                 _count(summary, result)
                 top = (result.meta.size or 0) if result.locator.depth == 0 else 0
                 progress.advance(result.bytes_read, top, bool(result.errors))
-                if len(buffer) >= BATCH_ITEMS or time.monotonic() - last_flush >= BATCH_SECONDS:
+                if len(buffer) >= batch_items or time.monotonic() - last_flush >= BATCH_SECONDS:
                     flush()
             flush()
     except BaseException:

@@ -98,9 +98,9 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
             data = _read_full(fh, head)
             view = memoryview(data)
             for step in range(0, len(data), settings.chunk_size):
-                chunk = view[step : step + settings.chunk_size]
+                piece = view[step : step + settings.chunk_size]
                 for _, state in states:
-                    state.update(chunk)
+                    state.update(piece)
             result.bytes_read = len(data)
         else:
             chunk = head

@@ -1,0 +1,77 @@
+"""A scan killed with SIGKILL mid-run, then run again, stores every file exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CAIRN = [sys.executable, "-m", "cairn.cli"]
+
+
+def _evidence(root: Path, count: int) -> int:
+    rng = np.random.default_rng(11)
+    for i in range(count):
+        folder = root / f"dir{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"pic{i:03d}.png")
+    return count
+
+
+def _stored_count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return int(con.execute("SELECT count(*) FROM files").fetchone()[0])
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+def _rows(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as con:
+        return con.execute(
+            "SELECT f.path, f.size, h.value FROM files f JOIN file_hashes h ON h.file_id = f.id "
+            "WHERE h.kind IN ('sha256', 'pdq') ORDER BY f.path, h.kind"
+        ).fetchall()
+
+
+def test_sigkill_mid_scan_then_resume_stores_each_file_once(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    total = _evidence(evidence, 150)
+    case = tmp_path / "case"
+    db = case / "case.db"
+    cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--workers", "1", "--batch", "3", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _stored_count(db) < 20:
+        assert proc.poll() is None, "scan ended before it could be interrupted: " + proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "scan stored nothing in time"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    interrupted_at = _stored_count(db)
+    assert 0 < interrupted_at < total, "the kill must land mid-scan for this test to mean anything"
+
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+
+    with sqlite3.connect(db) as con:
+        paths = [r[0] for r in con.execute("SELECT path FROM files")]
+        statuses = [r[0] for r in con.execute("SELECT status FROM scan_runs ORDER BY id")]
+    assert len(paths) == total and len(set(paths)) == total
+    assert statuses == ["interrupted", "completed"]
+
+    # The resumed case holds exactly what one uninterrupted scan stores.
+    clean = tmp_path / "clean"
+    subprocess.run([*CAIRN, "scan", str(evidence), "--case", str(clean), "--no-progress"], check=True,
+                   capture_output=True)
+    assert _rows(db) == _rows(clean / "case.db")
