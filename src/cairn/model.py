@@ -13,6 +13,26 @@ from typing import Any
 CONTAINER_SEP = "!/"
 
 
+def storable_name(text: str) -> str:
+    """``text`` with what no database or terminal takes shown as ``%XX``; printable names pass unchanged.
+
+    A byte that was not valid UTF-8 in a file name (a surrogate escape from ``os.fsdecode``) becomes
+    ``%XX`` of that byte; control characters (NUL, newline, ...) become ``%XX`` of their code point.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"%{code - 0xDC00:02X}")
+        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            out.append(f"%{code:02X}" if code < 0x100 else f"%u{code:04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Locator:
     """Identity of one item: a chain of names from the evidence root through nested containers.
@@ -23,6 +43,9 @@ class Locator:
     """
 
     parts: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(storable_name(p) for p in self.parts))
 
     @property
     def path(self) -> str:

@@ -116,7 +116,7 @@ def scan(
     """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence."""
     actor = actor or getpass.getuser()
     root = evidence.resolve()
-    source = open_source(root)
+    source = open_source(root, temp_dir=settings.temp_dir)
     evidence_id = store.register_evidence(
         str(root),
         source.kind,
