@@ -1,0 +1,19 @@
+"""Build of cairn's C extension; all project metadata lives in pyproject.toml.
+
+``-ffp-contract=off`` (and no ``-ffast-math``) is required: the PDQ core must repeat the reference's
+floating-point operations exactly, and a fused multiply-add would change hashes. The extension is
+optional: if it does not build, cairn falls back to the (slow, exact) numpy implementation.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "cairn.signals.pdq._pdqcore",
+            ["src/cairn/signals/pdq/_pdqcore.c"],
+            extra_compile_args=["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11"],
+            optional=True,
+        )
+    ]
+)
