@@ -127,12 +127,11 @@ def scan(
     run_id = store.start_run(evidence_id, __version__, run_record(settings, executor.name, executor.workers), actor)
     done = store.done_paths(evidence_id)
     summary = ScanSummary(run_id=run_id, evidence_id=evidence_id, status="running")
-    skipped = 0
+    skipped_paths: set[str] = set()
 
     def skip(path: str) -> bool:
-        nonlocal skipped
         if path in done:
-            skipped += 1
+            skipped_paths.add(path)
             return True
         return False
 
@@ -162,13 +161,13 @@ def scan(
     except BaseException:
         flush()
         summary.status = "interrupted"
-        summary.skipped_already_done = skipped
+        summary.skipped_already_done = len(skipped_paths)
         summary.seconds = time.monotonic() - started
         store.finish_run(run_id, "interrupted", summary.counts(), actor)
         executor.close()
         raise
     executor.close()
-    summary.skipped_already_done = skipped
+    summary.skipped_already_done = len(skipped_paths)
     summary.seconds = time.monotonic() - started
     summary.evidence_digest = evidence_digest(store, evidence_id)
     summary.status = "completed"

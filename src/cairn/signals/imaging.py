@@ -76,8 +76,13 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as exc:
-        out.errors.append(errors.item_error(errors.IMAGE_CORRUPT, f"no image decoder recognised this file: {exc}"))
+    except UnidentifiedImageError:
+        out.errors.append(
+            errors.item_error(
+                errors.IMAGE_CORRUPT,
+                "the image header is damaged or in a variant no decoder here reads; digests were kept",
+            )
+        )
         return out
     except Exception as exc:
         out.errors.append(errors.item_error(errors.IMAGE_CORRUPT, f"image header unreadable: {exc}"))
