@@ -21,7 +21,7 @@ def make_thumbnail(decoded: DecodedImage, size: int) -> bytes:
     width, height = im.size
     factor = max(width, height) / size
     if factor > 1:
-        reduce_by = int(factor // 2)  # box-reduce cheaply first, then resample the last factor of ~2
+        reduce_by = int(factor)  # box-reduce by the whole factor cheaply, then resample the small rest
         if reduce_by > 1:
             im = im.reduce(reduce_by)
         target = (max(1, round(width / factor)), max(1, round(height / factor)))

@@ -16,10 +16,12 @@ from cairn import errors
 from cairn.model import ImageInfo, ItemError
 from cairn.settings import ScanSettings
 from cairn.signals.base import DecodedImage
+from cairn.signals.pixel_memory import configure_pillow_memory
 from cairn.signals.pixels import to_rgb
 
 #: cairn enforces its own pixel limit (``Limits.max_image_pixels``) before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = None
+configure_pillow_memory()
 
 #: Short side below which --fast-pdq never reduces a JPEG (Meta's tool hashes at 512x512).
 FAST_PDQ_MIN_SIDE = 512

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from cairn.signals.pixel_memory import pixel_view
+
 __all__ = ["to_rgb"]
 
 #: Modes whose first three channels are R, G, B (the rest, alpha or padding, is ignored).
@@ -36,7 +38,8 @@ def to_rgb(img: Image.Image) -> npt.NDArray[np.uint8]:
     hashes exactly as the RGB picture with R=G=B would. The array may be a strided read-only view
     (e.g. the first three channels of RGBA); treat it as read-only. Per mode:
 
-    * ``RGB``, ``L``: the pixels as decoded (one copy, out of Pillow). ``RGBA``/``RGBX``: R, G, B;
+    * ``RGB``, ``L``: the pixels as decoded (a zero-copy view where Pillow exports its memory, else one
+      copy). ``RGBA``/``RGBX``: R, G, B;
       ``LA``: L. Alpha is dropped, not composited (as the reference does).
     * ``1``: 0 or 255 grey.
     * ``P``, ``PA``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBa``: Pillow's conversion to RGB (palette
@@ -49,6 +52,10 @@ def to_rgb(img: Image.Image) -> npt.NDArray[np.uint8]:
     * Any other mode: Pillow's conversion to RGB.
     """
     mode = img.mode
+    if mode == "L" or mode in _RGB_LIKE:
+        view = pixel_view(img)  # no copy where Pillow exports its memory
+        if view is not None:
+            return view if mode == "L" else view[:, :, :3]
     if mode == "L":
         return np.asarray(img, dtype=np.uint8)
     if mode in _RGB_LIKE:
