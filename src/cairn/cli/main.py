@@ -57,22 +57,46 @@ def version() -> None:
     typer.echo(__version__)
 
 
+def _manifest_path(evidence_dir: Path) -> Path:
+    """Where ``cairn demo`` keeps the manifest: beside the evidence folder, never inside it."""
+    return evidence_dir.parent / f"{evidence_dir.name}.manifest.json"
+
+
 @app.command()
 def demo(
     evidence_dir: Annotated[Path, typer.Argument(help="Empty or new folder to write demo evidence into.")],
     size: Annotated[str, typer.Option(help="small | medium | large | a number of files.")] = "small",
     seed: Annotated[int, typer.Option(help="Seed: same seed and size give byte-identical evidence.")] = 7,
+    replace: Annotated[
+        bool,
+        typer.Option(help="Regenerate a folder an earlier `cairn demo` made (one with its manifest beside it)."),
+    ] = False,
 ) -> None:
-    """Write benign synthetic 'seized drive' evidence (shapes, gradients, noise, archives, bad files)."""
-    from cairn.demo import generate
+    """Write benign synthetic 'seized drive' evidence (shapes, gradients, noise, archives, bad files).
 
+    The manifest of what was written goes beside the folder as ``EVIDENCE_DIR.manifest.json``.
+    """
+    import shutil
+
+    from cairn.demo import DemoError, generate
+
+    manifest_path = _manifest_path(evidence_dir)
+    if replace and evidence_dir.exists():
+        if not manifest_path.exists():
+            err.print(
+                f"[red]Refusing to replace {evidence_dir}:[/] no {manifest_path.name} beside it, so cairn did "
+                "not make it. Choose a new folder."
+            )
+            raise typer.Exit(2)
+        shutil.rmtree(evidence_dir)
     size_arg: str | int = int(size) if size.isdigit() else size
     try:
         manifest = generate(evidence_dir, size_arg, seed=seed)
-    except (ValueError, FileExistsError) as exc:
-        err.print(f"[red]{exc}[/]")
+    except DemoError as exc:
+        err.print(f"[red]{exc}[/] (use --replace to regenerate a demo folder, or choose a new folder)")
         raise typer.Exit(2) from exc
-    typer.echo(f"wrote {len(manifest.entries)} demo items into {evidence_dir}")
+    manifest_path.write_text(manifest.to_json(), encoding="utf-8")
+    typer.echo(f"wrote {len(manifest.entries)} demo items into {evidence_dir} (manifest: {manifest_path})")
 
 
 @app.command()
