@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
 from PIL import Image
+from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
 
 from cairn.demo import DemoEntry
 from cairn.model import CONTAINER_SEP, storable_name

@@ -15,7 +15,6 @@ from cairn import errors
 from cairn.model import EvidenceItem, ItemMeta, Locator
 from cairn.pipeline.task import process_item
 from cairn.settings import Limits, ScanSettings
-from cairn.signals.pdq import pdq_from_rgb
 
 
 def _item_from_bytes(name: str, data: bytes) -> EvidenceItem:

@@ -6,6 +6,7 @@ once from the bytes already read. Nothing here touches the database; the scan lo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
@@ -76,10 +77,8 @@ def process_item(item: EvidenceItem, settings: ScanSettings) -> FileResult:
         )
     finally:
         if item.spool_path:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(item.spool_path)
-            except OSError:
-                pass
     return result
 
 

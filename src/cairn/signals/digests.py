@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+
 from cairn.model import FileResult
 from cairn.settings import ScanSettings
 

@@ -48,7 +48,7 @@ _CHANNELS = {"L": 1, "RGB": 4, "RGBA": 4, "RGBX": 4}  # Pillow stores 3-band ima
 
 def configure_pillow_memory() -> None:
     """Let Pillow allocate each image in one block where it can, and keep a few freed blocks."""
-    core = Image.core
+    core = getattr(Image, "core")  # noqa: B009 - Pillow's C core is not in its public type stubs
     if hasattr(core, "set_block_size") and hasattr(core, "set_blocks_max"):
         core.set_block_size(BLOCK_SIZE)
         core.set_blocks_max(BLOCKS_KEPT)
@@ -73,8 +73,8 @@ def pixel_view(img: Image.Image) -> npt.NDArray[np.uint8] | None:
         return None
     nbytes = width * height * channels
     buffer = (ctypes.c_uint8 * nbytes).from_address(pointer)
-    flat = np.frombuffer(buffer, dtype=np.uint8)
-    view = flat.reshape((height, width) if channels == 1 else (height, width, channels))
+    flat: npt.NDArray[np.uint8] = np.frombuffer(memoryview(buffer), dtype=np.uint8)
+    view: npt.NDArray[np.uint8] = flat.reshape((height, width) if channels == 1 else (height, width, channels))
     view.flags.writeable = False
     _KEEP[id(buffer)] = (array_capsule, img)
     _finalize(buffer)
