@@ -113,29 +113,29 @@ class FolderSource:
 
     def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
         """Yield items in sorted depth-first order; never raises for unreadable content."""
-        stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
+        stack: list[tuple[str, str, Iterator[os.DirEntry[str]]]] = []
         try:
-            stack.append(("", iter(self._listing(str(self.root)))))
+            stack.append(("", str(self.root), iter(self._listing(str(self.root)))))
         except OSError as exc:
             yield _unreadable(".", "evidence folder", exc)
             return
         while stack:
-            prefix, it = stack[-1]
+            prefix, dirpath, it = stack[-1]
             entry = next(it, None)
             if entry is None:
                 stack.pop()
                 continue
             rel = prefix + entry.name
-            path = entry.path
+            path = os.path.join(dirpath, entry.name)
             try:
-                st = entry.stat(follow_symlinks=False)
+                st = os.lstat(path)
             except OSError as exc:
                 if skip is None or not skip(rel):
                     yield _unreadable(rel, "entry", exc)
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:
-                    stack.append((rel + "/", iter(self._listing(path))))
+                    stack.append((rel + "/", path, iter(self._listing(path))))
                 except OSError as exc:
                     if skip is None or not skip(rel):
                         yield _unreadable(rel, "folder", exc, meta_from_stat(st, "other"))
@@ -149,5 +149,17 @@ class FolderSource:
 
     @staticmethod
     def _listing(path: str) -> list[os.DirEntry[str]]:
-        with os.scandir(path) as it:
-            return sorted(it, key=lambda e: e.name)
+        """Sorted entries of a folder, listed through a descriptor opened without touching its atime."""
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        if os.scandir not in os.supports_fd:
+            with os.scandir(path) as it:
+                return sorted(it, key=lambda e: e.name)
+        try:
+            fd = os.open(path, flags | _NOATIME)
+        except PermissionError:
+            fd = os.open(path, flags)
+        try:
+            with os.scandir(fd) as it:
+                return sorted(it, key=lambda e: e.name)
+        finally:
+            os.close(fd)
