@@ -13,6 +13,7 @@ import hashlib
 import os
 import platform
 import socket
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from cairn.pipeline.task import process_item
 from cairn.settings import ScanSettings
 from cairn.signals.pdq import PDQ_IMPLEMENTATION
 from cairn.signals.registry import signals
+from cairn.sources.folder import FolderSource
 from cairn.sources.open import open_source
 from cairn.store.case_store import CaseStore
 
@@ -65,18 +67,27 @@ class ScanSummary:
         }
 
 
-def _top_level_bytes(root: Path) -> int | None:
-    """Total size of the regular files under ``root`` (the progress bar's total), or None if unknown."""
-    if root.is_file():
-        return root.stat().st_size
+def _top_level_bytes(root: Path) -> int:
+    """Total size of the regular files under ``root`` (the progress bar's total), listed without atime."""
+    if not root.is_dir():
+        return root.lstat().st_size
     total = 0
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        for name in files:
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = FolderSource.listing(folder)
+        except OSError:
+            continue  # the walk itself records it
+        for entry in entries:
+            path = os.path.join(folder, entry.name)
             try:
-                st = os.lstat(os.path.join(dirpath, name))
+                st = os.lstat(path)
             except OSError:
                 continue
-            if not os.path.islink(os.path.join(dirpath, name)):
+            if stat.S_ISDIR(st.st_mode):
+                pending.append(path)
+            elif stat.S_ISREG(st.st_mode):
                 total += st.st_size
     return total
 
@@ -117,11 +128,9 @@ def scan(
     actor = actor or getpass.getuser()
     root = evidence.resolve()
     source = open_source(root, temp_dir=settings.temp_dir)
+    total = _top_level_bytes(root)
     evidence_id = store.register_evidence(
-        str(root),
-        source.kind,
-        actor,
-        {"host": socket.gethostname(), "size_bytes": _top_level_bytes(root) if root.exists() else None},
+        str(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
     )
     executor = make_executor(settings.workers)
     run_id = store.start_run(evidence_id, __version__, run_record(settings, executor.name, executor.workers), actor)
@@ -147,9 +156,8 @@ def scan(
             buffer.clear()
         last_flush = time.monotonic()
 
-    total = _top_level_bytes(root) if show_progress else None
     try:
-        with ScanProgress(show_progress, total, console) as progress:
+        with ScanProgress(show_progress, total if show_progress else None, console) as progress:
             for result in executor.map_unordered(task, source.items(settings.limits, skip)):
                 buffer.append(result)
                 _count(summary, result)

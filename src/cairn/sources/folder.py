@@ -115,7 +115,7 @@ class FolderSource:
         """Yield items in sorted depth-first order; never raises for unreadable content."""
         stack: list[tuple[str, str, Iterator[os.DirEntry[str]]]] = []
         try:
-            stack.append(("", str(self.root), iter(self._listing(str(self.root)))))
+            stack.append(("", str(self.root), iter(self.listing(str(self.root)))))
         except OSError as exc:
             yield _unreadable(".", "evidence folder", exc)
             return
@@ -135,7 +135,7 @@ class FolderSource:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:
-                    stack.append((rel + "/", path, iter(self._listing(path))))
+                    stack.append((rel + "/", path, iter(self.listing(path))))
                 except OSError as exc:
                     if skip is None or not skip(rel):
                         yield _unreadable(rel, "folder", exc, meta_from_stat(st, "other"))
@@ -148,7 +148,7 @@ class FolderSource:
                     yield EvidenceItem(locator=Locator((rel,)), meta=meta_from_stat(st, "other"))
 
     @staticmethod
-    def _listing(path: str) -> list[os.DirEntry[str]]:
+    def listing(path: str) -> list[os.DirEntry[str]]:
         """Sorted entries of a folder, listed through a descriptor opened without touching its atime."""
         flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
         if os.scandir not in os.supports_fd:
