@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 
 from cairn.store import CaseStore
-from cairn.store.migrate import current_revision, head_revision
+from cairn.store.migrate import HEAD_REVISION, current_revision, head_revision
 
 from .helpers import raw_engine
 
@@ -90,3 +90,7 @@ def test_db_url_masks_password(tmp_path: Path) -> None:
     assert url.startswith("postgresql+psycopg://alice:s3cret@")
     assert "s3cret" not in mask_url(url)
     assert resolve_url(tmp_path, None) == f"sqlite:///{(tmp_path / 'case.db').resolve()}"
+
+
+def test_fast_path_head_constant_is_alembics_head() -> None:
+    assert HEAD_REVISION == head_revision()
