@@ -93,4 +93,4 @@ def test_db_url_masks_password(tmp_path: Path) -> None:
 
 
 def test_fast_path_head_constant_is_alembics_head() -> None:
-    assert HEAD_REVISION == head_revision()
+    assert head_revision() == HEAD_REVISION
