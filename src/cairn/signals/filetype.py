@@ -38,6 +38,8 @@ TAR = _t("tar", "application/x-tar", "tar")
 SEVENZ = _t("7z", "application/x-7z-compressed", "7z")
 RAR = _t("rar", "application/vnd.rar", "rar")
 PDF = _t("pdf", "application/pdf", "pdf")
+AVIF = _t("avif", "image/avif", "avif", True)
+HEIC = _t("heic", "image/heic", "heic heif hif", True)  # recognised; decoded only where a HEIF decoder is present
 MP4 = _t("mp4", "video/mp4", "mp4 m4v mov 3gp")
 WEBM = _t("webm", "video/webm", "webm mkv")
 AVI = _t("avi", "video/x-msvideo", "avi")
@@ -78,9 +80,21 @@ SIGNATURES: tuple[tuple[int, bytes, FileType], ...] = (
 )
 
 _RIFF = {b"WEBP": WEBP, b"AVI ": AVI, b"WAVE": WAV}
+#: ISO base media files (``ftyp`` box) that are still pictures, by major brand; the rest are video.
+_FTYP_IMAGE = {
+    b"avif": AVIF,
+    b"avis": AVIF,
+    **{brand: HEIC for brand in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")},
+}
 
 #: Every extension some known type claims; an unknown extension is never called a mismatch.
-KNOWN_EXTENSIONS = frozenset(e for _, _, t in SIGNATURES for e in t.extensions) | WEBP.extensions | TEXT.extensions
+KNOWN_EXTENSIONS = (
+    frozenset(e for _, _, t in SIGNATURES for e in t.extensions)
+    | WEBP.extensions
+    | TEXT.extensions
+    | AVIF.extensions
+    | HEIC.extensions
+)
 
 
 def sniff(head: bytes) -> FileType:
@@ -90,13 +104,32 @@ def sniff(head: bytes) -> FileType:
     if head[:4] == b"RIFF" and head[8:12] in _RIFF:
         return _RIFF[head[8:12]]
     if head[4:8] == b"ftyp":
-        return MP4
+        return _FTYP_IMAGE.get(head[8:12], MP4)
     for offset, magic, ftype in SIGNATURES:
         if head[offset : offset + len(magic)] == magic:
             if ftype is BMP and len(head) >= 14 and int.from_bytes(head[2:6], "little") < 14:
                 continue  # "BM" text, not a bitmap header
             return ftype
+    if is_tar_header(head):
+        return TAR  # a pre-POSIX (v7) tar: no magic, only a header checksum
     return TEXT if _looks_like_text(head) else BINARY
+
+
+def is_tar_header(block: bytes) -> bool:
+    """True when ``block`` starts with a 512-byte tar header whose checksum is right (v7 tars included).
+
+    Old (v7) tars carry no ``ustar`` magic; the checksum field (octal, at offset 148) is all there is.
+    Both the POSIX unsigned and the historic signed byte sum are accepted, as GNU tar does.
+    """
+    if len(block) < 512 or block[0] == 0:
+        return False
+    digits = block[148:156].replace(b"\x00", b" ").strip()
+    if not digits or any(c not in b"01234567" for c in digits):
+        return False
+    stored = int(digits, 8)
+    unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:512])
+    signed = unsigned - 256 * sum(1 for b in (*block[:148], *block[156:512]) if b >= 0x80)
+    return stored in (unsigned, signed)
 
 
 def _looks_like_text(head: bytes) -> bool:

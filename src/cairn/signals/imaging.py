@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from cairn import errors
 from cairn.model import ImageInfo, ItemError
 from cairn.settings import ScanSettings
+from cairn.signals import filetype
 from cairn.signals.base import DecodedImage
 from cairn.signals.pixel_memory import configure_pillow_memory
 from cairn.signals.pixels import to_rgb
@@ -45,15 +46,31 @@ def _frame_count(im: Image.Image) -> int:
         return 1
 
 
-def _exif(im: Image.Image) -> tuple[bytes | None, int | None]:
+def _exif(im: Image.Image, loaded: bool) -> tuple[bytes | None, int | None]:
+    """(raw EXIF block, orientation); never raises: damaged metadata must not cost the picture.
+
+    With ``loaded`` False the pixels are never decoded here (PNG's ``getexif`` would decode them to find
+    an eXIf chunk after the image data): only EXIF already read with the header is used.
+    """
     raw = im.info.get("exif")
-    try:
-        exif = im.getexif()
-    except Exception:
-        return (raw if isinstance(raw, bytes) else None), None
-    orientation = exif.get(_ORIENTATION_TAG)
-    if not isinstance(raw, bytes):
-        raw = exif.tobytes() if len(exif) else None
+    raw = raw if isinstance(raw, bytes) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if loaded or im.format != "PNG":
+                exif = im.getexif()
+            else:
+                exif = Image.Exif()
+                if raw is not None:
+                    exif.load(raw)
+            orientation = exif.get(_ORIENTATION_TAG)
+        except Exception:
+            return raw, None
+        if raw is None and len(exif):
+            try:
+                raw = exif.tobytes()  # TIFF: the IFD re-serialised; fails on some damaged tags
+            except Exception:
+                raw = None
     return raw, (int(orientation) if isinstance(orientation, int) else None)
 
 
@@ -79,6 +96,16 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        ftype = filetype.sniff(data[:64])
+        if ftype is filetype.HEIC:
+            out.errors.append(
+                errors.item_error(
+                    errors.IMAGE_UNSUPPORTED,
+                    "HEIC/HEIF picture: no HEIF decoder is installed here, so it has no pixel signals "
+                    "(no PDQ, no thumbnail); digests were kept. Convert it with a HEIF tool and scan the copy.",
+                )
+            )
+            return out
         out.errors.append(
             errors.item_error(
                 errors.IMAGE_CORRUPT,
@@ -91,18 +118,16 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         return out
 
     width, height = im.size
-    raw_exif, orientation = _exif(im)
-    out.info = ImageInfo(
-        width=width,
-        height=height,
-        mode=im.mode,
-        format=im.format,
-        frames=_frame_count(im),
-        orientation=orientation,
-        exif=raw_exif,
-    )
+    mode, fmt = im.mode, im.format
+    frames = _frame_count(im)
+
+    def info(loaded: bool) -> ImageInfo:
+        raw_exif, orientation = _exif(im, loaded)
+        return ImageInfo(width, height, mode, fmt, frames=frames, orientation=orientation, exif=raw_exif)
+
     limit = settings.limits.max_image_pixels
     if width * height > limit:
+        out.info = info(loaded=False)
         out.errors.append(
             errors.item_error(
                 errors.IMAGE_BOMB,
@@ -112,6 +137,8 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         )
         return out
     try:
+        # The first load of the pixels must be this one: a failed earlier load (e.g. inside getexif)
+        # leaves Pillow with nothing left to decode, and a second load() then "succeeds" silently.
         im.seek(0)
         scale = _draft_for_fast_pdq(im) if settings.fast_pdq and im.format == "JPEG" else 1.0
         with warnings.catch_warnings():
@@ -119,6 +146,7 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
             im.load()
         rgb = to_rgb(im)
     except Exception as exc:
+        out.info = info(loaded=False)
         message = str(exc) or type(exc).__name__
         out.errors.append(
             errors.item_error(
@@ -127,5 +155,6 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
             )
         )
         return out
+    out.info = info(loaded=True)
     out.decoded = DecodedImage(image=im, rgb=rgb, draft_scale=scale)
     return out

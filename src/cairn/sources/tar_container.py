@@ -1,6 +1,7 @@
 """Tar container formats: plain tar, tar.gz, tar.bz2 and tar.xz.
 
-A plain tar is recognised by ``ustar`` at offset 257 and read by seeking over member data. A gzip, bzip2
+A plain tar is recognised by ``ustar`` at offset 257, or (a pre-POSIX v7 tar) by a first header whose
+checksum is right, and read by seeking over member data. A gzip, bzip2
 or xz file is a container only when its decompressed first block is a tar header; it is read as one
 forward stream (never decompressed to disk or memory as a whole), and the decompressed/compressed ratio of
 the whole stream is checked as it goes so a bomb is stopped early. Symlink members are listed as
@@ -10,14 +11,16 @@ the whole stream is checked as it goes so a bomb is stopped early. Symlink membe
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import tarfile
+import zlib
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import IO, cast
 
 from cairn.model import ItemMeta
 from cairn.settings import Limits
+from cairn.signals.filetype import is_tar_header
 from cairn.sources.containers import (
     BOMB_FLOOR,
     HEAD_SIZE,
@@ -137,6 +140,15 @@ def _stream_members(decompress: _Decompressor) -> MembersFn:
                 yield _member(tf, ti, _since(counter, counter.count))
             if guard.eof and guard.delivered < tf.offset:
                 raise ContainerDamaged("archive ends inside a member (file truncated)")
+            inner = guard.inner
+            if isinstance(inner, _Gunzip):
+                while guard.read(1024 * 1024):  # reach the end of the compressed data
+                    pass
+                if inner.trailing:
+                    raise ContainerDamaged(
+                        f"{inner.trailing} bytes of data that is not gzip follow the compressed stream; "
+                        "every member before them was read (gzip ignores such data with a warning)"
+                    )
         finally:
             tf.close()
 
@@ -146,14 +158,68 @@ def _stream_members(decompress: _Decompressor) -> MembersFn:
 def _confirm(decompress: _Decompressor) -> Callable[[IO[bytes]], bool]:
     def confirm(stream: IO[bytes]) -> bool:
         stream.seek(0)
-        head = decompress(stream).read(HEAD_SIZE)
-        return head[257:262] == b"ustar"
+        reader = decompress(stream)
+        head = b""
+        while len(head) < HEAD_SIZE and (more := reader.read(HEAD_SIZE - len(head))):
+            head += more
+        return head[257:262] == b"ustar" or is_tar_header(head)
 
     return confirm
 
 
+class _Gunzip:
+    """Forward stream of the gzip members in ``raw``, read as gzip(1) reads them.
+
+    Zero padding after the last member is skipped; any other data there ends the stream without an
+    error (``trailing`` counts its bytes), where Python's ``GzipFile`` would raise and lose every member.
+    A stream cut off inside a member raises EOFError.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._d = zlib.decompressobj(31)
+        self._pending = b""
+        self._done = False
+        self.trailing = 0
+
+    def _next_member(self) -> None:
+        rest = self._d.unused_data
+        while len(rest) < 2 and (more := self._raw.read(64 * 1024)):
+            rest += more
+        if rest[:2] == b"\x1f\x8b":
+            self._d = zlib.decompressobj(31)
+            self._pending = rest
+            return
+        self._done = True
+        while True:
+            self.trailing += len(rest.lstrip(b"\x00")) if not self.trailing else len(rest)
+            rest = self._raw.read(1024 * 1024)
+            if not rest:
+                return
+
+    def read(self, n: int = -1, /) -> bytes:
+        """Up to ``n`` decompressed bytes (``n`` < 0: up to 1 MiB); b"" at the end."""
+        if n == 0:
+            return b""
+        n = n if n > 0 else 1024 * 1024
+        out = b""
+        while not out and not self._done:
+            if self._d.eof:
+                self._next_member()
+                continue
+            data = self._pending or self._raw.read(64 * 1024)
+            if not data:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            out = self._d.decompress(data, n)
+            self._pending = self._d.unconsumed_tail
+        return out
+
+    def close(self) -> None:
+        """Nothing to release; the underlying stream belongs to the caller."""
+
+
 def _gz(f: IO[bytes]) -> IO[bytes]:
-    return cast(IO[bytes], gzip.GzipFile(fileobj=f, mode="rb"))
+    return cast(IO[bytes], _Gunzip(f))
 
 
 def _bz2(f: IO[bytes]) -> IO[bytes]:
@@ -164,7 +230,16 @@ def _xz(f: IO[bytes]) -> IO[bytes]:
     return cast(IO[bytes], lzma.LZMAFile(f, mode="rb"))
 
 
-_USTAR = (Signature(257, b"ustar"),)
+@dataclass(frozen=True)
+class _TarChecksum(Signature):
+    """Matches a tar header by its checksum: pre-POSIX (v7) tars carry no ``ustar`` magic."""
+
+    def matches(self, head: bytes) -> bool:
+        """True when ``head`` holds a tar header with a right checksum at ``offset``."""
+        return is_tar_header(head[self.offset : self.offset + 512])
+
+
+_USTAR = (Signature(257, b"ustar"), _TarChecksum(0, b""))
 
 FORMATS = (
     ContainerFormat("tar", _USTAR, plain_tar_members),

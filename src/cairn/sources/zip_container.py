@@ -89,7 +89,10 @@ def _central_members(zf: zipfile.ZipFile) -> Generator[RawMember, None, None]:
             meta = ItemMeta(size=info.file_size, mtime=mtime, kind="symlink", link_target=target, mode=mode)
             yield RawMember(info.filename, meta)
             continue
-        if mode is not None and not is_dir and not stat.S_ISREG(mode) and stat.S_IFMT(mode) != 0:
+        special = mode is not None and not is_dir and not stat.S_ISREG(mode) and stat.S_IFMT(mode) != 0
+        if special and not info.file_size:
+            # A FIFO/device entry with data is read as a file: Info-ZIP gives what it zips from stdin
+            # (``zip out.zip -``) the mode of the pipe, yet stores the bytes.
             meta = ItemMeta(size=info.file_size, mtime=mtime, kind="other", mode=mode)
             yield RawMember(info.filename, meta)
             continue
