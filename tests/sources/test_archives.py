@@ -307,3 +307,16 @@ def test_zip_without_central_directory_and_data_descriptors(tmp_path: Path) -> N
     assert "central directory" in got["dd.zip"].errors[0].message
     assert content(got["dd.zip!/one.txt"]) == b"one " * 1000
     assert content(got["dd.zip!/two.bin"]) == blob(9, 3000)
+
+
+def test_member_lying_about_its_size_is_read_under_the_streaming_limit(tmp_path: Path) -> None:
+    data = bytearray(zip_bytes([("hello.txt", b"hello")], method=zipfile.ZIP_STORED))
+    declared = (10**9).to_bytes(4, "little")
+    data[22:26] = declared  # local header: uncompressed size
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 24 : central + 28] = declared  # central directory: uncompressed size
+    write(tmp_path / "e" / "liar.zip", bytes(data))
+    items = by_path(collect(FolderSource(tmp_path / "e"), Limits(max_member_size=1000)))
+    member = items["liar.zip!/hello.txt"]
+    assert content(member) == b"hello"
+    assert E.MEMBER_TOO_LARGE not in codes(member)

@@ -496,18 +496,7 @@ def _members(
                 if not skipped:
                     yield _item(loc, m.meta, tuple(errs))
                 continue
-            if m.meta.size is not None and m.meta.size > limits.max_member_size:
-                if not skipped:
-                    errs.append(
-                        E.item_error(
-                            E.MEMBER_TOO_LARGE,
-                            f"member declares {m.meta.size} bytes, beyond max_member_size "
-                            f"({limits.max_member_size}); it was not read. Raise Limits.max_member_size to "
-                            "examine it.",
-                        )
-                    )
-                    yield _item(loc, m.meta, tuple(errs))
-                continue
+            # Declared sizes can lie either way: limits are enforced while reading (_read_member).
             res = _read_member(m, limits, temp_dir, budget, probe=skipped)
             if res.not_container:
                 continue
