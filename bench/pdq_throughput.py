@@ -106,17 +106,44 @@ def cairn_path(settings: ScanSettings, path: Path) -> object:
     return process_item(cairn_item(path), settings)
 
 
-def agreement(paths: list[Path], settings: ScanSettings) -> tuple[float, int, int, int]:
-    """Mean and max bit distance to the reference, min quality, and count of exact matches."""
-    distances, qualities, exact = [], [], 0
+def agreement(paths: list[Path], settings: ScanSettings) -> tuple[float, int, int, int, str]:
+    """Mean and max bit distance to the reference, min quality, exact matches, and Meta's criterion.
+
+    Meta calls a PDQ implementation compatible when it is within 10 bits of the reference on pictures
+    of quality >= 80; the last value reports that subset.
+    """
+    distances, qualities, exact, good = [], [], 0, []
     for p in paths:
-        ref_hash, _ = reference(p)
+        ref_hash, ref_quality = reference(p)
         result = process_item(cairn_item(p), settings)
         d = pdq_distance(ref_hash, result.hashes["pdq"])
         distances.append(d)
         qualities.append(result.hash_quality["pdq"])
         exact += d == 0
-    return statistics.fmean(distances), max(distances), min(qualities), exact
+        if ref_quality >= 80:
+            good.append(d)
+    meta = f"{len(good)} at quality >= 80, max {max(good)} bits" if good else "none at quality >= 80"
+    return statistics.fmean(distances), max(distances), min(qualities), exact, meta
+
+
+def pdq_only(paths: list[Path], repeat: int) -> tuple[float, float]:
+    """Seconds per image of the PDQ arithmetic alone on decoded RGB arrays: pdqhash vs cairn's."""
+    import pdqhash
+
+    from cairn.signals.pdq import pdq_from_rgb
+
+    arrays = []
+    for p in paths[:6]:
+        with Image.open(p) as im:
+            arrays.append(np.asarray(im.convert("RGB")))
+    def ref(i: int) -> object:
+        return pdqhash.compute(arrays[i])
+
+    def ours(i: int) -> object:
+        return pdq_from_rgb(arrays[i])
+
+    idx = list(range(len(arrays)))
+    return per_image_seconds(ref, idx, repeat), per_image_seconds(ours, idx, repeat)  # type: ignore[arg-type]
 
 
 def pool_seconds(paths: list[Path], workers: int, settings: ScanSettings) -> float:
@@ -176,8 +203,14 @@ def main() -> None:
             ref = per_image_seconds(reference, paths, repeat)
             default = per_image_seconds(functools.partial(cairn_path, exact_settings), paths, repeat)
             fast = per_image_seconds(functools.partial(cairn_path, fast_settings), paths, repeat)
-            mean_d, max_d, _, exact_n = agreement(paths, exact_settings)
-            f_mean, f_max, f_minq, _ = agreement(paths, fast_settings)
+            mean_d, max_d, _, exact_n, _ = agreement(paths, exact_settings)
+            f_mean, f_max, f_minq, _, f_meta = agreement(paths, fast_settings)
+            ref_pdq, our_pdq = pdq_only(paths, repeat)
+            notes.append(
+                f"- PDQ arithmetic alone, {name} (decoded RGB array in, hash out): pdqhash "
+                f"{ref_pdq * 1000:.1f} ms, cairn {our_pdq * 1000:.2f} ms: **{ref_pdq / our_pdq:.1f}x**."
+            )
+            notes.append(f"- `--fast-pdq` agreement, {name}: {f_meta} (Meta's compatibility criterion: <= 10).")
             rows.append(
                 f"| {name} | {1 / ref:.1f} | {1 / default:.1f} | **{ref / default:.2f}x** | {exact_n}/{len(paths)} "
                 f"(max {max_d} bits) | {1 / fast:.1f} | **{ref / fast:.2f}x** | "
@@ -236,7 +269,14 @@ def main() -> None:
         "| fast: mean / max bits off |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    text = "\n".join([*header, *rows, "", *notes, ""])
+    footer = [
+        "",
+        "Notes: `--fast-pdq` asks libjpeg for a DCT-domain reduction (1/2, 1/4 or 1/8) that keeps the short",
+        "side at 512 px or more, then hashes that; it is not bit-identical and the run records the mode.",
+        "The default mode is bit-identical to pdqhash on every image here (the tests check this on hundreds",
+        "more). Ratios vary a few percent from run to run on this shared 2-core machine.",
+    ]
+    text = "\n".join([*header, *rows, "", *notes, *footer, ""])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
