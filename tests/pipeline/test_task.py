@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from cairn import errors
 from cairn.model import EvidenceItem, ItemMeta, Locator
 from cairn.pipeline.task import process_item
 from cairn.settings import Limits, ScanSettings
+from tests.unprivileged import run_unprivileged, world_traversable_dir
 
 
 def _item_from_bytes(name: str, data: bytes) -> EvidenceItem:
@@ -112,3 +114,18 @@ def test_item_without_content_keeps_source_errors() -> None:
     item = EvidenceItem(Locator(("a",)), ItemMeta(kind="symlink"), errors=(err,))
     result = process_item(item, ScanSettings())
     assert result.errors == [err] and result.hashes == {}
+
+
+def test_permission_denied_is_recorded_as_unreadable() -> None:
+    root = world_traversable_dir()
+    path = root / "locked.jpg"
+    path.write_bytes(_jpeg())
+    path.chmod(0)
+    item = EvidenceItem(Locator(("locked.jpg",)), ItemMeta(size=path.stat().st_size), os_path=str(path))
+    try:
+        result = run_unprivileged(lambda: process_item(item, ScanSettings()))
+    finally:
+        shutil.rmtree(root)
+    assert [e.code for e in result.errors] == [errors.UNREADABLE]
+    assert "permission" in result.errors[0].message.lower()
+    assert result.hashes == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from cairn.sources.archive_file import ArchiveFileSource, FileSource
 from cairn.sources.folder import FolderSource
 from cairn.sources.open import open_source
 from tests.sources import blob, by_path, codes, collect, content, tar_bytes, write, zip_bytes
+from tests.unprivileged import run_unprivileged, world_traversable_dir
 
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -62,20 +64,25 @@ def test_symlinks_are_recorded_not_followed(tmp_path: Path) -> None:
     assert items["fifo"].meta.kind == "other" and not items["fifo"].has_content
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_file_and_folder(tmp_path: Path) -> None:
-    write(tmp_path / "secret.txt", b"x").chmod(0)
-    write(tmp_path / "locked" / "in.txt", b"y")
-    write(tmp_path / "ok.txt", b"z")
-    (tmp_path / "locked").chmod(0)
+def test_unreadable_file_and_folder() -> None:
+    root = world_traversable_dir()
+    write(root / "secret.txt", b"x").chmod(0)
+    write(root / "locked" / "in.txt", b"y")
+    write(root / "ok.txt", b"z").chmod(0o644)
+    (root / "locked").chmod(0)
+
+    def walk() -> dict[str, tuple[set[str], bool, bytes | None]]:
+        found = by_path(collect(FolderSource(root)))
+        return {p: (codes(i), i.has_content, content(i) if p == "ok.txt" else None) for p, i in found.items()}
+
     try:
-        items = by_path(collect(FolderSource(tmp_path)))
+        items = run_unprivileged(walk)
     finally:
-        (tmp_path / "locked").chmod(0o755)
-        (tmp_path / "secret.txt").chmod(0o644)
-    assert codes(items["secret.txt"]) == {E.UNREADABLE} and not items["secret.txt"].has_content
-    assert codes(items["locked"]) == {E.UNREADABLE}
-    assert content(items["ok.txt"]) == b"z"
+        (root / "locked").chmod(0o755)
+        shutil.rmtree(root)
+    assert items["secret.txt"][:2] == ({E.UNREADABLE}, False)
+    assert items["locked"][0] == {E.UNREADABLE}
+    assert items["ok.txt"] == (set(), True, b"z")
 
 
 def test_evidence_untouched_and_deterministic(tmp_path: Path) -> None:
