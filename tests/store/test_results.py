@@ -29,6 +29,7 @@ ROW_KEYS = [
     "extension_mismatch",
     "frames",
     "is_container",
+    "mtime",
 ]
 
 # A tiny, valid-looking lossless WebP header (VP8L, 3x2), made up here; only the header is parsed.

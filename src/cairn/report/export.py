@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-#: The columns ``cairn files`` writes, in order; extra keys a store returns are not exported here.
+#: The columns ``cairn files`` writes, in order: the issue's eleven first, then where the file lives.
 FILE_COLUMNS = (
     "path",
     "size",
@@ -20,12 +21,24 @@ FILE_COLUMNS = (
     "width",
     "height",
     "error",
+    "extension_mismatch",
+    "mtime",
+    "evidence",
 )
+
+
+def _mtime_iso(value: Any) -> str | None:
+    """POSIX seconds as ISO 8601 UTC (what the evidence said; None when it said nothing)."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(float(value), tz=UTC).isoformat()
 
 
 def _project(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for row in rows:
-        yield {col: row.get(col) for col in FILE_COLUMNS}
+        out = {col: row.get(col) for col in FILE_COLUMNS}
+        out["mtime"] = _mtime_iso(out["mtime"])
+        yield out
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:

@@ -380,6 +380,7 @@ class CaseStore:
                 files.c.extension_mismatch,
                 images.c.frames,
                 files.c.is_container,
+                files.c.mtime,
             )
             .select_from(joined)
             .order_by(files.c.path)
