@@ -151,7 +151,10 @@ def files(
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.csv,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
-    """One row per file: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error."""
+    """One row per file: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, ...
+
+    ... then extension_mismatch, mtime (ISO 8601 UTC) and evidence (the root the file came from).
+    """
     from cairn.report.export import write_csv, write_json
 
     writer = write_csv if format is Format.csv else write_json
