@@ -7,6 +7,8 @@ bounded whatever the size of the evidence.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -49,6 +51,16 @@ class InlineExecutor:
         return None
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean fork server where there is one (never a fork of the scanning process,
+    which holds open database connections), else by spawning."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["cairn.pipeline.task"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 class LocalPoolExecutor:
     """A local process pool with a bounded queue of submitted items."""
 
@@ -57,7 +69,7 @@ class LocalPoolExecutor:
     def __init__(self, workers: int, in_flight_per_worker: int = 4) -> None:
         self.workers = workers
         self._max_in_flight = workers * in_flight_per_worker
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         pending: set[Future[R]] = set()
