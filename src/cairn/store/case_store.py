@@ -515,15 +515,9 @@ def _append_audit(
     prev_hash = _audit.GENESIS_HASH if head is None else str(head[1])
     at = _audit.utc_now()
     details_json = _audit.canonical_json(dict(details))
-    entry = {
-        "case_id": case_id,
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "details_json": details_json,
-        "prev_hash": prev_hash,
-        "entry_hash": _audit.entry_hash(case_id, seq, at, actor, action, details_json, prev_hash),
-    }
+    fields: dict[str, Any] = dict(
+        case_id=case_id, seq=seq, at=at, actor=actor, action=action, details_json=details_json, prev_hash=prev_hash
+    )
+    entry = {**fields, "entry_hash": _audit.entry_hash(**fields)}
     conn.execute(audit_log.insert(), entry)
     return {**entry, "details": json.loads(details_json)}
