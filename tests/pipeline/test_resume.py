@@ -75,3 +75,40 @@ def test_sigkill_mid_scan_then_resume_stores_each_file_once(tmp_path: Path) -> N
     subprocess.run([*CAIRN, "scan", str(evidence), "--case", str(clean), "--no-progress"], check=True,
                    capture_output=True)
     assert _rows(db) == _rows(clean / "case.db")
+
+
+def _processes_tagged(tag: str) -> list[int]:
+    """PIDs whose environment carries ``CAIRN_TEST_TAG=tag`` (the scan and every worker it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"CAIRN_TEST_TAG={tag}".encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def test_workers_end_when_the_scan_is_killed(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    _evidence(evidence, 150)
+    case = tmp_path / "case"
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "CAIRN_TEST_TAG": tag}
+    cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--workers", "2", "--batch", "3", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 120
+    while _stored_count(case / "case.db") < 10:
+        assert proc.poll() is None, "scan ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert len(_processes_tagged(tag)) > 1, "expected worker processes beside the scan"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while (left := _processes_tagged(tag)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == [], f"worker processes outlived the killed scan: {left}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol, TypeVar
@@ -61,6 +63,25 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _exit_with_scanner(scanner_pid: int, every: float = 1.0) -> None:
+    """Worker initializer: end this worker once the scanning process is gone (e.g. after ``kill -9``).
+
+    Pool workers otherwise wait forever on their task queue when the process that owns it dies.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(scanner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # exists, owned by another user (cannot happen for our parent, but never exit wrongly)
+
+    threading.Thread(target=watch, name="cairn-exit-with-scanner", daemon=True).start()
+
+
 class LocalPoolExecutor:
     """A local process pool with a bounded queue of submitted items."""
 
@@ -69,7 +90,12 @@ class LocalPoolExecutor:
     def __init__(self, workers: int, in_flight_per_worker: int = 4) -> None:
         self.workers = workers
         self._max_in_flight = workers * in_flight_per_worker
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=_exit_with_scanner,
+            initargs=(os.getpid(),),
+        )
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         pending: set[Future[R]] = set()
