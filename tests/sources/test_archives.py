@@ -33,13 +33,13 @@ def _nested_tree(root: Path) -> None:
 def test_nested_zip_in_targz_in_folder(tmp_path: Path) -> None:
     _nested_tree(tmp_path)
     items = collect(FolderSource(tmp_path / "evidence"))
-    assert [i.locator.path for i in items] == [
+    assert [i.locator.path for i in items] == [  # one pass: members first, then their container
         "a.txt",
-        "bundle.tar.gz",
         "bundle.tar.gz!/docs/readme.txt",
-        "bundle.tar.gz!/deep/inner.zip",
         "bundle.tar.gz!/deep/inner.zip!/x/y.txt",
         "bundle.tar.gz!/deep/inner.zip!/z.bin",
+        "bundle.tar.gz!/deep/inner.zip",
+        "bundle.tar.gz",
     ]
     got = by_path(items)
     assert all(not i.errors for i in items)

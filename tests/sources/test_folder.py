@@ -104,15 +104,15 @@ def test_evidence_untouched_and_deterministic(tmp_path: Path) -> None:
     )
     assert [i.locator.path for i in first] == [i.locator.path for i in second]
     assert [content(i) for i in first if i.has_content] == [content(i) for i in second if i.has_content]
-    assert [i.locator.path for i in first] == [
-        "big.zip",
+    assert [i.locator.path for i in first] == [  # members first, then their container
         "big.zip!/big.bin",
+        "big.zip",
         "link",
         "plain.txt",
-        "x/bundle.tar.gz",
-        "x/bundle.tar.gz!/inner.zip",
         "x/bundle.tar.gz!/inner.zip!/i.txt",
+        "x/bundle.tar.gz!/inner.zip",
         "x/bundle.tar.gz!/p.bin",
+        "x/bundle.tar.gz",
     ]
     for it in first:  # spool files are the consumer's: all outside the evidence, in temp_dir
         if it.spool_path:
@@ -126,9 +126,9 @@ def test_open_source_picks_the_source(tmp_path: Path) -> None:
     src = open_source(z)
     assert isinstance(src, ArchiveFileSource) and src.kind == "archive"
     items = collect(src)
-    assert [i.locator.path for i in items] == ["case.zip", "case.zip!/a/b.txt"]
-    assert items[0].is_container and items[0].os_path is not None
-    assert content(items[1]) == b"bee"
+    assert [i.locator.path for i in items] == ["case.zip!/a/b.txt", "case.zip"]
+    assert items[1].is_container and items[1].os_path is not None
+    assert content(items[0]) == b"bee"
     plain = open_source(t)
     assert type(plain) is FileSource
     assert [(i.locator.path, content(i)) for i in collect(plain)] == [("notes.txt", b"just text")]

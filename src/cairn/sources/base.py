@@ -26,5 +26,5 @@ class EvidenceSource(Protocol):
     root: Path
 
     def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
-        """Yield every item, containers before their members, in a deterministic order."""
+        """Yield every item in a deterministic order; a container comes after its members (one pass)."""
         ...

@@ -13,10 +13,10 @@ Rules (documented contract):
 * A container at locator depth ``d`` is opened only when ``d < limits.max_archive_depth`` (so the limit
   is the number of container levels opened; 0 opens none). A deeper one is yielded as a plain file with
   ``ARCHIVE_DEPTH`` and ``is_container=False``; it is still hashed as a file.
-* Before a container's own item is yielded its structure is surveyed once (headers only; compressed tars
-  are decompressed to do so): damage, too many members or a too-large total found there are recorded on
-  the container item, which is yielded before its members. Members before the damage or the limit are
-  then yielded.
+* A container is read in one pass (a compressed tar is decompressed once): its members are yielded as
+  they are found, and the container's own item comes after them, carrying what the pass found (damage,
+  too many members, a too-large total). Members before the damage or the limit are kept. Its content
+  (data or spool file) stays valid until the consumer has processed that last item.
 * Member names are normalised to POSIX ("./" and empty components dropped). Names that could point
   outside the archive (a ``..`` component, a leading ``/``, a drive letter, a backslash) get
   ``PATH_TRAVERSAL`` and a sanitised name: ``..`` -> ``%2E%2E``, each leading ``/`` -> ``%2F``, the
@@ -38,7 +38,7 @@ import os
 import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import IO, Protocol
 
 from cairn import errors as E
@@ -337,62 +337,6 @@ def _read_member(
 # ------------------------------------------------------------------------------------- engine
 
 
-@dataclass
-class _Survey:
-    count: int = 0  # entries the content pass may process
-    errors: list[ItemError] = field(default_factory=list)
-
-
-def _survey(fmt: ContainerFormat, stream: IO[bytes], limits: Limits) -> _Survey:
-    """Walk the container's entries once, without content, to find damage and limits up front."""
-    out = _Survey()
-    total = 0
-    stream.seek(0)
-    gen = fmt.members(stream, limits)
-    try:
-        for m in gen:
-            if out.count >= limits.max_archive_members:
-                out.errors.append(
-                    E.item_error(
-                        E.ARCHIVE_BOMB,
-                        f"archive holds more than max_archive_members ({limits.max_archive_members}) "
-                        "entries; only the first ones were examined. Raise Limits.max_archive_members if "
-                        "it is genuine.",
-                    )
-                )
-                break
-            if not m.is_dir and m.meta.size:
-                total += m.meta.size
-            if total > limits.max_archive_total:
-                out.errors.append(
-                    E.item_error(
-                        E.ARCHIVE_BOMB,
-                        f"archive declares more than max_archive_total ({limits.max_archive_total} bytes) "
-                        f"of content; members from {_quote_raw(m.name)} on were not examined. Raise "
-                        "Limits.max_archive_total if it is genuine.",
-                    )
-                )
-                break
-            out.count += 1
-    except ContainerLimitExceeded as exc:
-        out.count += 1  # the entry being read when the limit hit is reported on itself
-        out.errors.append(
-            E.item_error(E.ARCHIVE_BOMB, f"{exc}; the members after that point were not examined.")
-        )
-    except Exception as exc:
-        out.errors.append(
-            E.item_error(
-                E.ARCHIVE_CORRUPT,
-                f"{fmt.name} archive is damaged after {out.count} entries ({type(exc).__name__}: {exc}); "
-                "the entries before the damage were examined, the rest could not be read. Try a repair "
-                "tool on a copy of the file.",
-            )
-        )
-    finally:
-        gen.close()
-    return out
-
-
 def _item(locator: Locator, meta: ItemMeta, errors: tuple[ItemError, ...]) -> EvidenceItem:
     return EvidenceItem(locator=locator, meta=meta, errors=errors)
 
@@ -451,10 +395,10 @@ def expand(
             )
             yield make((*errors, err))
         return
-    survey = _survey(fmt, stream, limits)
+    found: list[ItemError] = []
+    yield from _members(locator, fmt, stream, limits, skip, temp_dir, found)
     if not skipped:
-        yield make((*errors, *survey.errors), is_container=True)
-    yield from _members(locator, fmt, stream, limits, skip, temp_dir, survey.count)
+        yield make((*errors, *found), is_container=True)
 
 
 def _members(
@@ -464,20 +408,59 @@ def _members(
     limits: Limits,
     skip: SkipFn | None,
     temp_dir: str | None,
-    count: int,
+    found: list[ItemError],
 ) -> Iterator[EvidenceItem]:
+    """Yield the members of one container; problems of the container itself are appended to ``found``."""
     seen: set[str] = set()
     budget = limits.max_archive_total
+    declared_total = 0
+    count = 0
     stream.seek(0)
     gen = fmt.members(stream, limits)
     try:
-        for _ in range(count):
+        while True:
             try:
                 m = next(gen)
             except StopIteration:
                 break
-            except Exception:
-                break  # recorded on the container by the survey
+            except ContainerLimitExceeded as exc:
+                found.append(
+                    E.item_error(E.ARCHIVE_BOMB, f"{exc}; the members after that point were not examined.")
+                )
+                break
+            except Exception as exc:
+                found.append(
+                    E.item_error(
+                        E.ARCHIVE_CORRUPT,
+                        f"{fmt.name} archive is damaged after {count} entries ({type(exc).__name__}: {exc}); "
+                        "the entries before the damage were examined, the rest could not be read. Try a "
+                        "repair tool on a copy of the file.",
+                    )
+                )
+                break
+            if count >= limits.max_archive_members:
+                found.append(
+                    E.item_error(
+                        E.ARCHIVE_BOMB,
+                        f"archive holds more than max_archive_members ({limits.max_archive_members}) "
+                        "entries; only the first ones were examined. Raise Limits.max_archive_members if "
+                        "it is genuine.",
+                    )
+                )
+                break
+            count += 1
+            if not m.is_dir and m.meta.size:
+                declared_total += m.meta.size
+            if declared_total > limits.max_archive_total:
+                found.append(
+                    E.item_error(
+                        E.ARCHIVE_BOMB,
+                        f"archive declares more than max_archive_total ({limits.max_archive_total} bytes) "
+                        f"of content; members from {_quote_raw(m.name)} on were not examined. Raise "
+                        "Limits.max_archive_total if it is genuine.",
+                    )
+                )
+                break
             if m.is_dir:
                 continue
             name, hostile = sanitise_member_name(m.name)
