@@ -127,3 +127,24 @@ def test_rescan_adds_nothing_and_a_second_case_is_identical(scanned_demo: Scanne
     assert [{k: v for k, v in r.items() if k not in strip} for r in first_rows] == [
         {k: v for k, v in r.items() if k not in strip} for r in second_rows
     ]
+
+
+def test_frames_and_exif_are_recorded(scanned_demo: ScannedDemo, demo_store: CaseStore) -> None:
+    import sqlite3
+
+    rows = _rows(demo_store)
+    multi = [e for e in scanned_demo.manifest.entries if e.has("frames:")]
+    assert multi, "the demo must hold multi-frame pictures"
+    for entry in multi:
+        assert rows[_logical(entry)]["frames"] == int(entry.role_values("frames:")[0]), entry.path
+    exif_entries = [e for e in scanned_demo.manifest.entries if e.has("exif")]
+    assert exif_entries
+    with sqlite3.connect(scanned_demo.case_dir / "case.db") as con:
+        for entry in exif_entries:
+            orientation, exif = con.execute(
+                "SELECT i.orientation, i.exif FROM images i JOIN files f ON f.id = i.file_id WHERE f.path = ?",
+                (_logical(entry),),
+            ).fetchone()
+            data = _read(scanned_demo.evidence, entry)
+            assert orientation == 6
+            assert exif is not None and bytes(exif) in data  # the raw block, kept verbatim
