@@ -112,3 +112,27 @@ def test_workers_end_when_the_scan_is_killed(tmp_path: Path) -> None:
     while (left := _processes_tagged(tag)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == [], f"worker processes outlived the killed scan: {left}"
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    total = _evidence(evidence, 150)
+    case = tmp_path / "case"
+    db = case / "case.db"
+    cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--workers", "1", "--batch", "3", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _stored_count(db) < 20:
+        assert proc.poll() is None, "scan ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Run the same `cairn scan` again" in stderr
+    with sqlite3.connect(db) as con:
+        assert [r[0] for r in con.execute("SELECT status FROM scan_runs")] == ["interrupted"]
+        stored = int(con.execute("SELECT count(*) FROM files").fetchone()[0])
+    assert 0 < stored < total
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    assert _stored_count(db) == total

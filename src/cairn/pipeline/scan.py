@@ -167,12 +167,17 @@ def scan(
                     flush()
             flush()
     except BaseException:
-        flush()
+        # Keep what was computed, mark the run, and always stop the workers; the original error wins.
         summary.status = "interrupted"
         summary.skipped_already_done = len(skipped_paths)
         summary.seconds = time.monotonic() - started
-        store.finish_run(run_id, "interrupted", summary.counts(), actor)
-        executor.close()
+        try:
+            flush()
+            store.finish_run(run_id, "interrupted", summary.counts(), actor)
+        except Exception:
+            pass  # the database itself may be what failed; a later scan marks this run interrupted
+        finally:
+            executor.close()
         raise
     executor.close()
     summary.skipped_already_done = len(skipped_paths)
