@@ -17,6 +17,7 @@ class Limits:
     max_archive_members: int = 1_000_000
     in_memory_member_size: int = 64 * 1024**2  # larger members are spooled to a temp file
     max_image_pixels: int = 200_000_000  # width*height an image may declare before it is refused
+    max_image_file_bytes: int = 512 * 1024**2  # larger picture files are hashed but not decoded
 
 
 @dataclass(frozen=True)

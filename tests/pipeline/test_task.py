@@ -129,3 +129,12 @@ def test_permission_denied_is_recorded_as_unreadable() -> None:
     assert [e.code for e in result.errors] == [errors.UNREADABLE]
     assert "permission" in result.errors[0].message.lower()
     assert result.hashes == {}
+
+
+def test_picture_file_over_the_read_limit_is_hashed_not_decoded() -> None:
+    data = _jpeg()
+    settings = ScanSettings(limits=Limits(max_image_file_bytes=len(data) - 1))
+    result = process_item(_item_from_bytes("big.jpg", data), settings)
+    assert result.hashes["sha256"] == hashlib.sha256(data).hexdigest()
+    assert [e.code for e in result.errors] == [errors.IMAGE_BOMB]
+    assert result.image is None and "pdq" not in result.hashes

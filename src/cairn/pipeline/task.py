@@ -1,7 +1,9 @@
 """The per-item task: a pure function of (item, settings) -> FileResult, run in any worker.
 
 One read pass: the head is sniffed, every stream signal sees every byte once, and a picture is decoded
-once from the bytes already read. Nothing here touches the database; the scan loop's writer does.
+once from the bytes already read (pictures up to ``Limits.max_image_file_bytes`` are read whole, then
+decoded from memory; larger ones are streamed and only hashed). Nothing here touches the database; the
+scan loop's writer does.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from cairn.signals import filetype
 from cairn.signals.imaging import decode_image
 from cairn.signals.registry import signals
 
-#: Pictures up to this size are read whole (one read, then decoded from memory); larger are streamed.
-MAX_IMAGE_BYTES = 512 * 1024**2
 HEAD_BYTES = 64 * 1024
 _NOATIME = getattr(os, "O_NOATIME", 0)
 
@@ -93,7 +93,17 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
         states = [(s.name, s.start(settings)) for s in registered.stream]
         size = item.meta.size or 0
         data: bytes | None = None
-        if ftype.is_image and size <= MAX_IMAGE_BYTES:
+        too_big = ftype.is_image and size > settings.limits.max_image_file_bytes
+        if too_big:
+            result.errors.append(
+                errors.item_error(
+                    errors.IMAGE_BOMB,
+                    f"picture file is {size:,} bytes, over the {settings.limits.max_image_file_bytes:,}-byte "
+                    "decode limit; its digests were computed, its pixels were not decoded (raise "
+                    "Limits.max_image_file_bytes to decode it)",
+                )
+            )
+        if ftype.is_image and not too_big:
             data = _read_full(fh, head)
             view = memoryview(data)
             for step in range(0, len(data), settings.chunk_size):
