@@ -89,9 +89,20 @@ def demo(
             )
             raise typer.Exit(2)
         shutil.rmtree(evidence_dir)
-    size_arg: str | int = int(size) if size.isdigit() else size
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cairn.demo import parse_size
+
     try:
-        manifest = generate(evidence_dir, size_arg, seed=seed)
+        _, target = parse_size(size)
+    except DemoError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    columns = (TextColumn("[bold]writing demo evidence"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("demo", total=target)
+            manifest = generate(evidence_dir, size, seed=seed, progress=lambda n: bar.update(task, completed=n))
     except DemoError as exc:
         err.print(f"[red]{exc}[/] (use --replace to regenerate a demo folder, or choose a new folder)")
         raise typer.Exit(2) from exc
