@@ -56,6 +56,14 @@ def test_demo_scan_files_audit_round_trip(tmp_path: Path) -> None:
     assert "NOT intact" in out.output
 
 
+def test_a_case_folder_inside_the_evidence_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "a.txt").write_text("a red bicycle on a beach")
+    out = runner.invoke(app, ["scan", str(tmp_path / "ev"), "--case", str(tmp_path / "ev" / "case")])
+    assert out.exit_code == 2 and "never writes into" in out.output
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir()) == ["a.txt"]
+
+
 def test_missing_evidence_and_missing_case_say_what_to_do(tmp_path: Path) -> None:
     out = runner.invoke(app, ["scan", str(tmp_path / "nope"), "--case", str(tmp_path / "c")])
     assert out.exit_code == 2 and "No evidence" in out.output

@@ -122,6 +122,9 @@ def scan(
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     batch: Annotated[int, typer.Option(help="Files stored per database transaction.", min=1)] = 256,
+    temp_dir: Annotated[
+        Path | None, typer.Option(help="Where large archive members are spooled (default: the system temp).")
+    ] = None,
 ) -> None:
     """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
     from cairn.pipeline.scan import scan as run_scan
@@ -130,7 +133,15 @@ def scan(
     if not evidence.exists():
         err.print(f"[red]No evidence at {evidence}.[/] Give a folder or an archive file.")
         raise typer.Exit(2)
-    settings = ScanSettings(fast_pdq=fast_pdq, workers=workers)
+    evidence_root = evidence.resolve()
+    for label, folder in (("case folder", case), ("temp folder", temp_dir)):
+        if folder is not None and evidence_root.is_dir() and folder.resolve().is_relative_to(evidence_root):
+            err.print(
+                f"[red]The {label} {folder} is inside the evidence {evidence}.[/] cairn never writes into "
+                f"evidence: choose a {label} outside it."
+            )
+            raise typer.Exit(2)
+    settings = ScanSettings(fast_pdq=fast_pdq, workers=workers, temp_dir=str(temp_dir) if temp_dir else None)
     with _open_store(case, db, create=True) as store:
         try:
             summary = run_scan(evidence, store, settings, actor=actor, show_progress=progress, console=err,
