@@ -56,6 +56,17 @@ def test_demo_scan_files_audit_round_trip(tmp_path: Path) -> None:
     assert "NOT intact" in out.output
 
 
+def test_resuming_with_other_result_settings_is_refused(tmp_path: Path) -> None:
+    evidence, case = tmp_path / "ev", tmp_path / "case"
+    evidence.mkdir()
+    (evidence / "a.txt").write_text("a red bicycle on a beach")
+    _run("scan", str(evidence), "--case", str(case), "--workers", "1", "--no-progress")
+    out = runner.invoke(app, ["scan", str(evidence), "--case", str(case), "--fast-pdq", "--no-progress"])
+    assert out.exit_code == 2 and "fast_pdq" in out.output and "new --case" in out.output
+    _run("scan", str(evidence), "--case", str(case), "--workers", "2", "--no-progress")  # workers: same results
+    assert "#3" not in _run("runs", "--case", str(case)) and "#2" in _run("runs", "--case", str(case))
+
+
 def test_a_case_folder_inside_the_evidence_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ev").mkdir()
     (tmp_path / "ev" / "a.txt").write_text("a red bicycle on a beach")

@@ -127,6 +127,7 @@ def scan(
     ] = None,
 ) -> None:
     """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
+    from cairn.pipeline.scan import ResumeMismatch
     from cairn.pipeline.scan import scan as run_scan
     from cairn.settings import ScanSettings
 
@@ -149,6 +150,9 @@ def scan(
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Run the same `cairn scan` again to finish where it stopped.")
             raise typer.Exit(130) from None
+        except ResumeMismatch as exc:
+            err.print(f"[red]Not resumed:[/] {exc}")
+            raise typer.Exit(2) from exc
         totals = store.counts()
     table = Table(title=f"cairn scan: {evidence}", show_header=False)
     table.add_row("case", str(case))
@@ -217,8 +221,12 @@ def runs(case: CaseOpt, db: DbOpt = None) -> None:
     """List the scan runs of a case with their status and counts."""
     with _open_store(case, db, create=False) as store:
         for run in store.runs():
-            typer.echo(f"#{run['id']} {run['status']:<11} {run['started_at']} -> {run['ended_at']} "
-                       f"{run.get('counts_json') or ''}")
+            counts = run.get("counts") or {}
+            summary = ", ".join(f"{k} {v}" for k, v in counts.items() if not isinstance(v, dict))
+            typer.echo(
+                f"#{run['id']} evidence {run['evidence_id']} {run['status']:<11} {run['started_at']} -> "
+                f"{run['ended_at'] or '-'}  {summary}"
+            )
 
 
 def main() -> None:  # pragma: no cover - console entry point

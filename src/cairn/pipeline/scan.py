@@ -37,6 +37,33 @@ from cairn.store.case_store import CaseStore
 BATCH_ITEMS = 256
 BATCH_SECONDS = 1.0
 
+#: Settings that change what is stored. A scan that resumes stored work must use the same ones (and the
+#: same cairn version), or one evidence's rows would mix results made in different ways.
+RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size")
+
+
+class ResumeMismatch(ValueError):
+    """An earlier run of this evidence stored results with other settings or another cairn version."""
+
+
+def _check_resume(store: CaseStore, evidence_id: int, record: dict[str, Any], has_stored: bool) -> None:
+    if not has_stored:
+        return
+    wanted = {key: record.get(key) for key in RESULT_SETTINGS}
+    for run in store.runs():
+        if run["evidence_id"] != evidence_id:
+            continue
+        settings = run["settings"] or {}
+        earlier = {key: settings.get(key) for key in RESULT_SETTINGS}
+        if earlier != wanted or run["tool_version"] != __version__:
+            changed = sorted(k for k in RESULT_SETTINGS if earlier[k] != wanted[k])
+            if run["tool_version"] != __version__:
+                changed.append(f"cairn {run['tool_version']} -> {__version__}")
+            raise ResumeMismatch(
+                f"run #{run['id']} of this evidence stored results with other settings ({', '.join(changed)}); "
+                "resume with the same settings, or scan into a new --case folder"
+            )
+
 
 @dataclass
 class ScanSummary:
@@ -132,9 +159,15 @@ def scan(
     evidence_id = store.register_evidence(
         str(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
     )
-    executor = make_executor(settings.workers)
-    run_id = store.start_run(evidence_id, __version__, run_record(settings, executor.name, executor.workers), actor)
     done = store.done_paths(evidence_id)
+    executor = make_executor(settings.workers)
+    record = run_record(settings, executor.name, executor.workers)
+    try:
+        _check_resume(store, evidence_id, record, bool(done))
+    except ResumeMismatch:
+        executor.close()
+        raise
+    run_id = store.start_run(evidence_id, __version__, record, actor)
     summary = ScanSummary(run_id=run_id, evidence_id=evidence_id, status="running")
     skipped_paths: set[str] = set()
 
