@@ -26,6 +26,9 @@ configure_pillow_memory()
 
 #: Short side below which --fast-pdq never reduces a JPEG (Meta's tool hashes at 512x512).
 FAST_PDQ_MIN_SIDE = 512
+#: Short side --fast-pdq keeps when the picture is large enough: a quarter-scale decode of a 4000x3000
+#: photo drifts up to ~12 bits from the reference, a half-scale one ~2 (docs/benchmarks.md).
+FAST_PDQ_TARGET_SIDE = 1024
 
 _ORIENTATION_TAG = 0x0112
 
@@ -74,13 +77,23 @@ def _exif(im: Image.Image, loaded: bool) -> tuple[bytes | None, int | None]:
     return raw, (int(orientation) if isinstance(orientation, int) else None)
 
 
-def _draft_for_fast_pdq(im: Image.Image) -> float:
-    """Ask the JPEG decoder for a DCT-domain reduction keeping the short side >= 512 px; return the scale."""
-    width, height = im.size
+def fast_pdq_scale(width: int, height: int) -> int:
+    """The DCT-domain reduction (1, 2, 4 or 8) --fast-pdq asks for: the largest keeping the short side at
+    ``FAST_PDQ_TARGET_SIDE`` where the picture allows it, else the largest keeping ``FAST_PDQ_MIN_SIDE``."""
     short = min(width, height)
-    scale = 1
-    while scale < 8 and short // (scale * 2) >= FAST_PDQ_MIN_SIDE:
-        scale *= 2
+    for floor in (FAST_PDQ_TARGET_SIDE, FAST_PDQ_MIN_SIDE):
+        scale = 1
+        while scale < 8 and short // (scale * 2) >= floor:
+            scale *= 2
+        if scale > 1:
+            return scale
+    return 1
+
+
+def _draft_for_fast_pdq(im: Image.Image) -> float:
+    """Ask the JPEG decoder for the --fast-pdq reduction; return the scale it gave."""
+    width, height = im.size
+    scale = fast_pdq_scale(width, height)
     if scale == 1:
         return 1.0
     request = (-(-width // scale), -(-height // scale))
