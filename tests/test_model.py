@@ -20,3 +20,11 @@ def test_non_utf8_and_control_characters_become_visible_escapes() -> None:
     assert Locator((raw,)).path == "caf%E9%00%0A.jpg"
     assert storable_name("Ünïcode ok.png") == "Ünïcode ok.png"
     assert Locator((raw,)).path.encode("utf-8")  # storable as UTF-8
+
+
+def test_a_folder_name_cannot_fake_the_container_separator() -> None:
+    on_disk = Locator(("photos!/x.jpg",))  # a folder really named "photos!"
+    in_zip = Locator(("photos",)).child("x.jpg")  # a zip named "photos" holding x.jpg
+    assert on_disk.path == "photos%21/x.jpg"
+    assert in_zip.path == "photos!/x.jpg"
+    assert on_disk.path != in_zip.path

@@ -33,6 +33,13 @@ def storable_name(text: str) -> str:
     return "".join(out)
 
 
+def _unambiguous(part: str) -> str:
+    """A folder name ending in ``!`` becomes ``%21``, so no path can fake the ``!/`` container separator."""
+    if "!/" not in part:
+        return part
+    return part.replace("!/", "%21/")
+
+
 @dataclass(frozen=True)
 class Locator:
     """Identity of one item: a chain of names from the evidence root through nested containers.
@@ -45,7 +52,7 @@ class Locator:
     parts: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "parts", tuple(storable_name(p) for p in self.parts))
+        object.__setattr__(self, "parts", tuple(_unambiguous(storable_name(p)) for p in self.parts))
 
     @property
     def path(self) -> str:
