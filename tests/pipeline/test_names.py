@@ -31,7 +31,7 @@ def test_unusual_names_are_all_stored_once(tmp_path: Path) -> None:
     with CaseStore.open(tmp_path / "case") as store:
         summary = scan(evidence, store, ScanSettings(workers=1), show_progress=False)
         rows = {r["path"]: r for r in store.iter_file_rows()}
-    assert summary.files == 5
+    assert summary.files == 5 and summary.path_collisions == 0
     assert set(rows) == {"photos%21/x.txt", "photos", "photos!/x.txt", "caf%E9.txt", "line%0Abreak.txt"}
     assert rows["caf%E9.txt"]["sha256"] == hashlib.sha256(b"latin-1 name").hexdigest()
     assert rows["photos%21/x.txt"]["sha256"] == hashlib.sha256(b"in a folder named photos!").hexdigest()

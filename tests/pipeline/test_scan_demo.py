@@ -94,6 +94,7 @@ def test_bad_input_is_recorded_with_its_code(scanned_demo: ScannedDemo, demo_sto
             error = rows[_logical(entry)]["error"] or ""
             assert error.startswith(code) or f"; {code}:" in error, (entry.path, error)
     assert scanned_demo.summary.status == "completed"
+    assert scanned_demo.summary.path_collisions == 0
 
 
 def test_lying_extensions_and_near_duplicates(scanned_demo: ScannedDemo, demo_store: CaseStore) -> None:

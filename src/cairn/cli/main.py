@@ -163,6 +163,11 @@ def scan(
     table.add_row("images", f"{summary.images:,}")
     table.add_row("containers", f"{summary.containers:,}")
     table.add_row("with errors", f"{summary.errors:,}")
+    if summary.path_collisions:
+        table.add_row(
+            "[red]path collisions[/]",
+            f"{summary.path_collisions:,} results named like a stored file were not stored: please report this",
+        )
     for code, n in sorted(summary.error_codes.items()):
         table.add_row(f"  {code}", f"{n:,}")
     table.add_row("case totals", ", ".join(f"{k} {v:,}" for k, v in totals.items()))

@@ -78,6 +78,7 @@ class ScanSummary:
     images: int = 0
     containers: int = 0
     skipped_already_done: int = 0
+    path_collisions: int = 0  # results whose logical path was already stored: must stay 0
     seconds: float = 0.0
     evidence_digest: str | None = None
     error_codes: dict[str, int] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class ScanSummary:
             "images": self.images,
             "containers": self.containers,
             "skipped_already_done": self.skipped_already_done,
+            "path_collisions": self.path_collisions,
             "error_codes": dict(sorted(self.error_codes.items())),
         }
 
@@ -185,7 +187,8 @@ def scan(
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            store.write_results(run_id, evidence_id, buffer)
+            inserted = store.write_results(run_id, evidence_id, buffer)
+            summary.path_collisions += len(buffer) - inserted
             buffer.clear()
         last_flush = time.monotonic()
 
