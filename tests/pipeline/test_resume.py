@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 CAIRN = [sys.executable, "-m", "cairn.cli"]
@@ -114,22 +115,25 @@ def test_workers_end_when_the_scan_is_killed(tmp_path: Path) -> None:
     assert left == [], f"worker processes outlived the killed scan: {left}"
 
 
-def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path, workers: str) -> None:
     evidence = tmp_path / "evidence"
     total = _evidence(evidence, 150)
     case = tmp_path / "case"
     db = case / "case.db"
-    cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--workers", "1", "--batch", "3", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--workers", workers, "--batch", "3", "--no-progress"]
+    # Its own process group, so Ctrl-C reaches the scan and its workers together, as from a terminal.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while _stored_count(db) < 20:
         assert proc.poll() is None, "scan ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Run the same `cairn scan` again" in stderr
+    assert "Traceback" not in stderr
     with sqlite3.connect(db) as con:
         assert [r[0] for r in con.execute("SELECT status FROM scan_runs")] == ["interrupted"]
         stored = int(con.execute("SELECT count(*) FROM files").fetchone()[0])

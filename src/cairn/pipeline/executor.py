@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -66,8 +67,10 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _exit_with_scanner(scanner_pid: int, every: float = 1.0) -> None:
     """Worker initializer: end this worker once the scanning process is gone (e.g. after ``kill -9``).
 
-    Pool workers otherwise wait forever on their task queue when the process that owns it dies.
+    Pool workers otherwise wait forever on their task queue when the process that owns it dies. Workers
+    also ignore Ctrl-C: the scanning process decides when to stop, and stops them itself.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while True:

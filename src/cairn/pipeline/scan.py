@@ -12,8 +12,10 @@ import getpass
 import hashlib
 import os
 import platform
+import signal
 import socket
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +96,35 @@ class ScanSummary:
             "path_collisions": self.path_collisions,
             "error_codes": dict(sorted(self.error_codes.items())),
         }
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C into a request the scan loop honours between items, never inside a database
+    write; a second Ctrl-C interrupts at once. Outside the main thread it does nothing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def _top_level_bytes(root: Path) -> int:
@@ -192,15 +223,18 @@ def scan(
             buffer.clear()
         last_flush = time.monotonic()
 
+    stop = _StopRequest()
     try:
-        with ScanProgress(show_progress, total if show_progress else None, console) as progress:
+        with stop, ScanProgress(show_progress, total if show_progress else None, console) as progress:
             for result in executor.map_unordered(task, source.items(settings.limits, skip)):
+                stop.check()
                 buffer.append(result)
                 _count(summary, result)
                 top = (result.meta.size or 0) if result.locator.depth == 0 else 0
                 progress.advance(result.bytes_read, top, bool(result.errors))
                 if len(buffer) >= batch_items or time.monotonic() - last_flush >= BATCH_SECONDS:
                     flush()
+                stop.check()
             flush()
     except BaseException:
         # Keep what was computed, mark the run, and always stop the workers; the original error wins.
