@@ -22,7 +22,7 @@ app = typer.Typer(
 audit_app = typer.Typer(help="The tamper-evident audit chain of a case.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, whatever the terminal width
 
 CaseOpt = Annotated[Path, typer.Option("--case", "-c", help="Case folder (holds the SQLite database).")]
 DbOpt = Annotated[
