@@ -140,3 +140,42 @@ def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(tmp_path: Path,
     assert 0 < stored < total
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     assert _stored_count(db) == total
+
+
+@pytest.mark.postgres
+def test_sigkill_then_resume_on_postgresql(tmp_path: Path) -> None:
+    import psycopg
+
+    from tests.store.pg import libpq_url, pg_schema_url
+
+    evidence = tmp_path / "evidence"
+    total = _evidence(evidence, 120)
+    with pg_schema_url() as url:
+
+        def stored() -> int:
+            try:
+                with psycopg.connect(libpq_url(url)) as con:
+                    return int(con.execute("SELECT count(*) FROM files").fetchone()[0])  # type: ignore[index]
+            except psycopg.errors.UndefinedTable:
+                return 0
+
+        case = tmp_path / "case"
+        cmd = [*CAIRN, "scan", str(evidence), "--case", str(case), "--db", url, "--workers", "2", "--batch", "3",
+               "--no-progress"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while stored() < 15:
+            assert proc.poll() is None, "scan ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 0 < stored() < total
+        resume = cmd[:7] + cmd[9:]  # no --db: the case folder remembers it
+        assert "--db" not in resume and str(case) in resume
+        subprocess.run(resume, check=True, capture_output=True, timeout=300)
+        with psycopg.connect(libpq_url(url)) as con:
+            paths = [r[0] for r in con.execute("SELECT path FROM files")]
+            statuses = [r[0] for r in con.execute("SELECT status FROM scan_runs ORDER BY id")]
+    assert len(paths) == len(set(paths)) == total
+    assert statuses == ["interrupted", "completed"]
