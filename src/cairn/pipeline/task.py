@@ -19,6 +19,7 @@ from cairn import errors
 from cairn.model import EvidenceItem, FileResult, ItemError
 from cairn.settings import ScanSettings
 from cairn.signals import filetype
+from cairn.signals.base import ItemContext
 from cairn.signals.imaging import decode_image
 from cairn.signals.registry import signals
 
@@ -90,8 +91,9 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
         result.type_label = ftype.label
         result.mime = ftype.mime
         result.extension_mismatch = filetype.extension_mismatch(item.locator.name, ftype)
-        states = [(s.name, s.start(settings)) for s in registered.stream]
         size = item.meta.size or 0
+        context = ItemContext(item.locator, ftype.label, ftype.mime, item.meta.size, head)
+        states = [(s.name, s.start(settings, context)) for s in registered.stream]
         data: bytes | None = None
         too_big = ftype.is_image and size > settings.limits.max_image_file_bytes
         if too_big:

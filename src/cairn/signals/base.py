@@ -16,12 +16,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from cairn.model import FileResult
+from cairn.model import FileResult, Locator
 from cairn.settings import ScanSettings
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
+
+
+@dataclass(frozen=True)
+class ItemContext:
+    """What a stream signal may know about the item before its first byte: identity, sniffed type, size.
+
+    A signal for one kind of file (a model file, a video) looks at ``type_label``/``head`` and returns a
+    state that ignores the bytes when the item is not its kind.
+    """
+
+    locator: Locator
+    type_label: str
+    mime: str
+    size: int | None
+    head: bytes  # the first bytes (up to 64 KiB), already read for sniffing
 
 
 class StreamState(Protocol):
@@ -38,13 +53,18 @@ class StreamSignal(Protocol):
     name: str
     order: int
 
-    def start(self, settings: ScanSettings) -> StreamState: ...
+    def start(self, settings: ScanSettings, context: ItemContext) -> StreamState: ...
 
 
 @dataclass
 class DecodedImage:
-    """The one decode of an image: the Pillow image (first frame) and its RGB pixels, made once."""
+    """The one decode of an image: the file's bytes, the Pillow image (first frame), its RGB pixels.
 
+    ``data`` lets metadata and provenance signals read chunks, segments and manifests where they lie in
+    the file, without reading or decoding it again.
+    """
+
+    data: bytes
     image: Image.Image
     rgb: np.ndarray  # HxWx3 uint8 (or HxW uint8 for grey), see cairn.signals.pixels.to_rgb
     draft_scale: float = 1.0  # <1.0 when decoded at reduced scale (--fast-pdq)

@@ -6,6 +6,7 @@ import hashlib
 
 from cairn.model import FileResult
 from cairn.settings import ScanSettings
+from cairn.signals.base import ItemContext
 
 
 class _DigestState:
@@ -28,7 +29,7 @@ class Digest:
         self.order = 0
         self._algorithm = algorithm
 
-    def start(self, settings: ScanSettings) -> _DigestState:
+    def start(self, settings: ScanSettings, context: ItemContext) -> _DigestState:
         return _DigestState(self.name, self._algorithm)
 
 

@@ -169,5 +169,5 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         )
         return out
     out.info = info(loaded=True)
-    out.decoded = DecodedImage(image=im, rgb=rgb, draft_scale=scale)
+    out.decoded = DecodedImage(data=data, image=im, rgb=rgb, draft_scale=scale)
     return out
