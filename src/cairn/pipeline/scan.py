@@ -12,9 +12,11 @@ import getpass
 import hashlib
 import os
 import platform
+import shutil
 import signal
 import socket
 import stat
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -127,6 +129,31 @@ class _StopRequest:
             raise KeyboardInterrupt
 
 
+SPOOL_PREFIX = "cairn-spool-"
+
+
+def _spool_dir(temp_dir: str | None) -> Path:
+    """A spool folder for this scan's large archive members; folders of scans that died are swept.
+
+    Each scan spools under ``<temp>/cairn-spool-<pid>``, so a folder whose process is gone (a ``kill -9``
+    mid-member) can be removed without touching a scan still running beside this one.
+    """
+    base = Path(temp_dir or tempfile.gettempdir())
+    for stale in base.glob(f"{SPOOL_PREFIX}*"):
+        pid = stale.name[len(SPOOL_PREFIX) :]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+    own = base / f"{SPOOL_PREFIX}{os.getpid()}"
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return own
+
+
 def _top_level_bytes(root: Path) -> int:
     """Total size of the regular files under ``root`` (the progress bar's total), listed without atime."""
     if not root.is_dir():
@@ -187,7 +214,8 @@ def scan(
     """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence."""
     actor = actor or getpass.getuser()
     root = evidence.resolve()
-    source = open_source(root, temp_dir=settings.temp_dir)
+    spool = _spool_dir(settings.temp_dir)
+    source = open_source(root, temp_dir=str(spool))
     total = _top_level_bytes(root)
     evidence_id = store.register_evidence(
         str(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
@@ -199,6 +227,7 @@ def scan(
         _check_resume(store, evidence_id, record, bool(done))
     except ResumeMismatch:
         executor.close()
+        shutil.rmtree(spool, ignore_errors=True)
         raise
     run_id = store.start_run(evidence_id, __version__, record, actor)
     summary = ScanSummary(run_id=run_id, evidence_id=evidence_id, status="running")
@@ -248,8 +277,10 @@ def scan(
             pass  # the database itself may be what failed; a later scan marks this run interrupted
         finally:
             executor.close()
+            shutil.rmtree(spool, ignore_errors=True)
         raise
     executor.close()
+    shutil.rmtree(spool, ignore_errors=True)
     summary.skipped_already_done = len(skipped_paths)
     summary.seconds = time.monotonic() - started
     summary.evidence_digest = evidence_digest(store, evidence_id)
