@@ -92,3 +92,18 @@ def test_scan_into_postgresql_matches_sqlite(scanned_demo: ScannedDemo, tmp_path
         assert "audit chain intact" in _run("audit", "verify", "--case", str(case))
     sqlite_rows = json.loads(_run("files", "--case", str(scanned_demo.case_dir), "--format", "json"))
     assert pg_rows == sqlite_rows
+
+
+@pytest.mark.postgres
+def test_two_case_folders_cannot_share_one_case_in_a_database(tmp_path: Path) -> None:
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "a.txt").write_text("a red bicycle on a beach")
+    with pg_schema_url() as url:
+        _run("scan", str(evidence), "--case", str(tmp_path / "one" / "case"), "--db", url, "--no-progress")
+        out = runner.invoke(
+            app, ["scan", str(evidence), "--case", str(tmp_path / "two" / "case"), "--db", url, "--no-progress"]
+        )
+        assert out.exit_code == 2 and "belongs to another case folder" in out.output
+        # the folder it was made in still opens, and its chain is intact
+        assert "audit chain intact" in _run("audit", "verify", "--case", str(tmp_path / "one" / "case"))

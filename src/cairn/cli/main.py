@@ -38,7 +38,7 @@ class Format(StrEnum):
 
 def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-untyped-def]
     from cairn.case_config import CaseConfigError, resolve_db_url
-    from cairn.store.case_store import CaseStore
+    from cairn.store import CaseFolderMismatch, CaseStore
 
     if not create and not case.exists():
         err.print(f"[red]No case folder at {case}.[/] Run `cairn scan EVIDENCE --case {case}` first.")
@@ -48,7 +48,11 @@ def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-un
     except CaseConfigError as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    return CaseStore.open(case, url)
+    try:
+        return CaseStore.open(case, url)
+    except CaseFolderMismatch as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -78,6 +78,25 @@ def _loads(raw: str | None) -> Any:
         return {"_unparseable": raw}
 
 
+class CaseFolderMismatch(ValueError):
+    """A shared database already holds a case of this name, made from another case folder."""
+
+
+def _made_elsewhere(conn: Connection, case_id: int, case_dir: Path) -> str | None:
+    """The folder an existing case was made in, when ``case_dir`` is not it and holds no anchor of it.
+
+    A folder with the case's audit anchor is the case's (perhaps moved); one without it is the case's only
+    if the case was made there (an anchor write cut short). Anything else is a second folder claiming it.
+    """
+    if (case_dir / _audit.ANCHOR_FILE).exists():
+        return None
+    created = conn.execute(
+        select(audit_log.c.details_json).where(audit_log.c.case_id == case_id, audit_log.c.seq == 1)
+    ).scalar()
+    made_in = json.loads(created).get("case_dir") if created else None
+    return None if made_in in (None, str(case_dir)) else str(made_in)
+
+
 class CaseStore:
     """One case in a case database. Open with :meth:`open`; close with :meth:`close` or ``with``."""
 
@@ -116,6 +135,13 @@ class CaseStore:
                 new_id = conn.execute(stmt, {"name": name, "created_at": _audit.utc_now()}).scalar()
                 if new_id is None:
                     case_id = int(conn.execute(select(cases.c.id).where(cases.c.name == name)).scalar_one())
+                    made_in = _made_elsewhere(conn, case_id, case_dir) if db_url is not None else None
+                    if made_in is not None:
+                        raise CaseFolderMismatch(
+                            f"the database already holds a case named {name!r}, made in {made_in}; {case_dir} "
+                            f"has no record of it ({_audit.ANCHOR_FILE} is missing): it belongs to another case "
+                            "folder. Give this case another folder name, or open the folder it was made in."
+                        )
                 else:
                     case_id = int(new_id)
                     details = {"name": name, "case_dir": str(case_dir), "db_url": mask_url(url)}
