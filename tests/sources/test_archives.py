@@ -320,3 +320,17 @@ def test_member_lying_about_its_size_is_read_under_the_streaming_limit(tmp_path:
     member = items["liar.zip!/hello.txt"]
     assert content(member) == b"hello"
     assert E.MEMBER_TOO_LARGE not in codes(member)
+
+
+def test_read_position_moves_through_a_large_archive(tmp_path: Path) -> None:
+    members = [(f"part{i}.bin", blob(i, 200_000)) for i in range(8)]  # incompressible
+    archive = write(tmp_path / "ev" / "big.tar.gz", tar_bytes(members, mode="w:gz"))
+    write(tmp_path / "ev" / "z.txt", b"after the archive")
+    source = FolderSource(tmp_path / "ev")
+    seen = [(item.locator.path, source.position()) for item in source.items(Limits())]
+    size = archive.stat().st_size
+    inside = [pos for path, pos in seen if "!/" in path]
+    assert len(inside) == 8
+    assert any(0 < pos < size for pos in inside), "the position must move while members are read"
+    assert inside == sorted(inside)
+    assert source.position() == size + len(b"after the archive")

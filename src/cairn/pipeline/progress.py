@@ -53,13 +53,13 @@ class ScanProgress:
     def elapsed(self) -> float:
         return max(time.monotonic() - self._started, 1e-9)
 
-    def advance(self, nbytes: int, top_level_bytes: int, had_error: bool) -> None:
-        """Count one finished item; ``top_level_bytes`` moves the bar (archive members do not)."""
+    def advance(self, nbytes: int, position: int, had_error: bool) -> None:
+        """Count one finished item; ``position`` (bytes of the evidence read so far) moves the bar."""
         self.files += 1
         self.bytes += nbytes
         self.errors += int(had_error)
         if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task, top_level_bytes)
+            self._progress.update(self._task, completed=position)
             if self.files % 16 == 0:
                 self._refresh()
 

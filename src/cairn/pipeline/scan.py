@@ -259,8 +259,7 @@ def scan(
                 stop.check()
                 buffer.append(result)
                 _count(summary, result)
-                top = (result.meta.size or 0) if result.locator.depth == 0 else 0
-                progress.advance(result.bytes_read, top, bool(result.errors))
+                progress.advance(result.bytes_read, source.position(), bool(result.errors))
                 if len(buffer) >= batch_items or time.monotonic() - last_flush >= BATCH_SECONDS:
                     flush()
                 stop.check()

@@ -14,7 +14,7 @@ from cairn import errors as E
 from cairn.model import EvidenceItem, ItemMeta, Locator
 from cairn.settings import Limits
 from cairn.sources.base import SkipFn
-from cairn.sources.folder import regular_file_items
+from cairn.sources.folder import ReadPosition, regular_file_items
 
 
 class FileSource:
@@ -25,6 +25,7 @@ class FileSource:
     def __init__(self, root: Path, temp_dir: str | None = None) -> None:
         self.root = Path(root)
         self.temp_dir = temp_dir
+        self.position = ReadPosition()
 
     def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
         """Yield the file, then its members if it is a container; never raises for unreadable content."""
@@ -40,7 +41,7 @@ class FileSource:
                 )
                 yield EvidenceItem(locator=Locator((name,)), meta=ItemMeta(), errors=(err,))
             return
-        yield from regular_file_items(name, path, st, limits, skip, self.temp_dir)
+        yield from regular_file_items(name, path, st, limits, skip, self.temp_dir, self.position)
 
 
 class ArchiveFileSource(FileSource):

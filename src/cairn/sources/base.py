@@ -25,6 +25,11 @@ class EvidenceSource(Protocol):
     kind: str  # "folder", "archive", ...
     root: Path
 
+    @property
+    def position(self) -> Callable[[], int]:
+        """Bytes of the top-level evidence read so far (call it), for progress display only."""
+        ...
+
     def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
         """Yield every item in a deterministic order; a container comes after its members (one pass)."""
         ...

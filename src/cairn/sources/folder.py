@@ -7,11 +7,13 @@ opened ``O_RDONLY | O_NOFOLLOW | O_NOATIME`` (without ``O_NOATIME`` where the OS
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from cairn import errors as E
 from cairn.model import EvidenceItem, ItemMeta, Locator
@@ -58,6 +60,32 @@ def _unreadable(rel: str, what: str, exc: OSError, meta: ItemMeta | None = None)
     return EvidenceItem(locator=Locator((rel,)), meta=meta or ItemMeta(kind="other"), errors=(err,))
 
 
+class ReadPosition:
+    """How far a source has got through its top-level files, in bytes (what a progress bar shows).
+
+    Files already walked count whole; the file being expanded counts up to its stream's position, so
+    a single large archive moves the bar as its members are read.
+    """
+
+    def __init__(self) -> None:
+        self._done = 0
+        self._current: IO[bytes] | None = None
+
+    def __call__(self) -> int:
+        current = 0
+        if self._current is not None and not self._current.closed:
+            with contextlib.suppress(OSError, ValueError):
+                current = self._current.tell()
+        return self._done + current
+
+    def enter(self, stream: IO[bytes]) -> None:
+        self._current = stream
+
+    def leave(self, size: int) -> None:
+        self._current = None
+        self._done += size
+
+
 def regular_file_items(
     rel: str,
     path: str,
@@ -65,6 +93,7 @@ def regular_file_items(
     limits: Limits,
     skip: SkipFn | None,
     temp_dir: str | None,
+    position: ReadPosition | None = None,
 ) -> Iterator[EvidenceItem]:
     """Items for one regular file: the file (``os_path`` set) and, if it is a container, its members."""
     loc = Locator((rel,))
@@ -74,9 +103,17 @@ def regular_file_items(
     except OSError as exc:
         if skip is None or not skip(loc.path):
             yield _unreadable(rel, "file", exc, meta)
+        if position is not None:
+            position.leave(st.st_size)
         return
     with os.fdopen(fd, "rb") as f:
-        yield from expand(loc, meta, f, limits, skip, temp_dir, os_path=path)
+        if position is not None:
+            position.enter(f)
+        try:
+            yield from expand(loc, meta, f, limits, skip, temp_dir, os_path=path)
+        finally:
+            if position is not None:
+                position.leave(st.st_size)
 
 
 def _symlink_item(rel: str, path: str, st: os.stat_result) -> EvidenceItem:
@@ -110,6 +147,7 @@ class FolderSource:
     def __init__(self, root: Path, temp_dir: str | None = None) -> None:
         self.root = Path(root)
         self.temp_dir = temp_dir
+        self.position = ReadPosition()
 
     def items(self, limits: Limits, skip: SkipFn | None = None) -> Iterator[EvidenceItem]:
         """Yield items in sorted depth-first order; never raises for unreadable content."""
@@ -140,7 +178,7 @@ class FolderSource:
                     if skip is None or not skip(rel):
                         yield _unreadable(rel, "folder", exc, meta_from_stat(st, "other"))
             elif stat.S_ISREG(st.st_mode):
-                yield from regular_file_items(rel, path, st, limits, skip, self.temp_dir)
+                yield from regular_file_items(rel, path, st, limits, skip, self.temp_dir, self.position)
             elif skip is None or not skip(rel):
                 if stat.S_ISLNK(st.st_mode):
                     yield _symlink_item(rel, path, st)
