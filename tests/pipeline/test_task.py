@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pdqhash
+import pytest
 from PIL import Image
 
 from cairn import errors
@@ -138,3 +139,32 @@ def test_picture_file_over_the_read_limit_is_hashed_not_decoded() -> None:
     assert result.hashes["sha256"] == hashlib.sha256(data).hexdigest()
     assert [e.code for e in result.errors] == [errors.IMAGE_BOMB]
     assert result.image is None and "pdq" not in result.hashes
+
+
+class _Broken:
+    """A stream signal whose update raises: a plugin with a bug."""
+
+    name = "broken"
+    order = 99
+
+    def start(self, settings: ScanSettings, context: object) -> _Broken:
+        return self
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        raise RuntimeError("plugin bug")
+
+    def finish(self, result: object) -> None:
+        raise AssertionError("never reached: the failed state is dropped")
+
+
+def test_a_failing_stream_signal_is_recorded_and_the_others_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cairn.pipeline.task as task
+    from cairn.signals.registry import SignalSet, signals
+
+    real = signals()
+    monkeypatch.setattr(task, "signals", lambda: SignalSet((*real.stream, _Broken()), real.image))  # type: ignore[arg-type]
+    data = _jpeg()
+    result = process_item(_item_from_bytes("a.jpg", data), ScanSettings())
+    assert [e.code for e in result.errors] == [errors.SIGNAL_FAILED]
+    assert "plugin bug" in result.errors[0].message
+    assert result.hashes["sha256"] == hashlib.sha256(data).hexdigest() and "pdq" in result.hashes

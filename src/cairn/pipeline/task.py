@@ -94,6 +94,19 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
         size = item.meta.size or 0
         context = ItemContext(item.locator, ftype.label, ftype.mime, item.meta.size, head)
         states = [(s.name, s.start(settings, context)) for s in registered.stream]
+
+        def feed(chunk: bytes | memoryview) -> None:
+            for name, state in list(states):
+                try:
+                    state.update(chunk)
+                except Exception as exc:  # one broken signal must not cost the item or the others
+                    states.remove((name, state))
+                    result.errors.append(
+                        errors.item_error(
+                            errors.SIGNAL_FAILED, f"signal {name!r} failed: {type(exc).__name__}: {exc}"
+                        )
+                    )
+
         data: bytes | None = None
         too_big = ftype.is_image and size > settings.limits.max_image_file_bytes
         if too_big:
@@ -109,17 +122,14 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
             data = _read_full(fh, head)
             view = memoryview(data)
             for step in range(0, len(data), settings.chunk_size):
-                piece = view[step : step + settings.chunk_size]
-                for _, state in states:
-                    state.update(piece)
+                feed(view[step : step + settings.chunk_size])
             result.bytes_read = len(data)
         else:
             chunk = head
             total = 0
             while chunk:
                 total += len(chunk)
-                for _, state in states:
-                    state.update(chunk)
+                feed(chunk)
                 chunk = fh.read(settings.chunk_size)
             result.bytes_read = total
     for name, state in states:
