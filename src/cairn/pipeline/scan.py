@@ -27,6 +27,7 @@ import PIL
 from rich.console import Console
 
 from cairn import __version__
+from cairn.errors import is_note
 from cairn.model import FileResult
 from cairn.pipeline.executor import make_executor
 from cairn.pipeline.progress import ScanProgress
@@ -297,8 +298,9 @@ def scan(
 def _count(summary: ScanSummary, result: FileResult) -> None:
     summary.files += 1
     summary.bytes += result.bytes_read
-    if result.errors:
+    if any(not is_note(e.code) for e in result.errors):
         summary.errors += 1
+    if result.errors:
         for err in result.errors:
             summary.error_codes[err.code] = summary.error_codes.get(err.code, 0) + 1
     if result.image is not None:

@@ -24,6 +24,7 @@ FILE_COLUMNS = (
     "extension_mismatch",
     "mtime",
     "evidence",
+    "notes",
 )
 
 

@@ -380,7 +380,7 @@ class CaseStore:
     ) -> Iterator[dict[str, Any]]:
         """Stream this case's files ordered by evidence id then path, one short read per page.
 
-        Keys: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, evidence
+        Keys: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, notes, evidence
         (its root), mime, extension_mismatch, frames, is_container. Pages use keyset pagination, so
         rows written while iterating after the current position are seen, earlier ones are not.
         """
@@ -401,6 +401,7 @@ class CaseStore:
                 images.c.width,
                 images.c.height,
                 files.c.error,
+                files.c.notes,
                 evidence.c.root.label("evidence"),
                 files.c.mime,
                 files.c.extension_mismatch,

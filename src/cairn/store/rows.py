@@ -6,13 +6,24 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from cairn.errors import is_note
 from cairn.model import FileResult
 from cairn.store.audit import canonical_json
 
 
 def joined_errors(result: FileResult) -> str | None:
-    """All errors as ``"code: message"`` joined by ``"; "``, or None when there are none."""
-    return "; ".join(f"{e.code}: {e.message}" for e in result.errors) or None
+    """The errors (not the notes) as ``"code: message"`` joined by ``"; "``, or None when there are none."""
+    return "; ".join(f"{e.code}: {e.message}" for e in result.errors if not is_note(e.code)) or None
+
+
+def joined_notes(result: FileResult) -> str | None:
+    """The notes as ``"code: message"`` joined by ``"; "``, or None when there are none."""
+    return "; ".join(f"{e.code}: {e.message}" for e in result.errors if is_note(e.code)) or None
+
+
+def first_error_code(result: FileResult) -> str | None:
+    """The code of the first error that is not a note (the file's ``error_code``), or None."""
+    return next((e.code for e in result.errors if not is_note(e.code)), None)
 
 
 def file_row(case_id: int, evidence_id: int, run_id: int, result: FileResult) -> dict[str, Any]:
@@ -38,8 +49,9 @@ def file_row(case_id: int, evidence_id: int, run_id: int, result: FileResult) ->
         "mime": result.mime,
         "type_label": result.type_label,
         "extension_mismatch": bool(result.extension_mismatch),
-        "error_code": result.errors[0].code if result.errors else None,
+        "error_code": first_error_code(result),
         "error": joined_errors(result),
+        "notes": joined_notes(result),
         "bytes_read": int(result.bytes_read),
     }
 

@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0001). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0002). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Timestamps are ISO 8601 UTC strings with microseconds, stored as text so
@@ -54,6 +54,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     created_at: Mapped[str] = mapped_column(String(40))
+    uid: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)  # also in CASE_DIR/case.json
 
 
 class Evidence(Base):
@@ -114,6 +115,7 @@ class File(Base):
     extension_mismatch: Mapped[bool] = mapped_column(Boolean)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)  # notes (cairn.errors.NOTE_CODES), joined like ``error``
     bytes_read: Mapped[int] = mapped_column(BigInteger)
 
 
