@@ -24,6 +24,7 @@ ROW_KEYS = [
     "width",
     "height",
     "error",
+    "notes",
     "evidence",
     "mime",
     "extension_mismatch",
