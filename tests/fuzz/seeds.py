@@ -1,0 +1,95 @@
+"""Benign seed files for fuzzing: small pictures and archives written by Pillow, zipfile and tarfile."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+
+def _noise(width: int = 40, height: int = 30) -> Image.Image:
+    rng = np.random.default_rng(3)
+    return Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+
+
+def picture(fmt: str, **options: object) -> bytes:
+    """A small noise picture in ``fmt``; GIF and WEBP get two frames."""
+    im = _noise()
+    buf = io.BytesIO()
+    if fmt in ("GIF", "WEBP"):
+        im.save(buf, format=fmt, save_all=True, append_images=[im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    else:
+        im.save(buf, format=fmt, **options)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def png_with_text() -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a red bicycle on a beach, Steps: 20, Seed: 7", zip=True)
+    buf = io.BytesIO()
+    _noise().save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def zip_archive(nested: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/pic.png", picture("PNG"))
+        zf.writestr("b.txt", "a red bicycle on a beach " * 20)
+        zf.writestr("c.txt", b"", compress_type=zipfile.ZIP_STORED)
+        if nested:
+            zf.writestr("inner.zip", zip_archive())
+    return buf.getvalue()
+
+
+def tar_archive(mode: str = "w") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:  # type: ignore[call-overload]
+        for name, data in (("pic.jpg", picture("JPEG")), ("inner.zip", zip_archive()), ("t.txt", b"hello\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_700_000_000
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "t.txt"
+        tf.addfile(link)
+    return buf.getvalue()
+
+
+CONTAINER_SEEDS: dict[str, Callable[[], bytes]] = {
+    "zip": zip_archive,
+    "zip-nested": lambda: zip_archive(nested=True),
+    "tar": tar_archive,
+    "tar.gz": lambda: tar_archive("w:gz"),
+    "tar.bz2": lambda: tar_archive("w:bz2"),
+    "tar.xz": lambda: tar_archive("w:xz"),
+    "tar-pax": lambda: _pax_tar(),
+    "png+zip": lambda: picture("PNG") + zip_archive(),
+}
+
+PICTURE_SEEDS: dict[str, Callable[[], bytes]] = {
+    "jpeg": lambda: picture("JPEG"),
+    "jpeg-progressive": lambda: picture("JPEG", progressive=True, quality=80),
+    "png": lambda: picture("PNG"),
+    "png-text": png_with_text,
+    "gif": lambda: picture("GIF"),
+    "webp": lambda: picture("WEBP"),
+    "tiff": lambda: picture("TIFF"),
+    "bmp": lambda: picture("BMP"),
+}
+
+
+def _pax_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        data = b"a red bicycle on a beach\n"
+        info = tarfile.TarInfo("long/" + "n" * 150 + ".txt")
+        info.size = len(data)
+        info.pax_headers = {"comment": "benign"}
+        tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
