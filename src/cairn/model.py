@@ -12,47 +12,83 @@ from typing import Any
 #: Separator between a container's logical path and a member inside it (``evidence.zip!/inner/a.jpg``).
 CONTAINER_SEP = "!/"
 
+#: Bidirectional-text controls: shown raw they reorder what a screen shows (``photo\u202egpj.exe``).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: What an empty name (an archive entry with no name) is shown as; no escaped name can be spelt so.
+EMPTY_NAME = "%(empty)"
+
+
+def _escaped(ch: str) -> str | None:
+    """The escape for one character, or None when it is shown as itself."""
+    code = ord(ch)
+    if ch == "%":
+        return "%25"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not valid UTF-8 (os.fsdecode's surrogate escape)
+        return f"%{code - 0xDC00:02X}"
+    if code < 0x20 or code == 0x7F:
+        return f"%{code:02X}"
+    if (0x80 <= code <= 0x9F) or (0xD800 <= code <= 0xDFFF) or ch in BIDI_CONTROLS or code in (0x2028, 0x2029):
+        return f"%u{code:04X}"
+    return None
+
 
 def storable_name(text: str) -> str:
-    """``text`` with what no database or terminal takes shown as ``%XX``; printable names pass unchanged.
+    """``text`` with every character a database, terminal or reader could mistake shown as an escape.
 
-    A byte that was not valid UTF-8 in a file name (a surrogate escape from ``os.fsdecode``) becomes
-    ``%XX`` of that byte; control characters (NUL, newline, ...) become ``%XX`` of their code point.
+    The mapping is injective (two different texts never give one result), because ``%`` itself is
+    escaped: ``%`` -> ``%25``; a byte that was not valid UTF-8 (a surrogate escape from ``os.fsdecode``)
+    -> ``%XX`` of that byte; an ASCII control (NUL, newline, ...) -> ``%XX`` of its code point; a C1
+    control, a lone surrogate, a bidi control (U+202A-202E, U+2066-2069, U+200E/200F, U+061C) or a
+    line/paragraph separator -> ``%uXXXX``. Every other character passes unchanged, so after a ``%``
+    there is always ``u`` and four hex digits or two hex digits, never anything else.
     """
-    if text.isprintable():
+    if "%" not in text and text.isprintable() and not BIDI_CONTROLS.intersection(text):
         return text
     out = []
     for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"%{code - 0xDC00:02X}")
-        elif code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
-            out.append(f"%{code:02X}" if code < 0x100 else f"%u{code:04X}")
-        else:
-            out.append(ch)
+        esc = _escaped(ch)
+        out.append(ch if esc is None else esc)
     return "".join(out)
 
 
-def _unambiguous(part: str) -> str:
-    """A folder name ending in ``!`` becomes ``%21``, so no path can fake the ``!/`` container separator."""
-    if "!/" not in part:
-        return part
-    return part.replace("!/", "%21/")
+def is_odd_name(raw: str) -> bool:
+    """True for a raw name that is empty or holds NUL or a bidi control (recorded with an ``odd_name`` note)."""
+    return not raw or "\x00" in raw or bool(BIDI_CONTROLS.intersection(raw))
+
+
+def escape_path(raw: str) -> str:
+    """A raw POSIX relative path (components split on ``/``) as one escaped locator part.
+
+    Each component is escaped with ``storable_name``; a component that ends in ``!`` and is not the last
+    ends in ``%21`` instead, so no part can hold the ``!/`` that separates a container from its members.
+    Injective for paths whose components are not empty (file-system paths; archive member names are
+    normalised first by ``cairn.sources.containers.member_label``).
+    """
+    comps = [storable_name(c) for c in raw.split("/")]
+    for i in range(len(comps) - 1):
+        if comps[i].endswith("!"):
+            comps[i] = comps[i][:-1] + "%21"
+    return "/".join(comps)
 
 
 @dataclass(frozen=True)
 class Locator:
     """Identity of one item: a chain of names from the evidence root through nested containers.
 
-    ``parts[0]`` is the path relative to the evidence root (POSIX separators); each further part is a
-    member name inside the container named by the part before it. The display path is derived from the
-    parts, never the reverse.
+    ``parts`` are already escaped (see ``storable_name`` and ``escape_path``) and are kept as given:
+    nothing here escapes them again, so a locator survives ``parent``/``child``/pickling unchanged.
+    Build one from raw names with ``Locator.of(rel)`` and ``child(raw_member)``; the engine, which also
+    normalises hostile member names, adds its own escaped part with ``child_escaped``. ``parts[0]`` is the
+    path relative to the evidence root (POSIX separators); each further part is a member name inside the
+    container named by the part before it. The display path is derived from the parts, never the reverse.
     """
 
     parts: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "parts", tuple(_unambiguous(storable_name(p)) for p in self.parts))
+    @classmethod
+    def of(cls, raw_rel: str) -> Locator:
+        """The locator of a file at raw relative path ``raw_rel`` under the evidence root."""
+        return cls((escape_path(raw_rel),))
 
     @property
     def path(self) -> str:
@@ -73,8 +109,13 @@ class Locator:
         """The container holding this item, or None at the top level."""
         return Locator(self.parts[:-1]) if len(self.parts) > 1 else None
 
-    def child(self, member: str) -> Locator:
-        return Locator((*self.parts, member))
+    def child(self, raw_member: str) -> Locator:
+        """The member at raw POSIX path ``raw_member`` inside this container (escaped here, once)."""
+        return Locator((*self.parts, escape_path(raw_member)))
+
+    def child_escaped(self, name: str) -> Locator:
+        """The member whose name is already escaped (the container engine's normalised labels)."""
+        return Locator((*self.parts, name))
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,37 @@ def test_unusual_names_are_all_stored_once(tmp_path: Path) -> None:
     assert set(rows) == {"photos%21/x.txt", "photos", "photos!/x.txt", "caf%E9.txt", "line%0Abreak.txt"}
     assert rows["caf%E9.txt"]["sha256"] == hashlib.sha256(b"latin-1 name").hexdigest()
     assert rows["photos%21/x.txt"]["sha256"] == hashlib.sha256(b"in a folder named photos!").hexdigest()
+
+
+def _write(path: bytes, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def test_names_that_used_to_collide_are_eleven_rows_every_time(tmp_path: Path) -> None:
+    """Issue 10 item 6: 11 items whose names differ only by what the escaping shows are 11 rows, always."""
+    evidence = os.fsencode(tmp_path / "evidence")
+    names = [b"a\xffb", b"a%FFb", b"x\ny", b"x%0Ay", b"d!/f", b"d%21/f"]
+    for i, name in enumerate(names):
+        _write(os.path.join(evidence, name), f"file {i}".encode())
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, member in enumerate(["x\ny", "x%0Ay", "d!/f", "d%21/f"]):
+            zf.writestr(member, f"member {i}")
+    _write(os.path.join(evidence, b"z.zip"), buf.getvalue())
+
+    digests = []
+    for run in range(3):
+        with CaseStore.open(tmp_path / f"case{run}") as store:
+            summary = scan(Path(os.fsdecode(evidence)), store, ScanSettings(workers=2), show_progress=False)
+            rows = {r["path"]: r["sha256"] for r in store.iter_file_rows()}
+        assert summary.files == 11 and summary.path_collisions == 0
+        assert set(rows) == {
+            "a%FFb", "a%25FFb", "x%0Ay", "x%250Ay", "d%21/f", "d%2521/f",
+            "z.zip", "z.zip!/x%0Ay", "z.zip!/x%250Ay", "z.zip!/d%21/f", "z.zip!/d%2521/f",
+        }
+        assert rows["a%25FFb"] == hashlib.sha256(b"file 1").hexdigest()
+        assert rows["z.zip!/d%2521/f"] == hashlib.sha256(b"member 3").hexdigest()
+        digests.append(summary.evidence_digest)
+    assert len(set(digests)) == 1

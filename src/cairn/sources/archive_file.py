@@ -34,12 +34,12 @@ class FileSource:
         try:
             st = os.stat(path)
         except OSError as exc:
-            if skip is None or not skip(name):
+            if skip is None or not skip(Locator.of(name).path):
                 err = E.item_error(
                     E.UNREADABLE,
                     f"evidence file could not be read ({exc.strerror or exc}); check the path and media.",
                 )
-                yield EvidenceItem(locator=Locator((name,)), meta=ItemMeta(), errors=(err,))
+                yield EvidenceItem(locator=Locator.of(name), meta=ItemMeta(), errors=(err,))
             return
         yield from regular_file_items(name, path, st, limits, skip, self.temp_dir, self.position)
 

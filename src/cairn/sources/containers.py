@@ -17,12 +17,16 @@ Rules (documented contract):
   they are found, and the container's own item comes after them, carrying what the pass found (damage,
   too many members, a too-large total). Members before the damage or the limit are kept. Its content
   (data or spool file) stays valid until the consumer has processed that last item.
-* Member names are normalised to POSIX ("./" and empty components dropped). Names that could point
-  outside the archive (a ``..`` component, a leading ``/``, a drive letter, a backslash) get
-  ``PATH_TRAVERSAL`` and a sanitised name: ``..`` -> ``%2E%2E``, each leading ``/`` -> ``%2F``, the
-  drive colon -> ``%3A``, ``\\`` -> ``%5C``. ``!`` at the end of a component becomes ``%21`` so a name
-  cannot fake the container separator ``!/``. Nothing is ever extracted, so the sanitised name is only
-  a label; the raw name is quoted in the error message.
+* Member names are normalised to POSIX ("./" and empty components dropped) and each component is
+  escaped exactly once with ``cairn.model.storable_name`` (``%`` -> ``%25``, controls, NUL, bytes that
+  are not UTF-8 and bidi controls -> ``%XX``/``%uXXXX``), so two different raw components never share a
+  label. Names that could point outside the archive (a ``..`` component, a leading ``/``, a drive
+  letter, a backslash) get ``PATH_TRAVERSAL`` and a sanitised name: ``..`` -> ``%2E%2E``, each leading
+  ``/`` -> ``%2F``, the drive colon -> ``%3A``, ``\\`` -> ``%5C`` (a literal ``%2E%2E`` is shown as
+  ``%252E%252E``, so the two never meet). ``!`` at the end of a component becomes ``%21`` so a name
+  cannot fake the container separator ``!/``. A name that is empty after normalising is shown as
+  ``%(empty)``. Nothing is ever extracted, so the sanitised name is only a label; the raw name is quoted
+  in the error message.
 * A second member with the same (sanitised) name in one archive gets ``#2`` appended (``#3`` ...; the
   first free suffix), so both are kept; the order of the archive decides which is which.
 * Members up to ``limits.in_memory_member_size`` are returned as ``data``; larger ones are copied in
@@ -42,7 +46,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Protocol
 
 from cairn import errors as E
-from cairn.model import EvidenceItem, ItemError, ItemMeta, Locator
+from cairn.model import EMPTY_NAME, EvidenceItem, ItemError, ItemMeta, Locator, storable_name
 from cairn.settings import Limits
 from cairn.sources.base import SkipFn
 
@@ -174,35 +178,42 @@ def _quote_raw(name: str) -> str:
 
 
 def sanitise_member_name(raw: str) -> tuple[str, bool]:
-    """Normalise an archive member name to a POSIX label; the bool is True when it was hostile.
+    """Normalise an archive member name to an escaped POSIX label; the bool is True when it was hostile.
 
-    See the module docstring for the rule. The result never starts with ``/`` and never contains a
-    ``..`` component or a backslash. An entry whose name is empty after normalising is called ``%00``.
+    See the module docstring for the rule. Each component is escaped once with
+    ``cairn.model.storable_name`` (so a literal ``%2E%2E`` becomes ``%252E%252E`` and can never meet the
+    label of ``..``); the result never starts with ``/`` and never contains a ``..`` component, a
+    backslash or ``!/``. An entry whose name is empty after normalising is called ``%(empty)``.
     """
     hostile = False
-    name = raw
-    if "\\" in name:
-        hostile = True
-        name = name.replace("\\", "%5C")
-    if len(name) >= 2 and name[1] == ":" and name[0].isascii() and name[0].isalpha():
-        hostile = True
-        name = name[0] + "%3A" + name[2:]
-    lead = len(name) - len(name.lstrip("/"))
-    if lead:
-        hostile = True
-        name = "%2F" * lead + name[lead:]
+    drive = len(raw) >= 2 and raw[1] == ":" and raw[0].isascii() and raw[0].isalpha()
+    lead = len(raw) - len(raw.lstrip("/"))
     parts: list[str] = []
-    for comp in name.split("/"):
+    for comp in raw[lead:].split("/"):
         if comp in ("", "."):
             continue
         if comp == "..":
             hostile = True
-            comp = "%2E%2E"
-        parts.append(comp)
+            parts.append("%2E%2E")
+            continue
+        label = storable_name(comp)
+        if "\\" in label:
+            hostile = True
+            label = label.replace("\\", "%5C")
+        parts.append(label)
+    if drive and parts and not lead:
+        hostile = True
+        parts[0] = parts[0][0] + "%3A" + parts[0][2:]
+    if lead:
+        hostile = True
+        if parts:
+            parts[0] = "%2F" * lead + parts[0]
+        else:
+            parts.append("%2F" * lead)
     for i in range(len(parts) - 1):
         if parts[i].endswith("!"):
             parts[i] = parts[i][:-1] + "%21"
-    return ("/".join(parts) or "%00"), hostile
+    return ("/".join(parts) or EMPTY_NAME), hostile
 
 
 def _unique(name: str, seen: set[str]) -> str:
@@ -464,7 +475,7 @@ def _members(
             if m.is_dir:
                 continue
             name, hostile = sanitise_member_name(m.name)
-            loc = parent.child(_unique(name, seen))
+            loc = parent.child_escaped(_unique(name, seen))
             errs = list(m.errors)
             if hostile:
                 errs.append(

@@ -51,13 +51,18 @@ def meta_from_stat(st: os.stat_result, kind: str = "file", link_target: str | No
     )
 
 
+def _skipped(skip: SkipFn | None, rel: str) -> bool:
+    """True when the item at raw relative path ``rel`` is already stored (compared by its logical path)."""
+    return skip is not None and skip(Locator.of(rel).path)
+
+
 def _unreadable(rel: str, what: str, exc: OSError, meta: ItemMeta | None = None) -> EvidenceItem:
     err = E.item_error(
         E.UNREADABLE,
         f"{what} could not be read ({exc.strerror or exc}); it was not examined. Check permissions or the "
         "media and scan again.",
     )
-    return EvidenceItem(locator=Locator((rel,)), meta=meta or ItemMeta(kind="other"), errors=(err,))
+    return EvidenceItem(locator=Locator.of(rel), meta=meta or ItemMeta(kind="other"), errors=(err,))
 
 
 class ReadPosition:
@@ -96,7 +101,7 @@ def regular_file_items(
     position: ReadPosition | None = None,
 ) -> Iterator[EvidenceItem]:
     """Items for one regular file: the file (``os_path`` set) and, if it is a container, its members."""
-    loc = Locator((rel,))
+    loc = Locator.of(rel)
     meta = meta_from_stat(st)
     try:
         fd = open_readonly(path)
@@ -135,7 +140,7 @@ def _symlink_item(rel: str, path: str, st: os.stat_result) -> EvidenceItem:
                 )
             )
     return EvidenceItem(
-        locator=Locator((rel,)), meta=meta_from_stat(st, "symlink", target), errors=tuple(errs)
+        locator=Locator.of(rel), meta=meta_from_stat(st, "symlink", target), errors=tuple(errs)
     )
 
 
@@ -168,22 +173,22 @@ class FolderSource:
             try:
                 st = os.lstat(path)
             except OSError as exc:
-                if skip is None or not skip(rel):
+                if not _skipped(skip, rel):
                     yield _unreadable(rel, "entry", exc)
                 continue
             if stat.S_ISDIR(st.st_mode):
                 try:
                     stack.append((rel + "/", path, iter(self.listing(path))))
                 except OSError as exc:
-                    if skip is None or not skip(rel):
+                    if not _skipped(skip, rel):
                         yield _unreadable(rel, "folder", exc, meta_from_stat(st, "other"))
             elif stat.S_ISREG(st.st_mode):
                 yield from regular_file_items(rel, path, st, limits, skip, self.temp_dir, self.position)
-            elif skip is None or not skip(rel):
+            elif not _skipped(skip, rel):
                 if stat.S_ISLNK(st.st_mode):
                     yield _symlink_item(rel, path, st)
                 else:
-                    yield EvidenceItem(locator=Locator((rel,)), meta=meta_from_stat(st, "other"))
+                    yield EvidenceItem(locator=Locator.of(rel), meta=meta_from_stat(st, "other"))
 
     @staticmethod
     def listing(path: str) -> list[os.DirEntry[str]]:
