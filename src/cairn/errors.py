@@ -36,6 +36,7 @@ ODD_NAME = "odd_name"  # an empty, NUL-holding or bidi-control member name, show
 IMAGE_CHUNK_SKIPPED = "image_chunk_skipped"  # an oversized metadata chunk was skipped; pixels were hashed
 IMAGE_REDUCED_DECODE = "image_reduced_decode"  # decoded at reduced scale to stay in the memory budget
 TIME_OUT_OF_RANGE = "time_out_of_range"  # a timestamp no calendar date can show; raw value kept
+UNSHOWABLE_VALUE = "unshowable_value"  # a listing could not show a stored value as its type; shown as text
 
 ERROR_CODES = frozenset(
     {
@@ -68,6 +69,7 @@ NOTE_CODES = frozenset(
         IMAGE_CHUNK_SKIPPED,
         IMAGE_REDUCED_DECODE,
         TIME_OUT_OF_RANGE,
+        UNSHOWABLE_VALUE,
     }
 )
 
