@@ -10,6 +10,10 @@ Contract (the README's ``cairn files`` section says the same):
 * **An export never dies on one row.** Each row is formatted in full before any of it is written; a row
   holding a value the listing cannot show as its type (or text that cannot be written as UTF-8) is still
   written, with every cell as plain text, and an ``unshowable_value`` note saying what went wrong.
+* **CSV formula injection.** In CSV (never in JSON) a text cell that begins with ``=``, ``+``, ``-``, ``@``,
+  a tab or a carriage return gets a single quote ``'`` in front (OWASP's rule), so a spreadsheet shows it
+  as text instead of running it; a cell that is a plain number (``-1e+20``) is left as it is. Names are
+  evidence: a suspect chooses them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,6 +52,10 @@ FILE_COLUMNS = (
 #: The last year written as a date (ISO 8601 expanded form above 9999); later times are shown raw.
 MAX_ISO_YEAR = 99_999
 
+#: A cell beginning with one of these is a formula to a spreadsheet (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _US_PER_DAY = 86_400 * 1_000_000
 _SECONDS_BOUND = 3.2e12  # about 100,000 years either side of 1970: beyond it no year can be in range
 
@@ -152,6 +161,13 @@ def _format(row: dict[str, Any], encode: Callable[[dict[str, Any]], str]) -> str
         return encode(_fallback(row, exc))
 
 
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text: ``'`` before a leading ``= + - @ TAB CR`` (not a number)."""
+    if cell.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def _csv_encoder() -> Callable[[dict[str, Any]], str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FILE_COLUMNS, lineterminator="\n")
@@ -159,7 +175,7 @@ def _csv_encoder() -> Callable[[dict[str, Any]], str]:
     def encode(row: dict[str, Any]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        cells = {k: "" if v is None else v for k, v in row.items()}
+        cells = {k: "" if v is None else neutralise(v) if isinstance(v, str) else v for k, v in row.items()}
         writer.writerow(cells)
         return buffer.getvalue()
 
@@ -176,7 +192,7 @@ def _rows(rows: Iterable[dict[str, Any]], encode: Callable[[dict[str, Any]], str
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """Write rows as CSV (header first, empty cell for None); return the count."""
+    """Write rows as CSV (header first, empty cell for None, formula cells neutralised); return the count."""
     out.write(",".join(FILE_COLUMNS) + "\n")
     count = 0
     for text in _rows(rows, _csv_encoder()):
