@@ -27,8 +27,11 @@ Rules (documented contract):
   cannot fake the container separator ``!/``. A name that is empty after normalising is shown as
   ``%(empty)``. Nothing is ever extracted, so the sanitised name is only a label; the raw name is quoted
   in the error message.
-* A second member with the same (sanitised) name in one archive gets ``#2`` appended (``#3`` ...; the
-  first free suffix), so both are kept; the order of the archive decides which is which.
+* A second member with the same (sanitised) name in one archive is listed as ``name%#2`` (``%#3`` ...,
+  before the last extension: ``a%#2.jpg``) with a ``DUPLICATE_NAME`` note, so both are kept; the order of
+  the archive decides which is which. No escaped name holds ``%#``, so the label cannot meet a member
+  literally named so, and naming takes constant time per member. A member whose raw name is empty or
+  holds NUL or a bidi control gets an ``ODD_NAME`` note and is examined like any other.
 * Members up to ``limits.in_memory_member_size`` are returned as ``data``; larger ones are copied in
   chunks to a ``NamedTemporaryFile`` in ``temp_dir`` (``tempfile.gettempdir()`` when None) and returned as
   ``spool_path``: the consumer owns that file and must delete it after processing. Spool files of
@@ -46,7 +49,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Protocol
 
 from cairn import errors as E
-from cairn.model import EMPTY_NAME, EvidenceItem, ItemError, ItemMeta, Locator, storable_name
+from cairn.model import EMPTY_NAME, EvidenceItem, ItemError, ItemMeta, Locator, is_odd_name, storable_name
 from cairn.settings import Limits
 from cairn.sources.base import SkipFn
 
@@ -216,16 +219,46 @@ def sanitise_member_name(raw: str) -> tuple[str, bool]:
     return ("/".join(parts) or EMPTY_NAME), hostile
 
 
-def _unique(name: str, seen: set[str]) -> str:
-    if name not in seen:
-        seen.add(name)
-        return name
-    n = 2
-    while f"{name}#{n}" in seen:
-        n += 1
-    out = f"{name}#{n}"
-    seen.add(out)
-    return out
+#: Marks a renamed duplicate: ``a%#2.jpg``. After ``%`` an escaped name only ever has ``u`` or hex digits,
+#: so no member can literally be called this.
+DUPLICATE_MARK = "%#"
+
+
+def duplicate_label(name: str, n: int) -> str:
+    """The label of the ``n``-th member named ``name`` (n >= 2): ``%#n`` before the last extension."""
+    head, slash, last = name.rpartition("/")
+    stem, dot, ext = last.rpartition(".")
+    last = f"{stem}{DUPLICATE_MARK}{n}.{ext}" if dot and stem else f"{last}{DUPLICATE_MARK}{n}"
+    return f"{head}{slash}{last}"
+
+
+def _unique(name: str, seen: dict[str, int]) -> tuple[str, int]:
+    """``name`` itself for its first member, else its duplicate label; constant time per member."""
+    n = seen.get(name, 0) + 1
+    seen[name] = n
+    return (name, n) if n == 1 else (duplicate_label(name, n), n)
+
+
+def _name_notes(raw: str, label: str, n: int) -> list[ItemError]:
+    notes = []
+    if is_odd_name(raw):
+        what = "is empty" if not raw else "holds NUL" if "\x00" in raw else "holds bidi controls"
+        notes.append(
+            E.item_note(
+                E.ODD_NAME,
+                f"member name {_quote_raw(raw)} {what}; it is listed escaped as {label!r} so it cannot hide or "
+                "disguise itself. Its content was examined.",
+            )
+        )
+    if n > 1:
+        notes.append(
+            E.item_note(
+                E.DUPLICATE_NAME,
+                f"member {n} of this archive named {_quote_raw(raw)}; it is listed as {label!r} so every one "
+                "is kept. The order of the archive decides which is which.",
+            )
+        )
+    return notes
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -422,7 +455,7 @@ def _members(
     found: list[ItemError],
 ) -> Iterator[EvidenceItem]:
     """Yield the members of one container; problems of the container itself are appended to ``found``."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     budget = limits.max_archive_total
     declared_total = 0
     count = 0
@@ -475,8 +508,9 @@ def _members(
             if m.is_dir:
                 continue
             name, hostile = sanitise_member_name(m.name)
-            loc = parent.child_escaped(_unique(name, seen))
-            errs = list(m.errors)
+            label, nth = _unique(name, seen)
+            loc = parent.child_escaped(label)
+            errs = [*m.errors, *_name_notes(m.name, label, nth)]
             if hostile:
                 errs.append(
                     E.item_error(

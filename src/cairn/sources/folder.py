@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from cairn import errors as E
-from cairn.model import EvidenceItem, ItemMeta, Locator
+from cairn.model import EvidenceItem, ItemError, ItemMeta, Locator, is_odd_name
 from cairn.settings import Limits
 from cairn.sources.base import SkipFn
 from cairn.sources.containers import expand
@@ -49,6 +49,18 @@ def meta_from_stat(st: os.stat_result, kind: str = "file", link_target: str | No
         link_target=link_target,
         mode=st.st_mode,
     )
+
+
+def _odd_name(rel: str) -> tuple[ItemError, ...]:
+    """An ``ODD_NAME`` note when the path holds a bidi control (NUL and empty names cannot exist on disk)."""
+    if not is_odd_name(rel):
+        return ()
+    note = E.item_note(
+        E.ODD_NAME,
+        f"the name holds bidi controls that reorder what a screen shows; it is listed escaped as "
+        f"{Locator.of(rel).path!r}. Its content was examined.",
+    )
+    return (note,)
 
 
 def _skipped(skip: SkipFn | None, rel: str) -> bool:
@@ -115,7 +127,7 @@ def regular_file_items(
         if position is not None:
             position.enter(f)
         try:
-            yield from expand(loc, meta, f, limits, skip, temp_dir, os_path=path)
+            yield from expand(loc, meta, f, limits, skip, temp_dir, os_path=path, errors=_odd_name(rel))
         finally:
             if position is not None:
                 position.leave(st.st_size)
@@ -140,7 +152,7 @@ def _symlink_item(rel: str, path: str, st: os.stat_result) -> EvidenceItem:
                 )
             )
     return EvidenceItem(
-        locator=Locator.of(rel), meta=meta_from_stat(st, "symlink", target), errors=tuple(errs)
+        locator=Locator.of(rel), meta=meta_from_stat(st, "symlink", target), errors=(*errs, *_odd_name(rel))
     )
 
 
@@ -188,7 +200,7 @@ class FolderSource:
                 if stat.S_ISLNK(st.st_mode):
                     yield _symlink_item(rel, path, st)
                 else:
-                    yield EvidenceItem(locator=Locator.of(rel), meta=meta_from_stat(st, "other"))
+                    yield EvidenceItem(locator=Locator.of(rel), meta=meta_from_stat(st, "other"), errors=_odd_name(rel))
 
     @staticmethod
     def listing(path: str) -> list[os.DirEntry[str]]:
