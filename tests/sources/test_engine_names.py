@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 import zipfile
@@ -28,7 +29,7 @@ def _members(stream: IO[bytes], limits: Limits) -> Generator[RawMember, None, No
         raw_name, body = line.split("\t", 1)
         name = raw_name.replace("\\0", "\x00").replace("\\n", "\n")
         data = body.encode()
-        yield RawMember(name, ItemMeta(size=len(data)), open=lambda d=data: io.BytesIO(d))
+        yield RawMember(name, ItemMeta(size=len(data)), open=functools.partial(io.BytesIO, data))
 
 
 if "test-list" not in {f.name for f in formats()}:
