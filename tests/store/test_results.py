@@ -150,17 +150,16 @@ def _url(store: CaseStore) -> str | None:
     return None if store.db_url.startswith("sqlite") else store._url  # test-only peek at the real URL
 
 
-def test_write_results_is_idempotent(store: CaseStore) -> None:
+def test_resumed_run_stores_nothing_twice(store: CaseStore) -> None:
     ev, run = _setup(store)
     batch = [make_result(f"dir/f{i:03d}.txt", errors=[ItemError("unreadable", "io")]) for i in range(50)]
     assert store.write_results(run, ev, batch) == 50
-    assert store.write_results(run, ev, batch) == 0
-    assert store.write_results(run, ev, batch[:10] + batch[:10] + [make_result("dir/new.txt")]) == 1
-    assert store.counts()["files"] == 51
+    assert store.counts()["files"] == 50
     assert store.counts()["errors"] == 50
-    # a resumed scan (new run) re-sending stored items stores nothing twice
+    # a resumed scan (new run) re-sending items an earlier run stored stores nothing twice
     run2 = store.start_run(ev, "0.1.0", {"workers": 1}, "examiner")
-    assert store.write_results(run2, ev, batch) == 0
+    outcome = store.store_results(run2, ev, batch + [make_result("dir/new.txt")])
+    assert (outcome.stored, len(outcome.skipped_paths), outcome.recorded) == (1, 50, [])
     assert len(list(store.iter_file_rows(ev))) == 51
     assert store.write_results(run2, ev, []) == 0
 

@@ -27,7 +27,7 @@ import PIL
 from rich.console import Console
 
 from cairn import __version__
-from cairn.errors import is_note
+from cairn.errors import PATH_COLLISION, is_note
 from cairn.model import FileResult
 from cairn.pipeline.executor import make_executor
 from cairn.pipeline.progress import ScanProgress
@@ -37,7 +37,7 @@ from cairn.signals.pdq import PDQ_IMPLEMENTATION
 from cairn.signals.registry import signals
 from cairn.sources.folder import FolderSource
 from cairn.sources.open import open_source
-from cairn.store.case_store import CaseStore
+from cairn.store.case_store import CaseStore, WriteOutcome
 
 BATCH_ITEMS = 256
 BATCH_SECONDS = 1.0
@@ -83,7 +83,7 @@ class ScanSummary:
     images: int = 0
     containers: int = 0
     skipped_already_done: int = 0
-    path_collisions: int = 0  # results whose logical path was already stored: must stay 0
+    path_collisions: int = 0  # items stored under a renamed path with a path_collision error: must stay 0
     seconds: float = 0.0
     evidence_digest: str | None = None
     error_codes: dict[str, int] = field(default_factory=dict)
@@ -248,8 +248,7 @@ def scan(
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            inserted = store.write_results(run_id, evidence_id, buffer)
-            summary.path_collisions += len(buffer) - inserted
+            _record_outcome(summary, store.store_results(run_id, evidence_id, buffer), skipped_paths)
             buffer.clear()
         last_flush = time.monotonic()
 
@@ -293,6 +292,17 @@ def scan(
         {"evidence_digest": summary.evidence_digest, "seconds": round(summary.seconds, 3)},
     )
     return summary
+
+
+def _record_outcome(summary: ScanSummary, outcome: WriteOutcome, skipped_paths: set[str]) -> None:
+    """Count what the store itself did: errors it put on items (collisions, refusals) and resumed repeats."""
+    skipped_paths.update(outcome.skipped_paths)
+    for _path, err, had_error in outcome.recorded:
+        summary.error_codes[err.code] = summary.error_codes.get(err.code, 0) + 1
+        if err.code == PATH_COLLISION:
+            summary.path_collisions += 1
+        if not had_error:
+            summary.errors += 1
 
 
 def _count(summary: ScanSummary, result: FileResult) -> None:
