@@ -36,6 +36,13 @@ Rules (documented contract):
   chunks to a ``NamedTemporaryFile`` in ``temp_dir`` (``tempfile.gettempdir()`` when None) and returned as
   ``spool_path``: the consumer owns that file and must delete it after processing. Spool files of
   skipped members (read only to look inside them) are deleted here.
+* One ``ExpansionBudget`` per top-level file (``max(BOMB_FLOOR, size * max_archive_ratio)``, at most
+  ``max_archive_total``) travels down the container chain and every member byte read at every level is
+  spent from it. The member whose read spends the last of it gets ``ARCHIVE_BOMB`` and every container
+  above it stops listing, with ``ARCHIVE_BOMB`` on its own item.
+* A member already stored (``skip``) is still read to its end, its content kept only when its head looks
+  like a container: budget, limits and errors come out exactly as in a clean scan, so a resumed scan
+  stores the same members with the same errors however often it was interrupted.
 """
 
 from __future__ import annotations
@@ -66,6 +73,14 @@ class ContainerLimitExceeded(Exception):
 
 class ContainerDamaged(Exception):
     """Raised by a format's ``members`` generator when the archive structure is damaged."""
+
+
+class ContainerDamageSkipped(ContainerDamaged):
+    """Raised by a ``members`` generator after its last entry when it skipped damaged parts and read on.
+
+    Recorded as ``ARCHIVE_CORRUPT`` on the container with the message as it is (it says what was
+    skipped); every entry the generator found was listed.
+    """
 
 
 @dataclass(frozen=True)
@@ -261,6 +276,52 @@ def _name_notes(raw: str, label: str, n: int) -> list[ItemError]:
     return notes
 
 
+# ------------------------------------------------------------------------------------- budget
+
+
+class ExpansionBudget:
+    """Bytes the members of one top-level file may expand to, summed over every level of nesting.
+
+    Made once per file of the evidence (``expand`` at depth 0) and handed down the container chain: every
+    member byte read at any level is spent from it, so a zip inside a zip inside a zip cannot multiply
+    its ratio level by level. The budget is ``max(BOMB_FLOOR, size * max_archive_ratio)``, at most
+    ``max_archive_total``. Spending is the same whether or not a member is already stored (a resumed
+    scan reads skipped members too), so a budget trips on the same member however often a scan resumed.
+    """
+
+    def __init__(self, outer: Locator, outer_size: int, limits: Limits) -> None:
+        self.outer = outer
+        self.outer_size = outer_size
+        self.total = min(max(BOMB_FLOOR, int(outer_size * limits.max_archive_ratio)), limits.max_archive_total)
+        self.used = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used > self.total
+
+    def spend(self, n: int) -> None:
+        self.used += n
+
+    def error(self, read: int) -> ItemError:
+        """ARCHIVE_BOMB for the member whose reading spent the last of the budget."""
+        return E.item_error(
+            E.ARCHIVE_BOMB,
+            f"{self.outer.path!r} ({self.outer_size} bytes) may expand to {self.total} bytes across all its "
+            f"nested archives (max_archive_ratio times its size, at most max_archive_total); that budget was "
+            f"spent while reading this member (after {read} bytes of it). It and every member after it were "
+            "not examined. Raise Limits.max_archive_ratio or max_archive_total if the evidence is genuine.",
+        )
+
+    def stopped(self) -> ItemError:
+        """ARCHIVE_BOMB for a container whose listing the spent budget cut short."""
+        return E.item_error(
+            E.ARCHIVE_BOMB,
+            f"the expansion budget of {self.outer.path!r} ({self.total} bytes across all nested archives) "
+            "was spent inside this archive; the members after that point were not examined. Raise "
+            "Limits.max_archive_ratio or max_archive_total if the evidence is genuine.",
+        )
+
+
 # ------------------------------------------------------------------------------------- reading
 
 
@@ -274,7 +335,7 @@ class _Read:
     size: int = 0
     error: ItemError | None = None
     stop_container: bool = False
-    not_container: bool = False  # probe mode: the head matched no signature, nothing more was read
+    not_container: bool = False  # probe mode: the head matched no signature; read, counted, not kept
 
 
 def _discard(spool: IO[bytes] | None, path: str | None) -> None:
@@ -285,15 +346,39 @@ def _discard(spool: IO[bytes] | None, path: str | None) -> None:
             os.unlink(path)
 
 
+def might_hold_container(head: bytes) -> bool:
+    """True when content starting with ``head`` is, or may carry, a container (read it in full)."""
+    return sniff(head)
+
+
+def _keep(res: _Read, buf: bytearray, chunk: bytes, limits: Limits, temp_dir: str | None) -> bytearray:
+    """Add ``chunk`` to the member's content: in memory, or spooled once it outgrows the memory limit."""
+    if res.spool is None and len(buf) + len(chunk) > limits.in_memory_member_size:
+        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115  (owned by the consumer)
+            prefix="cairn-spool-", dir=temp_dir, delete=False
+        )
+        res.spool, res.spool_path = tmp, tmp.name
+        tmp.write(buf)
+        buf = bytearray()
+    if res.spool is not None:
+        res.spool.write(chunk)
+    else:
+        buf += chunk
+    return buf
+
+
 def _read_member(
     m: RawMember,
     limits: Limits,
     temp_dir: str | None,
-    budget: int,
+    budget: ExpansionBudget,
     probe: bool,
 ) -> _Read:
-    """Read member content within the limits; with ``probe`` stop early unless the head looks like a
-    container. ``budget`` is what the archive may still expand to."""
+    """Read member content within the limits, spending every byte read from ``budget``.
+
+    With ``probe`` (the member is already stored) the content is kept only when its head looks like a
+    container; otherwise it is read to the end and dropped, so the budget, limits and errors come out
+    exactly as in a scan that examined it (a resumed scan must equal a clean one)."""
     assert m.open is not None
     res = _Read()
     buf = bytearray()
@@ -301,11 +386,11 @@ def _read_member(
     try:
         with closing(m.open()) as f:
             chunk = f.read(HEAD_SIZE)
-            if probe and not sniff(chunk):
-                res.not_container = True
-                return res
+            keep = not probe or might_hold_container(chunk)
+            res.not_container = not keep
             while chunk:
                 n += len(chunk)
+                budget.spend(len(chunk))
                 if n > limits.max_member_size:
                     res.error = E.item_error(
                         E.MEMBER_TOO_LARGE,
@@ -313,15 +398,6 @@ def _read_member(
                         f"stopped after {n} bytes and its content was not examined. Raise "
                         "Limits.max_member_size to examine it.",
                     )
-                    break
-                if n > budget:
-                    res.error = E.item_error(
-                        E.ARCHIVE_BOMB,
-                        f"the archive expands beyond max_archive_total ({limits.max_archive_total} bytes) "
-                        f"while reading this member (stopped after {n} bytes); it and the members after it "
-                        "were not examined. Raise Limits.max_archive_total if the archive is genuine.",
-                    )
-                    res.stop_container = True
                     break
                 if n > BOMB_FLOOR and m.compressed is not None:
                     comp = max(m.compressed(), 1)
@@ -333,17 +409,12 @@ def _read_member(
                             "Raise Limits.max_archive_ratio if it is genuine.",
                         )
                         break
-                if res.spool is None and len(buf) + len(chunk) > limits.in_memory_member_size:
-                    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115  (owned by the consumer)
-                        prefix="cairn-spool-", dir=temp_dir, delete=False
-                    )
-                    res.spool, res.spool_path = tmp, tmp.name
-                    tmp.write(buf)
-                    buf = bytearray()
-                if res.spool is not None:
-                    res.spool.write(chunk)
-                else:
-                    buf += chunk
+                if budget.exhausted:
+                    res.error = budget.error(n)
+                    res.stop_container = True
+                    break
+                if keep:
+                    buf = _keep(res, buf, chunk, limits, temp_dir)
                 chunk = f.read(_CHUNK)
     except ContainerLimitExceeded as exc:
         res.error = E.item_error(
@@ -370,6 +441,8 @@ def _read_member(
         res.spool = res.spool_path = None
         return res
     res.size = n
+    if res.not_container:
+        return res
     if res.spool is not None:
         res.spool.flush()
         res.spool.seek(0)
@@ -397,12 +470,14 @@ def expand(
     data: bytes | None = None,
     spool_path: str | None = None,
     errors: tuple[ItemError, ...] = (),
+    budget: ExpansionBudget | None = None,
 ) -> Iterator[EvidenceItem]:
     """Yield the item for one piece of content and, when it is a container, its members (recursively).
 
     ``stream`` is a seekable read-only view of the content (None: no content to look into). The item
-    itself is not yielded when ``skip(locator.path)`` is true, but a container is still opened. Never
-    raises for bad content; problems are recorded on the items.
+    itself is not yielded when ``skip(locator.path)`` is true, but a container is still opened. ``budget``
+    is the expansion budget of the top-level file this content came from; None (a top-level file) makes
+    one from ``meta.size``. Never raises for bad content; problems are recorded on the items.
     """
     skipped = skip is not None and skip(locator.path)
     fmt: ContainerFormat | None = None
@@ -439,8 +514,10 @@ def expand(
             )
             yield make((*errors, err))
         return
+    if budget is None:
+        budget = ExpansionBudget(locator, meta.size or 0, limits)
     found: list[ItemError] = []
-    yield from _members(locator, fmt, stream, limits, skip, temp_dir, found)
+    yield from _members(locator, fmt, stream, limits, skip, temp_dir, found, budget)
     if not skipped:
         yield make((*errors, *found), is_container=True)
 
@@ -453,10 +530,13 @@ def _members(
     skip: SkipFn | None,
     temp_dir: str | None,
     found: list[ItemError],
+    budget: ExpansionBudget,
 ) -> Iterator[EvidenceItem]:
-    """Yield the members of one container; problems of the container itself are appended to ``found``."""
+    """Yield the members of one container; problems of the container itself are appended to ``found``.
+
+    Stops (with ARCHIVE_BOMB in ``found``) as soon as the top-level file's expansion budget is spent,
+    here or in a container nested inside this one."""
     seen: dict[str, int] = {}
-    budget = limits.max_archive_total
     declared_total = 0
     count = 0
     stream.seek(0)
@@ -466,6 +546,9 @@ def _members(
             try:
                 m = next(gen)
             except StopIteration:
+                break
+            except ContainerDamageSkipped as exc:
+                found.append(E.item_error(E.ARCHIVE_CORRUPT, str(exc)))
                 break
             except ContainerLimitExceeded as exc:
                 found.append(
@@ -526,15 +609,17 @@ def _members(
                 continue
             # Declared sizes can lie either way: limits are enforced while reading (_read_member).
             res = _read_member(m, limits, temp_dir, budget, probe=skipped)
-            if res.not_container:
-                continue
             if res.error is not None:
                 if not skipped:
                     yield _item(loc, m.meta, (*errs, res.error))
+                if budget.exhausted:
+                    found.append(budget.stopped())
+                    break
                 if res.stop_container:
                     break
                 continue
-            budget -= res.size
+            if res.not_container:
+                continue
             meta = replace(m.meta, size=res.size)
             sub: IO[bytes] = res.spool if res.spool is not None else io.BytesIO(res.data or b"")
             try:
@@ -548,10 +633,14 @@ def _members(
                     data=res.data,
                     spool_path=res.spool_path,
                     errors=tuple(errs),
+                    budget=budget,
                 )
             finally:
                 sub.close()
                 if skipped and res.spool_path is not None:
                     _discard(None, res.spool_path)
+            if budget.exhausted:
+                found.append(budget.stopped())
+                break
     finally:
         gen.close()
