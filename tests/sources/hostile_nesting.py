@@ -27,11 +27,10 @@ def deflate_ratio(data: bytes) -> float:
 
 
 def nested_budget_bomb() -> bytes:
-    """``outer.zip`` (deflated): four loose 256 KiB files, then ``l1.zip`` (stored) holding ``l2.zip`` (stored)
-    holding eight 256 KiB files. Every member is under ``RATIO`` and so is each archive as a whole, yet
-    reading every level expands to about three times ``RATIO`` times the outer file's size."""
+    """``outer.zip`` (deflated): four loose 256 KiB files ``p0..p3``, then ``l1.zip`` (stored) holding eight
+    256 KiB files ``q0..q7``. Every member is under ``RATIO`` and so is each archive as a whole, yet reading
+    both levels expands past ``RATIO`` times the outer file's size, part-way through ``l1.zip``."""
     leaves = [(f"q{i}.bin", compressible(100 + i, 256 * 1024)) for i in range(8)]
-    l2 = zip_bytes(leaves, zipfile.ZIP_STORED)
-    l1 = zip_bytes([("l2.zip", l2)], zipfile.ZIP_STORED)
+    l1 = zip_bytes(leaves, zipfile.ZIP_STORED)
     loose = [(f"p{i}.bin", compressible(i, 256 * 1024)) for i in range(4)]
     return zip_bytes([*loose, ("l1.zip", l1)], zipfile.ZIP_DEFLATED)
