@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import hashlib
 import os
 import platform
 import shutil
@@ -195,12 +194,9 @@ def run_record(settings: ScanSettings, executor_name: str, workers: int) -> dict
 
 
 def evidence_digest(store: CaseStore, evidence_id: int) -> str:
-    """SHA-256 over the sorted ``path<TAB>sha256`` lines of every stored item: one fingerprint of it all."""
-    lines = sorted(f"{row['path']}\t{row['sha256'] or '-'}\n" for row in store.iter_file_rows(evidence_id))
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode("utf-8"))
-    return h.hexdigest()
+    """SHA-256 over the sorted ``path<TAB>sha256`` lines of every stored item (``CaseStore.evidence_digest``,
+    the one ``audit verify`` recomputes)."""
+    return store.evidence_digest(evidence_id)
 
 
 def scan(
@@ -289,7 +285,11 @@ def scan(
         "completed",
         summary.counts(),
         actor,
-        {"evidence_digest": summary.evidence_digest, "seconds": round(summary.seconds, 3)},
+        {
+            "evidence_digest": summary.evidence_digest,
+            "rows_digest": store.rows_digest(evidence_id),
+            "seconds": round(summary.seconds, 3),
+        },
     )
     return summary
 

@@ -33,6 +33,7 @@ from sqlalchemy.sql.schema import Table
 from cairn.errors import PATH_COLLISION, STORE_FAILED, is_note, item_error
 from cairn.model import FileResult, ItemError
 from cairn.store import audit as _audit
+from cairn.store import seal as _seal
 from cairn.store.db import (
     create_case_engine,
     is_sqlite,
@@ -595,8 +596,26 @@ class CaseStore:
         return out
 
     def audit_verify(self) -> list[str]:
-        """Check the hash chain and the anchor file; return human-readable problems (empty = intact)."""
-        return _audit.verify_entries(self.case_id, self._audit_rows(), _audit.read_anchor(self.case_dir))
+        """Check the hash chain, the anchor file, and the stored results of every completed run against the
+        digests its ``scan.finished`` entry sealed (see :mod:`cairn.store.seal`); return human-readable
+        problems (empty = intact), each naming what no longer matches."""
+        entries = self.audit_entries()
+        problems = _audit.verify_entries(self.case_id, entries, _audit.read_anchor(self.case_dir))
+        roots = {int(e["id"]): str(e["root"]) for e in self.evidence_list()}
+        with read_connection(self._engine) as conn:
+            problems.extend(_seal.sealed_run_problems(conn, entries, roots))
+        return problems
+
+    def evidence_digest(self, evidence_id: int, up_to_run: int | None = None) -> str:
+        """SHA-256 over the sorted ``path<TAB>sha256`` lines of ``evidence_id``'s stored items (those stored
+        by runs up to ``up_to_run`` when given): one fingerprint of it all, sealed when a scan completes."""
+        with read_connection(self._engine) as conn:
+            return _seal.evidence_digest(conn, evidence_id, up_to_run)
+
+    def rows_digest(self, evidence_id: int, up_to_run: int | None = None) -> str:
+        """SHA-256 over every stored record of ``evidence_id`` (see :func:`cairn.store.seal.rows_digest`)."""
+        with read_connection(self._engine) as conn:
+            return _seal.rows_digest(conn, evidence_id, up_to_run)
 
     # -- internals -------------------------------------------------------------------------------
 
