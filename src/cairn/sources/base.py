@@ -14,6 +14,15 @@ from typing import Protocol
 from cairn.model import EvidenceItem
 from cairn.settings import Limits
 
+
+class OutOfSpace(OSError):
+    """The temp folder (where large members are spooled) is full: the machine's problem, not the evidence's.
+
+    Raised out of a source (never recorded on an item) so the scan stops, stores nothing for the item
+    being read and can be resumed once there is space; the cause (ENOSPC or EDQUOT) is chained.
+    """
+
+
 #: Called with a logical path; True means the item is already stored and must not be yielded again
 #: (its content is not needed). Containers are still opened so their unfinished members are found.
 SkipFn = Callable[[str], bool]

@@ -47,18 +47,19 @@ Rules (documented contract):
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
 from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import IO, Protocol
 
 from cairn import errors as E
 from cairn.model import EMPTY_NAME, EvidenceItem, ItemError, ItemMeta, Locator, is_odd_name, storable_name
 from cairn.settings import Limits
-from cairn.sources.base import SkipFn
+from cairn.sources.base import OutOfSpace, SkipFn
 
 #: Bytes read from the start of a file to recognise a container.
 HEAD_SIZE = 512
@@ -351,19 +352,37 @@ def might_hold_container(head: bytes) -> bool:
     return sniff(head)
 
 
+@contextmanager
+def _spooling(temp_dir: str | None) -> Iterator[None]:
+    """Turn a full temp disk (ENOSPC, EDQUOT) while spooling into ``OutOfSpace``; other errors pass."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = temp_dir or tempfile.gettempdir()
+            raise OutOfSpace(
+                exc.errno,
+                f"the temp folder {where} is full ({exc.strerror}); the scan stopped and stored nothing for "
+                "the member being read. Free space or pass --temp-dir on a larger disk, then run the same "
+                "scan again to resume.",
+            ) from exc
+        raise
+
+
 def _keep(res: _Read, buf: bytearray, chunk: bytes, limits: Limits, temp_dir: str | None) -> bytearray:
     """Add ``chunk`` to the member's content: in memory, or spooled once it outgrows the memory limit."""
-    if res.spool is None and len(buf) + len(chunk) > limits.in_memory_member_size:
-        tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115  (owned by the consumer)
-            prefix="cairn-spool-", dir=temp_dir, delete=False
-        )
-        res.spool, res.spool_path = tmp, tmp.name
-        tmp.write(buf)
-        buf = bytearray()
-    if res.spool is not None:
-        res.spool.write(chunk)
-    else:
-        buf += chunk
+    with _spooling(temp_dir):
+        if res.spool is None and len(buf) + len(chunk) > limits.in_memory_member_size:
+            tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115  (owned by the consumer)
+                prefix="cairn-spool-", dir=temp_dir, delete=False
+            )
+            res.spool, res.spool_path = tmp, tmp.name
+            tmp.write(buf)
+            buf = bytearray()
+        if res.spool is not None:
+            res.spool.write(chunk)
+        else:
+            buf += chunk
     return buf
 
 
@@ -416,6 +435,9 @@ def _read_member(
                 if keep:
                     buf = _keep(res, buf, chunk, limits, temp_dir)
                 chunk = f.read(_CHUNK)
+    except OutOfSpace:
+        _discard(res.spool, res.spool_path)
+        raise
     except ContainerLimitExceeded as exc:
         res.error = E.item_error(
             E.ARCHIVE_BOMB,
@@ -444,7 +466,12 @@ def _read_member(
     if res.not_container:
         return res
     if res.spool is not None:
-        res.spool.flush()
+        try:
+            with _spooling(temp_dir):
+                res.spool.flush()  # buffered writes may meet the full disk only here
+        except OutOfSpace:
+            _discard(res.spool, res.spool_path)
+            raise
         res.spool.seek(0)
     else:
         res.data = bytes(buf)
