@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 from cairn.cli.main import app
 from cairn.pipeline.scan import scan
 from cairn.settings import Limits, ScanSettings
-from cairn.sources import containers
 from cairn.sources.base import OutOfSpace
 from cairn.store import CaseStore
 from tests.sources import blob, write, zip_bytes
@@ -44,10 +43,10 @@ def _small_disk(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
             left[0] -= len(data)
             return int(write_all(data))
 
-        f.write = write_or_fail
+        f.write = write_or_fail  # type: ignore[method-assign,assignment]
         return f
 
-    monkeypatch.setattr(containers.tempfile, "NamedTemporaryFile", named_temporary_file)
+    monkeypatch.setattr("cairn.sources.containers.tempfile.NamedTemporaryFile", named_temporary_file)
 
 
 def _evidence(root: Path) -> Path:
