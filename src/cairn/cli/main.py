@@ -134,6 +134,7 @@ def scan(
     from cairn.pipeline.scan import ResumeMismatch
     from cairn.pipeline.scan import scan as run_scan
     from cairn.settings import ScanSettings
+    from cairn.sources.base import OutOfSpace
 
     if not evidence.exists():
         err.print(f"[red]No evidence at {evidence}.[/] Give a folder or an archive file.")
@@ -157,6 +158,9 @@ def scan(
         except ResumeMismatch as exc:
             err.print(f"[red]Not resumed:[/] {exc}")
             raise typer.Exit(2) from exc
+        except OutOfSpace as exc:
+            err.print(f"[red]Out of space:[/] {exc.strerror}")
+            raise typer.Exit(3) from exc
         totals = store.counts()
     table = Table(title=f"cairn scan: {evidence}", show_header=False)
     table.add_row("case", str(case))
