@@ -87,6 +87,161 @@ def strip_end(data: bytes) -> bytes:
     return data[:pos]
 
 
+# ------------------------------------------------------------------------------- item 2: sparse
+
+
+def old_gnu_sparse(name: str, realsize: int, regions: list[tuple[int, int]], stored: bytes) -> bytes:
+    """A GNU 'S' header (up to 4 regions in the header) followed by the stored data."""
+    ti = tarfile.TarInfo(name)
+    ti.size = len(stored)
+    ti.type = tarfile.GNUTYPE_SPARSE
+    ti.mtime = 1_600_000_000
+    block = bytearray(ti.tobuf(format=tarfile.GNU_FORMAT))
+    pos = 386
+    for offset, numbytes in regions:
+        block[pos : pos + 24] = b"%011o\x00%011o\x00" % (offset, numbytes)
+        pos += 24
+    block[483:495] = b"%011o\x00" % realsize
+    pad = -len(stored) % 512
+    return fix_checksum(block) + stored + bytes(pad)
+
+
+def pax_sparse(tf: tarfile.TarFile, version: str, name: str, realsize: int, data: bytes) -> None:
+    """A GNU pax sparse member (0.0, 0.1 or 1.0) whose one data region is ``data`` at offset 0."""
+    n = len(data)
+    if version == "1.0":
+        pax = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": name}
+        pax["GNU.sparse.realsize"] = str(realsize)
+        stored = f"1\n0\n{n}\n".encode().ljust(512, b"\x00") + data
+        add(tf, f"GNUSparseFile.0/{name}", stored, pax_headers=pax)
+        return
+    if version == "0.1":
+        pax = {"GNU.sparse.size": str(realsize), "GNU.sparse.map": f"0,{n}"}
+    else:
+        pax = {"GNU.sparse.size": str(realsize), "GNU.sparse.numblocks": "1"}
+        pax |= {"GNU.sparse.offset": "0", "GNU.sparse.numbytes": str(n)}
+    add(tf, name, data, pax_headers=pax)
+
+
+def sparse_bomb_tar() -> bytes:
+    """About 6 KB: three members declaring 2 GB each (old GNU, pax 0.1, pax 1.0) and a plain one."""
+    buf = io.BytesIO()
+    buf.write(old_gnu_sparse("gnu.img", GB2, [(0, 512)], b"G" * 512))
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:  # writes after the 'S' member
+        pax_sparse(tf, "0.1", "pax01.img", GB2, b"P" * 512)
+        pax_sparse(tf, "1.0", "pax10.img", GB2, b"Q" * 512)
+        add(tf, "after.txt", b"still here")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz"])
+def test_sparse_members_declaring_gigabytes_are_bombs_without_being_read(kind: str) -> None:
+    data = COMPRESS[kind](sparse_bomb_tar())
+    assert len(data) < 16 * 1024
+    got = members(data, f"s.{kind}")
+    for name in ("gnu.img", "pax01.img", "pax10.img"):
+        item = got[f"s.{kind}!/{name}"]
+        assert codes(item) == {E.ARCHIVE_BOMB} and not item.has_content
+        assert item.meta.size == GB2
+        assert f"{GB2} bytes from" in message(item, E.ARCHIVE_BOMB)
+    assert content(got[f"s.{kind}!/after.txt"]) == b"still here"
+    assert not got[f"s.{kind}"].errors
+
+
+def test_sparse_bomb_scanned_into_a_case(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "s.tar").write_bytes(sparse_bomb_tar())
+    spool = tmp_path / "spool"
+    with CaseStore.open(tmp_path / "case") as store:
+        scan(evidence, store, ScanSettings(workers=1, temp_dir=str(spool)), show_progress=False)
+        rows = {r["path"]: r for r in store.iter_file_rows()}
+    for name in ("gnu.img", "pax01.img", "pax10.img"):
+        row = rows[f"s.tar!/{name}"]
+        assert E.ARCHIVE_BOMB in (row["error"] or "") and row["sha256"] is None
+    assert rows["s.tar!/after.txt"]["sha256"] == hashlib.sha256(b"still here").hexdigest()
+
+
+@pytest.mark.parametrize("version", ["old", "0.0", "0.1", "1.0"])
+def test_modest_hand_built_sparse_is_hashed_with_zero_holes(version: str) -> None:
+    realsize, stored = 1_500_000, blob(7, 100_000)  # holes 14 times the stored bytes: under the ratio
+    if version == "old":
+        data = old_gnu_sparse("m.img", realsize, [(0, len(stored))], stored) + bytes(1024)
+    else:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            pax_sparse(tf, version, "m.img", realsize, stored)
+        data = buf.getvalue()
+    item = members(data)["t.tar!/m.img"]
+    assert not item.errors
+    assert content(item) == stored + bytes(realsize - len(stored))
+
+
+def test_sparse_limits_and_damaged_maps() -> None:
+    stored = blob(8, 100_000)
+    modest = old_gnu_sparse("m.img", 1_500_000, [(0, len(stored))], stored)
+    lying = old_gnu_sparse("lie.img", 1_500_000, [(0, 600_000)], stored)  # names more data than it stores
+    data = modest + lying + build([("after.txt", b"after")])
+    got = members(data)
+    assert content(got["t.tar!/m.img"]) == stored + bytes(1_400_000)
+    assert codes(got["t.tar!/lie.img"]) == {E.ARCHIVE_CORRUPT} and not got["t.tar!/lie.img"].has_content
+    assert "600000 bytes of data" in message(got["t.tar!/lie.img"], E.ARCHIVE_CORRUPT)
+    assert content(got["t.tar!/after.txt"]) == b"after"
+    small = members(modest + build([]), limits=Limits(max_member_size=1_000_000))
+    assert codes(small["t.tar!/m.img"]) == {E.MEMBER_TOO_LARGE} and not small["t.tar!/m.img"].has_content
+    total = members(modest + build([]), limits=Limits(max_archive_total=1_000_000))
+    assert codes(total["t.tar"]) == {E.ARCHIVE_BOMB}
+
+
+def sparse_file(path: Path, size: int, pieces: list[tuple[int, bytes]]) -> Path:
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+        for offset, data in pieces:
+            fh.seek(offset)
+            fh.write(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fmt", "version", "kind"),
+    [("gnu", None, "tar"), ("posix", "0.0", "tar"), ("posix", "0.1", "tar"), ("posix", "1.0", "tar.gz")],
+)
+def test_gnu_tar_sparse_files_read_as_gnu_tar_extracts_them(
+    tmp_path: Path, fmt: str, version: str | None, kind: str
+) -> None:
+    tar = gnu_tar()
+    src = tmp_path / "src"
+    src.mkdir()
+    pieces = [(0, blob(1, 70_000)), (2 * 1024 * 1024, blob(2, 70_000))]
+    want = sparse_file(src / "disk.img", 3 * 1024 * 1024, pieces).read_bytes()
+    cmd = [tar, "--sparse", f"--format={fmt}", "-cf", str(tmp_path / "s.tar"), "disk.img"]
+    cmd[2:2] = [f"--sparse-version={version}"] if version else []
+    subprocess.run(cmd, cwd=src, check=True)
+    data = COMPRESS[kind]((tmp_path / "s.tar").read_bytes())
+    assert len(data) < 1024 * 1024  # GNU tar stored the holes as a map
+    got = members(data, f"s.{kind}")
+    item = got[f"s.{kind}!/disk.img"]
+    assert not item.errors and not got[f"s.{kind}"].errors
+    assert content(item) == want
+
+
+def test_gnu_tar_of_three_two_gigabyte_sparse_files(tmp_path: Path) -> None:
+    tar = gnu_tar()
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        made = sparse_file(src / f"big{i}.img", GB2, [(i * 1024**3 // 2, b"data" * 1024)])
+        if made.stat().st_blocks * 512 > 1024 * 1024:
+            pytest.skip("this file system does not keep holes, so GNU tar would read 6 GB")
+    subprocess.run([tar, "--sparse", "-cf", str(tmp_path / "b.tar"), "."], cwd=src, check=True)
+    data = (tmp_path / "b.tar").read_bytes()
+    assert len(data) < 64 * 1024
+    got = members(data, "b.tar")
+    for i in range(3):
+        item = got[f"b.tar!/big{i}.img"]
+        assert codes(item) == {E.ARCHIVE_BOMB} and item.meta.size == GB2 and not item.has_content
+
+
 # -------------------------------------------------------------------- item 11: damage, resync
 
 FIVE = [(f"{c}.bin", blob(i, 1000 + 100 * i)) for i, c in enumerate("abcde")]

@@ -8,8 +8,11 @@ goes so a bomb is stopped early.
 
 Entries, as GNU tar reads them:
 
-* Regular files are read with their content; a member declaring more than ``max_member_size`` gets
-  ``MEMBER_TOO_LARGE`` without being read.
+* Regular files (``0``, ``\\0``, contiguous ``7``) and GNU sparse files are read with their content; a
+  sparse file's holes read as zeros. Holes are expansion: a sparse member whose size is more than
+  ``max_archive_ratio`` times the bytes it stores (and over ``BOMB_FLOOR``) gets ``ARCHIVE_BOMB`` and a
+  member declaring more than ``max_member_size`` gets ``MEMBER_TOO_LARGE``, both without reading it; a
+  sparse map that does not fit its member gets ``ARCHIVE_CORRUPT``.
 * Any name is passed on as it is, an empty one included
   (the engine labels it and notes it); tarfile's reading never raises on one.
 * Symlinks are listed as ``kind="symlink"``; hard links, devices and fifos as ``kind="other"``, all
@@ -335,8 +338,26 @@ def _stored(tf: tarfile.TarFile, ti: tarfile.TarInfo) -> int:
     return max(tf.offset - ti.offset_data, 0)
 
 
+def _sparse_problem(ti: tarfile.TarInfo, stored: int) -> str | None:
+    """Why the sparse map of ``ti`` cannot be read as GNU tar would (None: it can)."""
+    end = 0
+    data = 0
+    for offset, numbytes in cast("list[tuple[int, int]]", ti.sparse or []):
+        if offset < 0 or numbytes < 0 or offset + numbytes > ti.size:
+            return f"a sparse region ({offset}, {numbytes}) lies outside the member's {ti.size} bytes"
+        if numbytes == 0:
+            continue
+        if offset < end:
+            return f"sparse regions overlap or are out of order at offset {offset}"
+        end = offset + numbytes
+        data += numbytes
+    if data > stored:
+        return f"the sparse map names {data} bytes of data but the archive stores {stored}"
+    return None
+
+
 def _limit_error(ti: tarfile.TarInfo, stored: int, limits: Limits) -> ItemError | None:
-    """An error for a member that must not be read: a negative or too large declared size."""
+    """An error for a member that must not be read: too large, a sparse bomb, or a broken sparse map."""
     if ti.size < 0:
         return E.item_error(E.ARCHIVE_CORRUPT, f"member declares a negative size ({ti.size}); it was not read.")
     if ti.size > limits.max_member_size:
@@ -344,6 +365,21 @@ def _limit_error(ti: tarfile.TarInfo, stored: int, limits: Limits) -> ItemError 
             E.MEMBER_TOO_LARGE,
             f"member declares {ti.size} bytes, beyond max_member_size ({limits.max_member_size} bytes); its "
             "content was not examined. Raise Limits.max_member_size to examine it.",
+        )
+    if ti.sparse is None:
+        return None
+    if (problem := _sparse_problem(ti, stored)) is not None:
+        return E.item_error(
+            E.ARCHIVE_CORRUPT,
+            f"sparse member's map is damaged ({problem}); its content was not examined. Try GNU tar on a "
+            "copy of the archive.",
+        )
+    if ti.size > BOMB_FLOOR and ti.size > limits.max_archive_ratio * max(stored, 1):
+        return E.item_error(
+            E.ARCHIVE_BOMB,
+            f"sparse member expands to {ti.size} bytes from {stored} bytes stored in the archive (its holes "
+            f"are expansion), more than {limits.max_archive_ratio:g} times; its content was not examined. "
+            "Raise Limits.max_archive_ratio if it is genuine.",
         )
     return None
 
@@ -363,6 +399,8 @@ def _member(
         meta = ItemMeta(size=ti.size, mtime=mtime, mode=ti.mode)
         if (err := _limit_error(ti, stored, limits)) is not None:
             return RawMember(ti.name, meta, errors=(*notes, err))
+        if ti.sparse is not None:
+            compressed = lambda: stored  # noqa: E731  (holes are expansion of the bytes stored)
         return RawMember(ti.name, meta, open=lambda: _extract(tf, ti), compressed=compressed, errors=notes)
     target = ti.linkname if ti.islnk() else None
     meta = ItemMeta(size=0, mtime=mtime, kind="other", link_target=target, mode=ti.mode)
