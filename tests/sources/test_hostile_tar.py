@@ -242,6 +242,44 @@ def test_gnu_tar_of_three_two_gigabyte_sparse_files(tmp_path: Path) -> None:
         assert codes(item) == {E.ARCHIVE_BOMB} and item.meta.size == GB2 and not item.has_content
 
 
+# ------------------------------------------------------------------------- item 8: type flags
+
+
+def typed_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        add(tf, "z.bin", b"hidden behind Z", type=b"Z")
+        add(tf, "contig.bin", b"contiguous file", type=tarfile.CONTTYPE)
+        add(tf, "q.bin", b"behind q" * 100, type=b"q")
+        add(tf, "after.txt", b"after")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "tar.xz"])
+def test_unknown_type_flags_are_read_as_regular_files(kind: str) -> None:
+    got = members(COMPRESS[kind](typed_tar()), f"t.{kind}")
+    z, q = got[f"t.{kind}!/z.bin"], got[f"t.{kind}!/q.bin"]
+    assert content(z) == b"hidden behind Z" and content(q) == b"behind q" * 100
+    assert codes(z) == {E.UNKNOWN_MEMBER_TYPE} and "'Z'" in message(z, E.UNKNOWN_MEMBER_TYPE)
+    assert "'q'" in message(q, E.UNKNOWN_MEMBER_TYPE)
+    assert z.meta.kind == "file" and z.meta.size == len(b"hidden behind Z")
+    contig = got[f"t.{kind}!/contig.bin"]
+    assert content(contig) == b"contiguous file" and not contig.errors
+    assert content(got[f"t.{kind}!/after.txt"]) == b"after"
+    assert not got[f"t.{kind}"].errors
+
+
+def test_gnu_tar_extracts_the_unknown_type_with_the_same_bytes(tmp_path: Path) -> None:
+    tar = gnu_tar()
+    (tmp_path / "t.tar").write_bytes(typed_tar())
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run([tar, "-xf", str(tmp_path / "t.tar")], cwd=out, capture_output=True)  # warns on Z, q
+    got = members(typed_tar())
+    for name in ("z.bin", "contig.bin", "q.bin", "after.txt"):
+        assert (out / name).read_bytes() == content(got[f"t.tar!/{name}"])
+
+
 # -------------------------------------------------------------------- item 11: damage, resync
 
 FIVE = [(f"{c}.bin", blob(i, 1000 + 100 * i)) for i, c in enumerate("abcde")]

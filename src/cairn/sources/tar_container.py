@@ -13,7 +13,8 @@ Entries, as GNU tar reads them:
   ``max_archive_ratio`` times the bytes it stores (and over ``BOMB_FLOOR``) gets ``ARCHIVE_BOMB`` and a
   member declaring more than ``max_member_size`` gets ``MEMBER_TOO_LARGE``, both without reading it; a
   sparse map that does not fit its member gets ``ARCHIVE_CORRUPT``.
-* Any name is passed on as it is, an empty one included
+* A type flag tar does not define (``Z``, ``V``, ``D`` ...) is read as a regular file with an
+  ``UNKNOWN_MEMBER_TYPE`` note naming the flag. Any name is passed on as it is, an empty one included
   (the engine labels it and notes it); tarfile's reading never raises on one.
 * Symlinks are listed as ``kind="symlink"``; hard links, devices and fifos as ``kind="other"``, all
   without content. Times and link targets are passed on raw (a pax mtime of 1e20 stays 1e20).
@@ -384,6 +385,17 @@ def _limit_error(ti: tarfile.TarInfo, stored: int, limits: Limits) -> ItemError 
     return None
 
 
+def _unknown_type(ti: tarfile.TarInfo) -> tuple[ItemError, ...]:
+    """The note of a member whose type flag tar does not define (empty for a known type)."""
+    if ti.type in tarfile.SUPPORTED_TYPES:
+        return ()
+    flag = ti.type.decode("latin-1")
+    message = (
+        f"tar type flag {flag!r} is not one tar defines; the member was read as a regular file, as GNU tar extracts it."
+    )
+    return (E.item_note(E.UNKNOWN_MEMBER_TYPE, message),)
+
+
 def _member(
     tf: tarfile.TarFile, ti: tarfile.TarInfo, compressed: Callable[[], int] | None, limits: Limits
 ) -> RawMember:
@@ -393,8 +405,8 @@ def _member(
     if ti.issym():
         meta = ItemMeta(size=0, mtime=mtime, kind="symlink", link_target=ti.linkname, mode=ti.mode)
         return RawMember(ti.name, meta)
-    notes: tuple[ItemError, ...] = ()
-    if ti.isreg():
+    notes = _unknown_type(ti)
+    if ti.isreg() or notes:
         stored = _stored(tf, ti)
         meta = ItemMeta(size=ti.size, mtime=mtime, mode=ti.mode)
         if (err := _limit_error(ti, stored, limits)) is not None:
