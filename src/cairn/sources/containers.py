@@ -36,6 +36,11 @@ Rules (documented contract):
   chunks to a ``NamedTemporaryFile`` in ``temp_dir`` (``tempfile.gettempdir()`` when None) and returned as
   ``spool_path``: the consumer owns that file and must delete it after processing. Spool files of
   skipped members (read only to look inside them) are deleted here.
+* A picture or an executable (MZ, ELF) whose head matches no container is asked, through each format's
+  ``locate`` hook (a bounded read of the tail), whether a container starts after it (a zip appended to a
+  JPEG, a self-extractor's stub). If so the container is opened over the rest of the file, its members
+  are listed inside the file (``pic.jpg!/member``) and the file gets an ``APPENDED_DATA`` note; the file
+  itself is still hashed and decoded as what its head says.
 * One ``ExpansionBudget`` per top-level file (``max(BOMB_FLOOR, size * max_archive_ratio)``, at most
   ``max_archive_total``) travels down the container chain and every member byte read at every level is
   spent from it. The member whose read spends the last of it gets ``ARCHIVE_BOMB`` and every container
@@ -54,11 +59,12 @@ import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, replace
-from typing import IO, Protocol
+from typing import IO, Any, Protocol, cast
 
 from cairn import errors as E
 from cairn.model import EMPTY_NAME, EvidenceItem, ItemError, ItemMeta, Locator, is_odd_name, storable_name
 from cairn.settings import Limits
+from cairn.signals import filetype
 from cairn.sources.base import OutOfSpace, SkipFn
 
 #: Bytes read from the start of a file to recognise a container.
@@ -124,6 +130,7 @@ class RawMember:
 
 MembersFn = Callable[[IO[bytes], Limits], Generator[RawMember, None, None]]
 ConfirmFn = Callable[[IO[bytes]], bool]
+LocateFn = Callable[[IO[bytes]], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,9 @@ class ContainerFormat:
     signatures: tuple[Signature, ...]
     members: MembersFn
     confirm: ConfirmFn | None = None
+    #: Where a container of this format that follows other data (a picture, an executable stub) starts,
+    #: found cheaply from the end of the stream (read only a bounded tail), or None.
+    locate: LocateFn | None = None
 
 
 _REGISTRY: dict[str, ContainerFormat] = {}
@@ -187,6 +197,65 @@ def detect(stream: IO[bytes]) -> ContainerFormat | None:
                     continue
             return fmt
     return None
+
+
+def carries_appended(head: bytes) -> bool:
+    """True when content starting with ``head`` is a picture or an executable: a container may follow it."""
+    ftype = filetype.sniff(head)
+    return ftype.is_image or ftype in (filetype.PE, filetype.ELF)
+
+
+def find_appended(stream: IO[bytes]) -> tuple[ContainerFormat, int] | None:
+    """A registered container that starts after the data at the head of ``stream`` (a picture with a zip
+    appended, an executable stub before a zip), as (format, offset); None when there is none.
+
+    Only formats with a ``locate`` hook are asked; each reads a bounded tail. Errors mean "none".
+    """
+    for fmt in formats():
+        if fmt.locate is None:
+            continue
+        try:
+            offset = fmt.locate(stream)
+        except Exception:
+            offset = None
+        if offset is not None and offset >= 0:
+            return fmt, offset
+    return None
+
+
+class _Tail(io.RawIOBase):
+    """A read-only view of ``stream`` from ``start`` to its end, positioned at 0 (an appended container)."""
+
+    def __init__(self, stream: IO[bytes], start: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self._start = start
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            self._stream.seek(0, 2)
+            offset += self._stream.tell() - self._start
+        self._pos = max(offset, 0)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        self._stream.seek(self._start + self._pos)
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 # ------------------------------------------------------------------------------------------ names
@@ -349,7 +418,7 @@ def _discard(spool: IO[bytes] | None, path: str | None) -> None:
 
 def might_hold_container(head: bytes) -> bool:
     """True when content starting with ``head`` is, or may carry, a container (read it in full)."""
-    return sniff(head)
+    return sniff(head) or carries_appended(head)
 
 
 @contextmanager
@@ -528,7 +597,14 @@ def expand(
             is_container=is_container,
         )
 
-    if fmt is None or stream is None:
+    view = stream
+    if fmt is None and stream is not None:
+        appended = _appended(stream)
+        if appended is not None:
+            fmt, offset, note = appended
+            errors = (*errors, note)
+            view = cast(IO[bytes], _Tail(stream, offset)) if offset else stream
+    if fmt is None or view is None:
         if not skipped:
             yield make(errors)
         return
@@ -544,9 +620,35 @@ def expand(
     if budget is None:
         budget = ExpansionBudget(locator, meta.size or 0, limits)
     found: list[ItemError] = []
-    yield from _members(locator, fmt, stream, limits, skip, temp_dir, found, budget)
+    try:
+        yield from _members(locator, fmt, view, limits, skip, temp_dir, found, budget)
+    finally:
+        if view is not stream:
+            view.close()  # the view only; the content stream belongs to the caller
     if not skipped:
         yield make((*errors, *found), is_container=True)
+
+
+def _appended(stream: IO[bytes]) -> tuple[ContainerFormat, int, ItemError] | None:
+    """An appended container in ``stream`` (whose head matched no container), with its APPENDED_DATA note."""
+    try:
+        stream.seek(0)
+        head = stream.read(HEAD_SIZE)
+        if not carries_appended(head):
+            return None
+        found = find_appended(stream)
+    except OSError:
+        return None
+    if found is None:
+        return None
+    fmt, offset = found
+    label = filetype.sniff(head).label
+    note = E.item_note(
+        E.APPENDED_DATA,
+        f"a {fmt.name} archive follows the {label} data (from byte {offset}); it was opened and its members "
+        f"are listed inside this file. The file itself was examined as {label} too.",
+    )
+    return fmt, offset, note
 
 
 def _members(

@@ -741,9 +741,20 @@ def zip_members(stream: IO[bytes], limits: Limits) -> Generator[RawMember, None,
     yield from _central_members(stream, end, survey, limits)
 
 
+def locate_appended(stream: IO[bytes]) -> int | None:
+    """Where a zip whose end record closes ``stream`` starts, when it follows other data (a picture, an
+    executable stub): the offset its directory's own offsets count from, or None. Reads a bounded tail."""
+    try:
+        end = _find_end(stream)
+    except (_NoDirectory, OSError, struct.error, ValueError):
+        return None
+    return end.concat if end.declared else None
+
+
 FORMAT = ContainerFormat(
     name="zip",
     signatures=(Signature(0, b"PK\x03\x04"), Signature(0, _EOCD), Signature(0, _SPAN)),
     members=zip_members,
+    locate=locate_appended,
 )
 register(FORMAT)
