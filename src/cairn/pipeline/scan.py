@@ -69,6 +69,16 @@ def _check_resume(store: CaseStore, evidence_id: int, record: dict[str, Any], ha
             )
 
 
+def _recorded_decode_budget(store: CaseStore, evidence_id: int) -> int | None:
+    """The decode memory budget the latest earlier run of this evidence recorded (a resume keeps it)."""
+    budget = None
+    for run in store.runs():
+        limits = (run["settings"] or {}).get("limits") or {}
+        if run["evidence_id"] == evidence_id and isinstance(limits.get("decode_memory_budget"), int):
+            budget = limits["decode_memory_budget"]
+    return budget
+
+
 @dataclass
 class ScanSummary:
     """What one scan run did (this run only) and where its results are."""
@@ -219,6 +229,7 @@ def scan(
     )
     done = store.done_paths(evidence_id)
     executor = make_executor(settings.workers)
+    settings = settings.resolved(executor.workers, _recorded_decode_budget(store, evidence_id) if done else None)
     record = run_record(settings, executor.name, executor.workers)
     try:
         _check_resume(store, evidence_id, record, bool(done))

@@ -119,7 +119,7 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
                 )
             )
         if ftype.is_image and not too_big:
-            data = _read_full(fh, head)
+            data = item.data if item.data is not None else _read_full(fh, head)  # never a second copy
             view = memoryview(data)
             for step in range(0, len(data), settings.chunk_size):
                 feed(view[step : step + settings.chunk_size])

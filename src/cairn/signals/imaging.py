@@ -2,6 +2,14 @@
 
 Every image signal works from the ``DecodedImage`` made here; nothing decodes a picture twice.
 EXIF orientation is recorded, never applied: hash lists from other tools hash the stored pixels.
+
+Memory: before any pixel is decoded, :func:`decode_cost` estimates the bytes the decode will hold at its
+peak (Pillow's pixels, the one normalised copy ``pixels.normalise`` may make, the decoder's own
+whole-picture buffers, PDQ's working rows). Over ``Limits.decode_memory_budget`` (bytes per worker), a
+JPEG or JPEG 2000 is decoded at the smallest reduced scale (1/2, 1/4, 1/8) that fits, with an
+``image_reduced_decode`` note saying PDQ and the thumbnail came from that decode; any other picture is
+refused with ``image_bomb`` (hashed, not decoded). The original decode is released once normalised, so
+one full-size copy of the pixels is held while the signals run.
 """
 
 from __future__ import annotations
@@ -14,11 +22,11 @@ from PIL import Image, UnidentifiedImageError
 
 from cairn import errors
 from cairn.model import ImageInfo, ItemError
-from cairn.settings import ScanSettings
+from cairn.settings import ScanSettings, decode_memory_budget
 from cairn.signals import filetype
 from cairn.signals.base import DecodedImage
 from cairn.signals.pixel_memory import configure_pillow_memory
-from cairn.signals.pixels import to_rgb
+from cairn.signals.pixels import normalise, normalised_bytes_per_pixel, stored_bytes_per_pixel
 
 #: cairn enforces its own pixel limit (``Limits.max_image_pixels``) before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = None
@@ -31,6 +39,16 @@ FAST_PDQ_MIN_SIDE = 512
 FAST_PDQ_TARGET_SIDE = 1024
 
 _ORIENTATION_TAG = 0x0112
+
+#: Bytes a decoder holds per pixel beside Pillow's image (row buffers, the thumbnail's reduction: 2 by
+#: default). libwebp's animation decoder (Pillow's only WebP path) keeps two RGBA canvases and hands Pillow a
+#: copy of one: a 14142x14142 WebP peaked at 16 B/px. Calibrated against peak RSS (tests/signals/test_decode_memory.py).
+DECODER_BYTES_PER_PIXEL = {"WEBP": 14}
+DEFAULT_DECODER_BYTES_PER_PIXEL = 2
+#: Copies of the file's bytes a decode may hold (the task's, a decoder's read buffer).
+FILE_COPIES = 2
+#: Reductions a format can decode at directly, without decoding the full picture first.
+REDUCED_SCALES = {"JPEG": (2, 4, 8), "JPEG2000": (2, 4, 8)}
 
 
 @dataclass
@@ -101,6 +119,45 @@ def _draft_for_fast_pdq(im: Image.Image) -> float:
     return im.size[0] / width
 
 
+def decode_cost(mode: str, image_format: str | None, width: int, height: int, file_bytes: int = 0) -> int:
+    """Bytes decoding a ``width x height`` ``mode`` picture of ``file_bytes`` holds at its peak: Pillow's
+    pixels, the one normalised copy, the decoder's buffers, PDQ's working rows (an eighth of a byte a
+    pixel) and the file's bytes."""
+    pixels = width * height
+    per_pixel = (
+        stored_bytes_per_pixel(mode)
+        + normalised_bytes_per_pixel(mode)
+        + DECODER_BYTES_PER_PIXEL.get(image_format or "", DEFAULT_DECODER_BYTES_PER_PIXEL)
+    )
+    return pixels * per_pixel + pixels // 8 + FILE_COPIES * file_bytes
+
+
+def _budget_scale(im: Image.Image, budget: int, file_bytes: int) -> int | None:
+    """1 when the full decode fits ``budget``; else the smallest reduction of this format that fits; None
+    when none does (or the format cannot decode reduced)."""
+    width, height = im.size
+    if decode_cost(im.mode, im.format, width, height, file_bytes) <= budget:
+        return 1
+    for scale in REDUCED_SCALES.get(im.format or "", ()):
+        if decode_cost(im.mode, im.format, -(-width // scale), -(-height // scale), file_bytes) <= budget:
+            return scale
+    return None
+
+
+def _reduce_decode(im: Image.Image, scale: int) -> None:
+    """Ask the decoder to decode at 1/``scale`` (JPEG's DCT scaling, JPEG 2000's resolution levels)."""
+    width, height = im.size
+    if im.format == "JPEG":
+        request = (max(1, width // scale), max(1, height // scale))
+        im.draft(im.mode if im.mode in ("RGB", "L", "CMYK") else "RGB", request)
+    elif im.format == "JPEG2000":
+        im.reduce = scale.bit_length() - 1  # type: ignore[method-assign,assignment]  # Pillow's setter
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MiB"
+
+
 def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
     """Decode ``data`` once; never raises for bad input: problems come back as recorded errors."""
     out = DecodeOutcome()
@@ -132,6 +189,8 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
 
     width, height = im.size
     mode, fmt = im.mode, im.format
+    what = f"{width}x{height} {mode} {fmt or 'unknown-format'} picture"
+    full_cost = _megabytes(decode_cost(mode, fmt, width, height, len(data)))
     frames = _frame_count(im)
 
     def info(loaded: bool) -> ImageInfo:
@@ -149,15 +208,46 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
             )
         )
         return out
+    budget = decode_memory_budget(settings.limits)
+    budget_scale = _budget_scale(im, budget, len(data))
+    if budget_scale is None:
+        out.info = info(loaded=False)
+        out.errors.append(
+            errors.item_error(
+                errors.IMAGE_BOMB,
+                f"decoding this {what} would take about {full_cost}, over the decode memory budget of "
+                f"{_megabytes(budget)} per worker, and {fmt or 'its format'} cannot be decoded at reduced scale; "
+                "hashed, not decoded (raise Limits.decode_memory_budget, or scan with fewer workers, to decode it)",
+            )
+        )
+        return out
     try:
         # The first load of the pixels must be this one: a failed earlier load (e.g. inside getexif)
         # leaves Pillow with nothing left to decode, and a second load() then "succeeds" silently.
         im.seek(0)
-        scale = _draft_for_fast_pdq(im) if settings.fast_pdq and im.format == "JPEG" else 1.0
+        fast_scale = fast_pdq_scale(width, height) if settings.fast_pdq and im.format == "JPEG" else 1
+        if budget_scale > fast_scale:
+            _reduce_decode(im, budget_scale)
+        elif fast_scale > 1:
+            _draft_for_fast_pdq(im)
+        scale = im.size[0] / width if width else 1.0
+        if decode_cost(im.mode, fmt, *im.size, len(data)) > budget:
+            raise _OverBudget
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im.load()
-        rgb = to_rgb(im)
+        normalised = normalise(im)
+    except _OverBudget:
+        out.info = info(loaded=False)
+        out.errors.append(
+            errors.item_error(
+                errors.IMAGE_BOMB,
+                f"this {what} does not fit the decode memory budget of "
+                f"{_megabytes(budget)} per worker even at reduced scale; hashed, not decoded "
+                "(raise Limits.decode_memory_budget to decode it)",
+            )
+        )
+        return out
     except Exception as exc:
         out.info = info(loaded=False)
         message = str(exc) or type(exc).__name__
@@ -169,5 +259,21 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         )
         return out
     out.info = info(loaded=True)
-    out.decoded = DecodedImage(data=data, image=im, rgb=rgb, draft_scale=scale)
+    if budget_scale > 1:
+        out.errors.append(
+            errors.item_note(
+                errors.IMAGE_REDUCED_DECODE,
+                f"decoded at 1/{budget_scale} scale ({im.size[0]}x{im.size[1]} of {width}x{height}): the full "
+                f"decode would take about {full_cost}, over the decode memory budget of {_megabytes(budget)} per "
+                "worker; PDQ and the thumbnail were computed from the reduced decode "
+                "(raise Limits.decode_memory_budget to decode it in full)",
+            )
+        )
+    if normalised.image is not im:
+        im.close()  # the normalised copy is what the signals use: hold one full-size copy, not two
+    out.decoded = DecodedImage(data=data, image=normalised.image, rgb=normalised.pixels, draft_scale=scale)
     return out
+
+
+class _OverBudget(Exception):
+    """The decoder would not reduce as far as the budget needs."""

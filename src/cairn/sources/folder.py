@@ -3,6 +3,13 @@
 Names are visited in sorted order, depth first, with ``os.scandir``; symbolic links are never followed
 (they point into the seized system, not ours) and the working directory is never changed. Files are
 opened ``O_RDONLY | O_NOFOLLOW | O_NOATIME`` (without ``O_NOATIME`` where the OS refuses it) and only read.
+
+What a scan unavoidably touches: folders are listed through a descriptor opened ``O_NOATIME``; a file's
+atime is kept where ``O_NOATIME`` is allowed (the owner, or root); a symbolic link's own atime may be
+updated when its target is read (``readlink``: the kernel marks the link accessed, and no flag prevents
+it; under ``relatime`` only when the old atime is a day old or older than its mtime). The loop check
+uses ``lstat`` and ``readlink`` only, stays inside the evidence and never opens or follows a link, so no
+link's target and nothing outside the evidence is touched.
 """
 
 from __future__ import annotations
@@ -133,24 +140,94 @@ def regular_file_items(
                 position.leave(st.st_size)
 
 
-def _symlink_item(rel: str, path: str, st: os.stat_result) -> EvidenceItem:
+#: Links followed while checking one link for a loop (Linux's own limit is 40).
+MAX_LINK_HOPS = 40
+
+
+class _Loop(Exception):
+    """The link chain comes back to a link still being resolved, or is longer than ``MAX_LINK_HOPS``."""
+
+
+class _Unresolved(Exception):
+    """The chain leaves the evidence, is absolute, dangles or cannot be read: no loop can be shown."""
+
+
+def link_loop(root: str, rel: str) -> str | None:
+    """Why the link at raw relative path ``rel`` under ``root`` never resolves, or None.
+
+    Resolved as the kernel would, but by hand with ``os.lstat`` and ``os.readlink`` only, so no link is
+    ever followed by the OS and nothing a link points at is opened. Only the evidence is looked at: an
+    absolute target, or one that climbs above ``root``, names a place on the seized system, not on this
+    machine, and stops the check (no loop can be shown). At most ``MAX_LINK_HOPS`` links are read.
+    """
+    seen: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+    hops = 0
+
+    def walk(path: tuple[str, ...], rest: str) -> tuple[str, ...]:
+        nonlocal hops
+        if rest.startswith("/"):
+            raise _Unresolved
+        for name in rest.split("/"):
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if not path:
+                    raise _Unresolved
+                path = path[:-1]
+                continue
+            new = (*path, name)
+            full = os.path.join(root, *new)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                raise _Unresolved from None
+            if not stat.S_ISLNK(st.st_mode):
+                path = new
+                continue
+            if new in seen:
+                done = seen[new]
+                if done is None:
+                    raise _Loop("resolves back into itself")
+                path = done
+                continue
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise _Loop(f"is more than {MAX_LINK_HOPS} links deep")
+            seen[new] = None
+            try:
+                target = os.readlink(full)
+            except OSError:
+                raise _Unresolved from None
+            path = walk(path, target)
+            seen[new] = path
+        return path
+
+    parent, _, name = rel.rpartition("/")
+    try:
+        walk(tuple(parent.split("/")) if parent else (), name)
+    except _Loop as loop:
+        return str(loop)
+    except _Unresolved:
+        return None
+    return None
+
+
+def _symlink_item(root: str, rel: str, path: str, st: os.stat_result) -> EvidenceItem:
     errs = []
     target: str | None = None
     try:
         target = os.readlink(path)
     except OSError as exc:
         errs.append(E.item_error(E.UNREADABLE, f"link target could not be read ({exc.strerror or exc})."))
-    try:
-        os.stat(path)  # metadata only; used to detect loops, the target is never opened
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            errs.append(
-                E.item_error(
-                    E.SYMLINK_LOOP,
-                    f"symbolic link resolves back into itself (target {target!r}); it was recorded, not "
-                    "followed. Inspect the link chain on the image if it matters.",
-                )
+    why = link_loop(root, rel)  # lstat/readlink only: never follows a link, never opens its target
+    if why is not None:
+        errs.append(
+            E.item_error(
+                E.SYMLINK_LOOP,
+                f"symbolic link {why} (target {target!r}); it was recorded, not followed. Inspect the link "
+                "chain on the image if it matters.",
             )
+        )
     return EvidenceItem(
         locator=Locator.of(rel), meta=meta_from_stat(st, "symlink", target), errors=(*errs, *_odd_name(rel))
     )
@@ -198,7 +275,7 @@ class FolderSource:
                 yield from regular_file_items(rel, path, st, limits, skip, self.temp_dir, self.position)
             elif not _skipped(skip, rel):
                 if stat.S_ISLNK(st.st_mode):
-                    yield _symlink_item(rel, path, st)
+                    yield _symlink_item(str(self.root), rel, path, st)
                 else:
                     yield EvidenceItem(locator=Locator.of(rel), meta=meta_from_stat(st, "other"), errors=_odd_name(rel))
 
