@@ -10,15 +10,22 @@ JPEG or JPEG 2000 is decoded at the smallest reduced scale (1/2, 1/4, 1/8) that 
 ``image_reduced_decode`` note saying PDQ and the thumbnail came from that decode; any other picture is
 refused with ``image_bomb`` (hashed, not decoded). The original decode is released once normalised, so
 one full-size copy of the pixels is held while the signals run.
+
+PNG metadata: a text or ICC chunk that Pillow refuses (decompressing past ``PngImagePlugin.MAX_TEXT_CHUNK``,
+or text beyond ``MAX_TEXT_MEMORY`` in all: a 97 KB file can hold a 100 MB zTXt) would cost the picture its
+pixels. Such chunks are left out of a copy of the bytes that is decoded instead, with an
+``image_chunk_skipped`` note; Pillow's limits are never raised. Digests are always of the file as it is.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from cairn import errors
 from cairn.model import ImageInfo, ItemError
@@ -154,6 +161,76 @@ def _reduce_decode(im: Image.Image, scale: int) -> None:
         im.reduce = scale.bit_length() - 1  # type: ignore[method-assign,assignment]  # Pillow's setter
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+
+
+def _metadata_size(kind: bytes, body: bytes) -> int | None:
+    """Bytes a PNG metadata chunk's value takes once read (None: over ``MAX_TEXT_CHUNK`` decompressed).
+
+    Decompression stops at the limit, as Pillow's own check does, so a bomb costs at most that much here.
+    """
+    if kind not in _TEXT_CHUNKS and kind != b"iCCP":
+        return 0
+    nul = body.find(b"\0")
+    if nul < 0:
+        return len(body)
+    if kind == b"tEXt":
+        return len(body) - nul - 1
+    if kind == b"iTXt":
+        if body[nul + 1 : nul + 2] != b"\x01":
+            return len(body) - nul - 1
+        rest = body[nul + 3 :]
+        for _ in range(2):  # language tag, translated keyword
+            cut = rest.find(b"\0")
+            rest = rest[cut + 1 :] if cut >= 0 else b""
+        compressed = rest
+    else:  # zTXt, iCCP: name, NUL, method, zlib stream
+        compressed = body[nul + 2 :]
+    inflater = zlib.decompressobj()
+    try:
+        plain = inflater.decompress(compressed, PngImagePlugin.MAX_TEXT_CHUNK)
+    except zlib.error:
+        return 0  # damaged: left for the decoder to judge, as before
+    return None if inflater.unconsumed_tail else len(plain)
+
+
+def skip_oversized_png_chunks(data: bytes) -> tuple[bytes, list[str]]:
+    """``data`` without the PNG metadata chunks Pillow would refuse, and a description of each one left out.
+
+    Returns ``data`` itself (and no descriptions) when it is not a PNG or nothing needs leaving out.
+    """
+    if not data.startswith(PNG_SIGNATURE):
+        return data, []
+    kept: list[bytes] = [PNG_SIGNATURE]
+    skipped: list[str] = []
+    text_memory = 0
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        size = _metadata_size(kind, data[pos + 8 : end - 4])
+        over_memory = (
+            size is not None and kind in _TEXT_CHUNKS and text_memory + size > PngImagePlugin.MAX_TEXT_MEMORY
+        )
+        if size is None or over_memory:
+            why = "decompresses past" if size is None else "brings the text past"
+            limit = "MAX_TEXT_CHUNK" if size is None else "MAX_TEXT_MEMORY"
+            name = kind.decode("latin-1")
+            skipped.append(f"{name} chunk of {length:,} bytes at offset {pos:,} ({why} Pillow's {limit})")
+        else:
+            if kind in _TEXT_CHUNKS:
+                text_memory += size or 0
+            kept.append(data[pos:end])
+        pos = end
+    if not skipped:
+        return data, []
+    kept.append(data[pos:])
+    return b"".join(kept), skipped
+
+
 def _megabytes(n: int) -> str:
     return f"{n / 1024**2:,.0f} MiB"
 
@@ -161,10 +238,19 @@ def _megabytes(n: int) -> str:
 def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
     """Decode ``data`` once; never raises for bad input: problems come back as recorded errors."""
     out = DecodeOutcome()
+    readable, skipped = skip_oversized_png_chunks(data)
+    for what in skipped:
+        out.errors.append(
+            errors.item_note(
+                errors.IMAGE_CHUNK_SKIPPED,
+                f"PNG metadata {what} was left out of the decode so the pixels could be hashed; the digests "
+                "are of the whole file, chunk included",
+            )
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(data))
+            im = Image.open(io.BytesIO(readable))
     except UnidentifiedImageError:
         ftype = filetype.sniff(data[:64])
         if ftype is filetype.HEIC:
