@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
+import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
 
 from cairn import errors as E
 from cairn.model import EvidenceItem, ItemMeta, Locator
 from cairn.settings import Limits
 from cairn.sources.containers import expand
 from tests.sources import codes, content
+
+T = TypeVar("T")
 
 
 def deflate(data: bytes) -> bytes:
@@ -156,3 +164,82 @@ def test_quoted_overlap_is_refused() -> None:
     assert content(first) == b"".join(headers[1:]) + kernel_data
     for i in range(1, n):
         assert codes(got[f"x.zip!/q{i}"]) == {E.ARCHIVE_BOMB} and not got[f"x.zip!/q{i}"].has_content
+
+
+# ------------------------------------------------------------------------ item 3: directory flood
+
+
+def zip64_end(count: int, cd_size: int, cd_offset: int, at: int) -> bytes:
+    """A zip64 end record at ``at`` declaring ``count`` entries, its locator, and a saturated end record."""
+    rec = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, at, 1)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return rec + locator + end
+
+
+def measured(run: Callable[[], T]) -> tuple[T, int]:
+    """What ``run()`` returns, and the peak bytes Python allocated while it ran."""
+    tracemalloc.start()
+    try:
+        out = run()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_declared_flood_is_refused_with_bounded_memory() -> None:
+    """A few-KB zip whose zip64 end record declares 10 million entries: archive_bomb, memory flat."""
+    body = b""
+    entries = []
+    for i in range(3):
+        data = f"member {i}".encode()
+        entries.append(Entry(f"m{i}.txt".encode(), len(body), len(data), len(data), zlib.crc32(data), method=0))
+        body += local_header(entries[-1].name, len(data), len(data), zlib.crc32(data), method=0) + data
+    cd = b"".join(central(e) for e in entries)
+    honest = body + cd + zip64_end(10_000_000, len(cd), len(body), len(body) + len(cd))
+    lying = body + cd + zip64_end(10_000_000, 10_000_000 * 46, len(body), len(body) + len(cd))  # CD not there
+    assert len(honest) < 4096
+    items(plain_zip([(b"warm.txt", b"up", None)]))  # imports done before measuring
+    for data in (honest, lying):
+        got, peak = measured(partial(items, data))
+        assert peak < 256 * 1024, peak
+        assert E.ARCHIVE_BOMB in codes(got["x.zip"]) and "10000000 entries" in got["x.zip"].errors[0].message
+        assert [content(got[f"x.zip!/m{i}.txt"]) for i in range(3)] == [b"member 0", b"member 1", b"member 2"]
+
+
+def test_directory_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    """100,000 real entries and a member limit of 1,000: 1,000 are listed, and memory does not grow with
+    the directory (zipfile would hold every entry of it, tens of MB)."""
+    n = 100_000
+    header = local_header(b"", 0, 0, 0, method=0)
+    body = bytearray()
+    cd = bytearray()
+    for i in range(n):
+        name = f"{i:06}".encode()
+        cd += central(Entry(name, len(body), 0, 0, 0, method=0))
+        body += header[:26] + struct.pack("<HH", len(name), 0) + name
+    path = tmp_path / "many.zip"
+    path.write_bytes(bytes(body) + bytes(cd) + end_record(n, len(cd), len(body)))
+    del body, cd
+    limits = Limits(max_archive_members=1000)
+    items(plain_zip([(b"warm.txt", b"up", None)]))  # imports done before measuring
+    with path.open("rb") as fh:
+        meta = ItemMeta(size=path.stat().st_size)
+        listed, peak = measured(lambda: list(expand(Locator(("many.zip",)), meta, fh, limits, None, None)))
+    got = {i.locator.path: i for i in listed}
+    assert peak < 2 * 1024**2, peak
+    assert len(got) == 1001 and codes(got["many.zip"]) == {E.ARCHIVE_BOMB}
+    assert "more than max_archive_members (1000)" in got["many.zip"].errors[0].message
+    assert content(got["many.zip!/000999"]) == b""
+
+
+def test_fifty_thousand_entries_list_fully(tmp_path: Path) -> None:
+    """A real 50,000-entry zip (written by zipfile) lists every member with the default limits."""
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(50_000):
+            zf.writestr(f"d{i % 50}/f{i:05}.txt", str(i))
+    with path.open("rb") as fh:
+        got = list(expand(Locator(("big.zip",)), ItemMeta(size=path.stat().st_size), fh, Limits(), None, None))
+    assert len(got) == 50_001 and not got[-1].errors
+    assert got[12_345].locator.path == "big.zip!/d45/f12345.txt" and content(got[12_345]) == b"12345"

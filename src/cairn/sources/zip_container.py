@@ -412,21 +412,37 @@ def _zip64(usize: int, csize: int, offset: int, extra: bytes) -> tuple[int, int,
     return usize, csize, offset
 
 
-def _entries(stream: IO[bytes], end: _End, limit: int) -> Iterator[_Entry]:
-    """The first ``limit`` records of the central directory, read in bounded pieces."""
+_Record = tuple[tuple[int, ...], bytes]
+
+
+def _records(stream: IO[bytes], end: _End, limit: int) -> Iterator[_Record]:
+    """The first ``limit`` records of the central directory, read in bounded pieces: the 46-byte header's
+    fields (after the signature) and the name, extra and comment bytes that follow it."""
     win = _Window(stream, end.start, end.size)
     n = 0
     while n < limit and win.left() > 0:
-        hdr = win.take(_CENTRAL_HDR.size)
-        (sig, _ver, system, _need, flags, method, mt, md, crc, csize, usize, nlen, xlen, clen, *_r, eattr, offset) = (
-            _CENTRAL_HDR.unpack(hdr)
-        )
-        if sig != _CENTRAL:
+        fields = _CENTRAL_HDR.unpack(win.take(_CENTRAL_HDR.size))
+        if fields[0] != _CENTRAL:
             raise _NoDirectory(f"central directory record {n + 1} has a bad signature")
-        raw = win.take(nlen)
-        extra = win.take(xlen)
-        win.take(clen)
-        usize, csize, offset = _zip64(usize, csize, offset, extra)
+        nlen, xlen, clen = fields[11:14]
+        yield fields[1:], win.take(nlen + xlen + clen)
+        n += 1
+
+
+def _placed(fields: tuple[int, ...], var: bytes) -> tuple[int, int, int]:
+    """Uncompressed size, compressed size and local-header offset of a record (zip64 values resolved)."""
+    csize, usize, nlen, xlen, offset = fields[8], fields[9], fields[10], fields[11], fields[-1]
+    if _U32 in (csize, usize, offset):
+        return _zip64(usize, csize, offset, var[nlen : nlen + xlen])
+    return usize, csize, offset
+
+
+def _entries(stream: IO[bytes], end: _End, limit: int) -> Iterator[_Entry]:
+    """The first ``limit`` records of the central directory as entries."""
+    for fields, var in _records(stream, end, limit):
+        _ver, system, _need, flags, method, mt, md, crc, _cs, _us, nlen, xlen, *_rest, eattr, _off = fields
+        raw, extra = var[:nlen], var[nlen : nlen + xlen]
+        usize, csize, offset = _placed(fields, var)
         yield _Entry(
             raw_name=raw,
             name=_decode_name(raw, flags, extra),
@@ -441,7 +457,6 @@ def _entries(stream: IO[bytes], end: _End, limit: int) -> Iterator[_Entry]:
             external_attr=eattr,
             extra=extra,
         )
-        n += 1
 
 
 def _local_span(stream: IO[bytes], at: int) -> int:
@@ -501,9 +516,10 @@ def _survey(stream: IO[bytes], end: _End, limits: Limits) -> _Survey:
     """Read the directory once (bounded memory): record count, whether it holds more, overlaps."""
     offsets: array[int] = array("Q")
     csizes: array[int] = array("Q")
-    for e in _entries(stream, end, limits.max_archive_members + 1):
-        offsets.append(min(e.offset, 2**64 - 1))
-        csizes.append(min(e.csize, 2**64 - 1))
+    for fields, var in _records(stream, end, limits.max_archive_members + 1):
+        _usize, csize, offset = _placed(fields, var)
+        offsets.append(offset)
+        csizes.append(csize)
     more = len(offsets) > limits.max_archive_members or end.declared > limits.max_archive_members
     count = min(len(offsets), limits.max_archive_members)
     del offsets[count:], csizes[count:]
