@@ -2,8 +2,13 @@
 
 One read pass: the head is sniffed, every stream signal sees every byte once, and a picture is decoded
 once from the bytes already read (pictures up to ``Limits.max_image_file_bytes`` are read whole, then
-decoded from memory; larger ones are streamed and only hashed). Nothing here touches the database; the
-scan loop's writer does.
+decoded from memory; larger ones, even ones that grow past it while read, are streamed and only hashed).
+Nothing here touches the database; the scan loop's writer does.
+
+A file on disk is checked after its read: when its size or modification time as listed, the bytes read,
+and its size or time after the read (``fstat`` of the open file) disagree, it changed during the scan: it
+gets ``changed_during_scan`` and the size stored is the bytes actually hashed (the other sizes are in the
+message).
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import BinaryIO
 
 from cairn import errors
-from cairn.model import EvidenceItem, FileResult, ItemError
+from cairn.model import EvidenceItem, FileResult, ItemError, ItemMeta
 from cairn.settings import ScanSettings
 from cairn.signals import filetype
 from cairn.signals.base import ItemContext
@@ -48,11 +54,55 @@ def _content(item: EvidenceItem) -> Iterator[BinaryIO]:
         yield fh
 
 
-def _read_full(fh: BinaryIO, head: bytes) -> bytes:
+def _read_full(fh: BinaryIO, head: bytes, at_most: int) -> bytes:
+    """``head`` and what follows it, up to ``at_most`` bytes in all (a file may grow while it is read)."""
     parts = [head]
-    while chunk := fh.read(4 * 1024 * 1024):
+    total = len(head)
+    while total < at_most and (chunk := fh.read(min(4 * 1024 * 1024, at_most - total))):
         parts.append(chunk)
+        total += len(chunk)
     return b"".join(parts)
+
+
+def _stream(fh: BinaryIO, head: bytes, feed: Callable[[bytes], None], chunk_size: int) -> int:
+    """Feed ``head`` and the rest of ``fh`` chunk by chunk; return the bytes fed."""
+    total = 0
+    chunk = head
+    while True:
+        if chunk:
+            total += len(chunk)
+            feed(chunk)
+        chunk = fh.read(chunk_size)
+        if not chunk:
+            return total
+
+
+def _grown_past_limit(total: int, limit: int) -> ItemError:
+    return errors.item_error(
+        errors.IMAGE_BOMB,
+        f"picture file grew to {total:,} bytes while it was read, over the {limit:,}-byte decode limit; its "
+        "digests were computed, its pixels were not decoded",
+    )
+
+
+def _changed_during_scan(listed: ItemMeta, now: os.stat_result, hashed: int) -> ItemError | None:
+    """A ``changed_during_scan`` error when the file's size or time when listed, the bytes read, and its
+    size or time after the read do not all agree; None when they do."""
+    seen = []
+    if listed.size is not None and listed.size != hashed:
+        seen.append(f"it was listed at {listed.size:,} bytes")
+    if now.st_size != hashed:
+        seen.append(f"it was {now.st_size:,} bytes after the read")
+    if listed.mtime is not None and now.st_mtime != listed.mtime:
+        seen.append(f"its modification time moved from {listed.mtime} to {now.st_mtime}")
+    if not seen:
+        return None
+    return errors.item_error(
+        errors.CHANGED_DURING_SCAN,
+        f"the file changed while it was scanned: {hashed:,} bytes were read and hashed, but {'; '.join(seen)}. "
+        "The stored size and digests are of the bytes read; scan a read-only image of the evidence to get "
+        "results that hold",
+    )
 
 
 def _safe(result: FileResult, name: str, fn: object, *args: object) -> None:
@@ -118,20 +168,26 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
                     "Limits.max_image_file_bytes to decode it)",
                 )
             )
+        limit = settings.limits.max_image_file_bytes
         if ftype.is_image and not too_big:
-            data = item.data if item.data is not None else _read_full(fh, head)  # never a second copy
+            data = item.data if item.data is not None else _read_full(fh, head, limit + 1)  # never a second copy
             view = memoryview(data)
             for step in range(0, len(data), settings.chunk_size):
                 feed(view[step : step + settings.chunk_size])
-            result.bytes_read = len(data)
+            total = len(data)
+            if total > limit:  # the file grew past the limit after it was listed: hash the rest, never decode
+                data = None
+                if item.data is None:
+                    total += _stream(fh, b"", feed, settings.chunk_size)
+                result.errors.append(_grown_past_limit(total, limit))
         else:
-            chunk = head
-            total = 0
-            while chunk:
-                total += len(chunk)
-                feed(chunk)
-                chunk = fh.read(settings.chunk_size)
-            result.bytes_read = total
+            total = _stream(fh, head, feed, settings.chunk_size)
+        result.bytes_read = total
+        if item.os_path is not None:
+            changed = _changed_during_scan(item.meta, os.fstat(fh.fileno()), total)
+            if changed is not None:
+                result.errors.append(changed)
+                result.meta = replace(item.meta, size=total)  # the size stored is that of the bytes hashed
     for name, state in states:
         _safe(result, name, state.finish, result)
     if data is not None:
