@@ -6,7 +6,10 @@ the promise through the container engine (``expand``) or a full scan into a SQLi
 
 from __future__ import annotations
 
+import hashlib
 import io
+import sqlite3
+import stat
 import struct
 import tracemalloc
 import zipfile
@@ -17,10 +20,15 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+from PIL import Image
+
 from cairn import errors as E
 from cairn.model import EvidenceItem, ItemMeta, Locator
-from cairn.settings import Limits
+from cairn.pipeline.scan import scan
+from cairn.settings import Limits, ScanSettings
 from cairn.sources.containers import expand
+from cairn.store import CaseStore
 from tests.sources import codes, content
 
 T = TypeVar("T")
@@ -243,3 +251,79 @@ def test_fifty_thousand_entries_list_fully(tmp_path: Path) -> None:
         got = list(expand(Locator(("big.zip",)), ItemMeta(size=path.stat().st_size), fh, Limits(), None, None))
     assert len(got) == 50_001 and not got[-1].errors
     assert got[12_345].locator.path == "big.zip!/d45/f12345.txt" and content(got[12_345]) == b"12345"
+
+
+# ------------------------------------------------------------------------- item 9: lying modes
+
+
+def picture() -> bytes:
+    """A benign 128x96 noisy gradient PNG (about 30 KB)."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:96, 0:128]
+    base = np.stack([x * 2, y * 2, (x + y)], axis=2) + rng.integers(0, 40, (96, 128, 3))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def lying_modes_zip() -> bytes:
+    pic = picture()
+    return plain_zip(
+        [
+            (b"photo", pic, stat.S_IFDIR | 0o755),  # mode says directory, no trailing '/', holds a picture
+            (b"alias", pic, stat.S_IFLNK | 0o777),  # mode says symlink, holds a picture
+            (b"pipe", b"notes hidden in a pipe\n", stat.S_IFIFO | 0o644),
+            (b"slashed/", b"data behind a directory name\n", None),
+            (b"link", b"../elsewhere/target.txt", stat.S_IFLNK | 0o777),  # an ordinary Info-ZIP symlink
+            (b"real/", b"", stat.S_IFDIR | 0o755),  # a real directory entry
+            (b"modedir", b"", stat.S_IFDIR | 0o755),  # mode says directory, no data: a directory
+            (b"dev", b"", stat.S_IFCHR | 0o600),
+            (b"plain.txt", b"plain", stat.S_IFREG | 0o644),
+        ]
+    )
+
+
+def test_lying_modes_are_read_as_data() -> None:
+    pic = picture()
+    got = items(lying_modes_zip())
+    listed = ("photo", "alias", "pipe", "slashed", "link", "dev", "plain.txt")  # no row for directories
+    assert set(got) == {"x.zip", *(f"x.zip!/{n}" for n in listed)}
+    assert not got["x.zip"].errors
+    for name, data, claimed in (
+        ("photo", pic, "directory"),
+        ("alias", pic, "symbolic link"),
+        ("pipe", b"notes hidden in a pipe\n", "FIFO"),
+        ("slashed", b"data behind a directory name\n", "ends with '/'"),
+        ("link", b"../elsewhere/target.txt", "symbolic link"),
+    ):
+        member = got[f"x.zip!/{name}"]
+        assert member.meta.kind == "file" and content(member) == data, name
+        assert [e.code for e in member.errors] == [E.CLAIMED_MODE] and claimed in member.errors[0].message, name
+    assert got["x.zip!/link"].meta.link_target == "../elsewhere/target.txt"
+    alias_target = got["x.zip!/alias"].meta.link_target
+    assert alias_target is not None and alias_target.startswith("\udc89PNG\r\n")  # raw bytes, losslessly
+    assert got["x.zip!/dev"].meta.kind == "other" and not got["x.zip!/dev"].has_content
+    assert not got["x.zip!/plain.txt"].errors
+
+
+def test_lying_modes_are_hashed_and_decoded_in_a_scan(tmp_path: Path) -> None:
+    pic = picture()
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "modes.zip").write_bytes(lying_modes_zip())
+    with CaseStore.open(tmp_path / "case") as store:
+        summary = scan(tmp_path / "ev", store, ScanSettings(workers=1), actor="tester", show_progress=False)
+    assert summary.status == "completed"
+    con = sqlite3.connect(tmp_path / "case" / "case.db")
+    query = (
+        "SELECT f.path, f.kind, f.link_target, h.value, i.width, i.height FROM files f "
+        "LEFT JOIN file_hashes h ON h.file_id = f.id AND h.kind = 'sha256' LEFT JOIN images i ON i.file_id = f.id"
+    )
+    rows = {r[0]: r[1:] for r in con.execute(query)}
+    notes = {p: c for p, c in con.execute("SELECT f.path, e.code FROM file_errors e JOIN files f ON f.id = e.file_id")}
+    con.close()
+    sha = hashlib.sha256(pic).hexdigest()
+    assert rows["modes.zip!/photo"] == ("file", None, sha, 128, 96)
+    assert rows["modes.zip!/alias"][0] == "file" and rows["modes.zip!/alias"][2:] == (sha, 128, 96)
+    assert rows["modes.zip!/pipe"][2] == hashlib.sha256(b"notes hidden in a pipe\n").hexdigest()
+    assert rows["modes.zip!/link"][:2] == ("file", "../elsewhere/target.txt")
+    assert {notes[f"modes.zip!/{n}"] for n in ("photo", "alias", "pipe", "link", "slashed")} == {E.CLAIMED_MODE}
