@@ -6,6 +6,7 @@ the promise through the container engine (``expand``) or a full scan into a SQLi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import sqlite3
@@ -21,15 +22,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 from cairn import errors as E
-from cairn.model import EvidenceItem, ItemMeta, Locator
+from cairn.model import EMPTY_NAME, EvidenceItem, ItemMeta, Locator
 from cairn.pipeline.scan import scan
 from cairn.settings import Limits, ScanSettings
 from cairn.sources.containers import expand
 from cairn.store import CaseStore
 from tests.sources import codes, content
+from tests.store.pg import pg_schema_url
 
 T = TypeVar("T")
 
@@ -327,3 +331,68 @@ def test_lying_modes_are_hashed_and_decoded_in_a_scan(tmp_path: Path) -> None:
     assert rows["modes.zip!/pipe"][2] == hashlib.sha256(b"notes hidden in a pipe\n").hexdigest()
     assert rows["modes.zip!/link"][:2] == ("file", "../elsewhere/target.txt")
     assert {notes[f"modes.zip!/{n}"] for n in ("photo", "alias", "pipe", "link", "slashed")} == {E.CLAIMED_MODE}
+
+
+# ------------------------------------------------------------ items 10, 14, 16: names and targets
+
+
+def test_empty_name_does_not_lose_the_members_after_it() -> None:
+    data = plain_zip([(b"a.txt", b"first", None), (b"", b"nameless", None), (b"b.txt", b"after", None)])
+    cut = data[: data.index(b"PK\x01\x02")]
+    for archive, damage in ((data, set()), (cut, {E.ARCHIVE_CORRUPT})):  # from the directory; from local headers
+        got = items(archive)
+        assert codes(got["x.zip"]) == damage
+        empty = got[f"x.zip!/{EMPTY_NAME}"]
+        assert content(empty) == b"nameless" and E.ODD_NAME in codes(empty)
+        assert content(got["x.zip!/a.txt"]) == b"first" and content(got["x.zip!/b.txt"]) == b"after"
+
+
+def test_names_are_given_in_full() -> None:
+    """A NUL (which zipfile truncates at) and bytes that are not UTF-8 (under the UTF-8 flag) are kept."""
+    body = b""
+    entries = []
+    for name, flags in ((b"nul\x00byte.txt", 0), (b"bad\xffutf8.txt", 0x800)):
+        crc = zlib.crc32(name)
+        entries.append(Entry(name, len(body), len(name), len(name), crc, method=0, flags=flags))
+        body += local_header(name, len(name), len(name), crc, method=0, flags=flags) + name
+    got = items(assemble(body, entries))
+    assert content(got["x.zip!/nul%00byte.txt"]) == b"nul\x00byte.txt"
+    assert E.ODD_NAME in codes(got["x.zip!/nul%00byte.txt"])
+    assert content(got["x.zip!/bad%FFutf8.txt"]) == b"bad\xffutf8.txt"
+    assert set(got) == {"x.zip", "x.zip!/nul%00byte.txt", "x.zip!/bad%FFutf8.txt"}
+
+
+def test_unicode_path_field_wins_when_it_matches() -> None:
+    """Info-ZIP's Unicode path extra field (0x7075) names the member as unzip shows it."""
+    raw, real = "caf\x82.txt".encode("latin-1"), "café.txt"
+    field = struct.pack("<HHB", 0x7075, 5 + len(real.encode()), 1) + struct.pack("<I", zlib.crc32(raw)) + real.encode()
+    data = plain_zip([(raw, b"coffee", None)])
+    cd = data.index(b"PK\x01\x02")
+    patched = bytearray(data[:cd])
+    record = bytearray(data[cd : cd + 46 + len(raw)])
+    record[30:32] = struct.pack("<H", len(field))
+    patched += record + field
+    patched += end_record(1, len(record) + len(field), cd)
+    assert content(items(bytes(patched))["x.zip!/café.txt"]) == b"coffee"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_symlink_target_with_nul_is_stored(tmp_path: Path, backend: str) -> None:
+    target = b"../evil\x00target"
+    data = plain_zip([(b"link", target, stat.S_IFLNK | 0o777), (b"innocent.txt", b"innocent", None)])
+    assert items(data)["x.zip!/link"].meta.link_target == "../evil\x00target"
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "links.zip").write_bytes(data)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(pg_schema_url()) if backend == "postgresql" else None
+        with CaseStore.open(tmp_path / "case", url) as store:
+            summary = scan(tmp_path / "ev", store, ScanSettings(workers=1), actor="tester", show_progress=False)
+        assert summary.status == "completed"
+        engine = sa.create_engine(url or f"sqlite:///{tmp_path / 'case' / 'case.db'}")
+        with engine.connect() as conn:
+            query = sa.text("SELECT path, link_target FROM files")
+            rows: dict[str, str | None] = {p: t for p, t in conn.execute(query)}
+        engine.dispose()
+    assert set(rows) == {"links.zip", "links.zip!/link", "links.zip!/innocent.txt"}
+    stored = rows["links.zip!/link"]
+    assert stored is not None and stored.startswith("../evil") and stored.endswith("target") and "\x00" not in stored
