@@ -39,6 +39,7 @@ class Format(StrEnum):
 def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-untyped-def]
     from cairn.case_config import CaseConfigError, resolve_db_url
     from cairn.store import CaseFolderMismatch, CaseStore
+    from cairn.store.health import CaseDatabaseCorrupt
 
     if not create and not case.exists():
         err.print(f"[red]No case folder at {case}.[/] Run `cairn scan EVIDENCE --case {case}` first.")
@@ -50,7 +51,7 @@ def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-un
         raise typer.Exit(2) from exc
     try:
         return CaseStore.open(case, url)
-    except CaseFolderMismatch as exc:
+    except (CaseFolderMismatch, CaseDatabaseCorrupt) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
 
@@ -135,6 +136,7 @@ def scan(
     from cairn.pipeline.scan import scan as run_scan
     from cairn.settings import ScanSettings
     from cairn.sources.base import OutOfSpace
+    from cairn.store.locks import ScanInProgress
 
     if not evidence.exists():
         err.print(f"[red]No evidence at {evidence}.[/] Give a folder or an archive file.")
@@ -158,6 +160,9 @@ def scan(
         except ResumeMismatch as exc:
             err.print(f"[red]Not resumed:[/] {exc}")
             raise typer.Exit(2) from exc
+        except ScanInProgress as exc:
+            err.print(f"[red]Not scanned:[/] {exc}")
+            raise typer.Exit(2) from exc
         except OutOfSpace as exc:
             err.print(f"[red]Out of space:[/] {exc.strerror}")
             raise typer.Exit(3) from exc
@@ -174,7 +179,8 @@ def scan(
     if summary.path_collisions:
         table.add_row(
             "[red]path collisions[/]",
-            f"{summary.path_collisions:,} results named like a stored file were not stored: please report this",
+            f"{summary.path_collisions:,} items named like a stored file, stored renamed with a path_collision "
+            "error: please report this",
         )
     for code, n in sorted(summary.error_codes.items()):
         table.add_row(f"  {code}", f"{n:,}")

@@ -218,7 +218,24 @@ def scan(
     console: Console | None = None,
     batch_items: int = BATCH_ITEMS,
 ) -> ScanSummary:
-    """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence."""
+    """Scan ``evidence`` into ``store``; resumes any earlier, unfinished scan of the same evidence.
+
+    Raises ``cairn.store.locks.ScanInProgress`` (and touches nothing) while another scan of the same
+    evidence into the same case runs.
+    """
+    with store.scan_lock(str(evidence.resolve())):
+        return _scan_locked(evidence, store, settings, actor, show_progress, console, batch_items)
+
+
+def _scan_locked(
+    evidence: Path,
+    store: CaseStore,
+    settings: ScanSettings,
+    actor: str | None,
+    show_progress: bool,
+    console: Console | None,
+    batch_items: int,
+) -> ScanSummary:
     actor = actor or getpass.getuser()
     root = evidence.resolve()
     spool = _spool_dir(settings.temp_dir)

@@ -11,6 +11,7 @@ import getpass
 import json
 import socket
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,8 @@ from sqlalchemy.sql.schema import Table
 from cairn.errors import PATH_COLLISION, STORE_FAILED, is_note, item_error
 from cairn.model import FileResult, ItemError
 from cairn.store import audit as _audit
+from cairn.store import health as _health
+from cairn.store import locks as _locks
 from cairn.store import seal as _seal
 from cairn.store.db import (
     create_case_engine,
@@ -124,8 +127,10 @@ class CaseStore:
 
         ``db_url`` None means SQLite at ``case_dir/case.db``; ``postgresql://`` URLs use psycopg 3. The
         case is looked up by ``case_name`` (default: ``case_dir``'s name); creating it appends the audit
-        entry ``case.created``. Opening an existing case writes nothing.
+        entry ``case.created``. Opening an existing case writes nothing. A visibly damaged SQLite file
+        raises :class:`~cairn.store.health.CaseDatabaseCorrupt` before anything reads it.
         """
+        _health.check_case_database(Path(case_dir).absolute(), db_url)  # CaseDatabaseCorrupt, before any use
         case_dir = Path(case_dir).absolute()
         case_dir.mkdir(parents=True, exist_ok=True)
         name = case_name or case_dir.name
@@ -605,6 +610,13 @@ class CaseStore:
         with read_connection(self._engine) as conn:
             problems.extend(_seal.sealed_run_problems(conn, entries, roots))
         return problems
+
+    def scan_lock(self, root: str) -> AbstractContextManager[None]:
+        """Hold the scan lock of evidence ``root`` in this case for a ``with`` block, or raise
+        :class:`~cairn.store.locks.ScanInProgress` naming the scan that holds it (see :mod:`cairn.store.locks`)."""
+        if self._sqlite:
+            return _locks.file_lock(self.case_dir, root)
+        return _locks.advisory_lock(self._engine, self.case_id, root)
 
     def evidence_digest(self, evidence_id: int, up_to_run: int | None = None) -> str:
         """SHA-256 over the sorted ``path<TAB>sha256`` lines of ``evidence_id``'s stored items (those stored

@@ -1,0 +1,72 @@
+"""A damaged case database is named as such, with what to do, before anything reads or writes it.
+
+:func:`check_case_database` looks at the case folder's own SQLite file (``CASE_DIR/case.db``) without opening
+it with SQLite: the 16-byte magic, the page size, and the page count its header declares against the file's
+size. Random bytes, a file cut short (a copy that did not finish, a failing disk) and an emptied file beside
+an audit anchor each raise :class:`CaseDatabaseCorrupt`. A shared PostgreSQL database is the server's to keep
+whole and is not checked here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from cairn.store.audit import ANCHOR_FILE
+from cairn.store.db import resolve_url
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class CaseDatabaseCorrupt(RuntimeError):
+    """The case database file is damaged: the message says what is wrong and what to do."""
+
+
+def _corrupt(path: Path, what: str) -> CaseDatabaseCorrupt:
+    return CaseDatabaseCorrupt(
+        f"the case database {path} is damaged: {what}. cairn will not read or write it. Restore case.db from "
+        "the exhibit copy or backup of this case folder (then check it with `cairn audit verify`), or scan "
+        "the evidence into a new --case folder; keep the damaged file for examination"
+    )
+
+
+def check_case_database(case_dir: Path, db_url: str | None) -> None:
+    """Raise :class:`CaseDatabaseCorrupt` when the case's SQLite file exists and is visibly damaged."""
+    url = make_url(resolve_url(case_dir, db_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    check_sqlite_file(Path(url.database), (case_dir / ANCHOR_FILE).exists())
+
+
+def check_sqlite_file(path: Path, anchored: bool) -> None:
+    """Raise :class:`CaseDatabaseCorrupt` when the SQLite file ``path`` exists and is visibly damaged.
+
+    ``anchored``: the case folder holds an audit anchor, so an empty file cannot be a case being created.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _corrupt(path, f"it cannot be read ({exc.strerror or exc})") from exc
+    if size == 0:
+        if anchored:
+            raise _corrupt(path, "the file is empty, yet the case folder's audit anchor says the case has entries")
+        return
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise _corrupt(path, "it is not an SQLite database (its first bytes are not the SQLite header)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise _corrupt(path, f"its header declares an impossible page size ({page_size})")
+    if size % page_size:
+        raise _corrupt(path, f"its size ({size:,} bytes) is not a whole number of {page_size}-byte pages: cut short")
+    pages = int.from_bytes(header[28:32], "big")
+    header_valid = header[24:28] == header[92:96]
+    if header_valid and pages and size < pages * page_size:
+        raise _corrupt(
+            path, f"it is cut short: its header declares {pages * page_size:,} bytes, the file holds {size:,}"
+        )
