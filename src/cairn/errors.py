@@ -26,6 +26,7 @@ TIMEOUT = "timeout"  # the item ran past its wall-clock budget; its worker was r
 PATH_COLLISION = "path_collision"  # two items got one logical path; this one was stored under another
 STORE_FAILED = "store_failed"  # the database refused this item's details; the item row was kept
 CHANGED_DURING_SCAN = "changed_during_scan"  # the file's size or time changed while it was read
+WORKER_CRASHED = "worker_crashed"  # the worker process died while examining this item; it was replaced
 
 # -- notes: odd, recorded, and the item was still examined in full ---------------------------------
 DUPLICATE_NAME = "duplicate_name"  # a second member of the same name in one archive, renamed
@@ -56,6 +57,7 @@ ERROR_CODES = frozenset(
         PATH_COLLISION,
         STORE_FAILED,
         CHANGED_DURING_SCAN,
+        WORKER_CRASHED,
     }
 )
 

@@ -30,7 +30,7 @@ from cairn.errors import PATH_COLLISION, is_note
 from cairn.model import FileResult
 from cairn.pipeline.executor import make_executor
 from cairn.pipeline.progress import ScanProgress
-from cairn.pipeline.task import process_item
+from cairn.pipeline.task import item_budget, lost_result, process_item
 from cairn.settings import ScanSettings
 from cairn.signals.pdq import PDQ_IMPLEMENTATION
 from cairn.signals.registry import signals
@@ -245,7 +245,7 @@ def _scan_locked(
         str(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
     )
     done = store.done_paths(evidence_id)
-    executor = make_executor(settings.workers)
+    executor = make_executor(settings.workers, isolate=settings.limits.item_timeout > 0)
     settings = settings.resolved(executor.workers, _recorded_decode_budget(store, evidence_id) if done else None)
     record = run_record(settings, executor.name, executor.workers)
     try:
@@ -279,7 +279,9 @@ def _scan_locked(
     stop = _StopRequest()
     try:
         with stop, ScanProgress(show_progress, total if show_progress else None, console) as progress:
-            for result in executor.map_unordered(task, source.items(settings.limits, skip)):
+            budget = functools.partial(item_budget, limits=settings.limits)
+            items = source.items(settings.limits, skip)
+            for result in executor.map_unordered(task, items, budget=budget, on_lost=lost_result):
                 stop.check()
                 buffer.append(result)
                 _count(summary, result)

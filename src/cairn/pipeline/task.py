@@ -23,7 +23,8 @@ from typing import BinaryIO
 
 from cairn import errors
 from cairn.model import EvidenceItem, FileResult, ItemError, ItemMeta
-from cairn.settings import ScanSettings
+from cairn.pipeline.executor import Lost
+from cairn.settings import Limits, ScanSettings
 from cairn.signals import filetype
 from cairn.signals.base import ItemContext
 from cairn.signals.imaging import decode_image
@@ -112,6 +113,43 @@ def _safe(result: FileResult, name: str, fn: object, *args: object) -> None:
         result.errors.append(
             errors.item_error(errors.SIGNAL_FAILED, f"signal {name!r} failed: {type(exc).__name__}: {exc}")
         )
+
+
+def item_budget(item: EvidenceItem, limits: Limits) -> float | None:
+    """Seconds ``item`` may take: ``item_timeout`` plus ``item_timeout_per_gib`` per GiB of its size; None
+    when ``item_timeout`` is 0 (no timeout)."""
+    if limits.item_timeout <= 0:
+        return None
+    size = len(item.data) if item.data is not None else (item.meta.size or 0)
+    return limits.item_timeout + limits.item_timeout_per_gib * size / 1024**3
+
+
+def lost_result(item: EvidenceItem, lost: Lost) -> FileResult:
+    """The result of an item that produced none: ``timeout`` (past its budget) or ``worker_crashed``.
+
+    Its spooled copy, if any, is removed here (the worker that would have removed it is gone).
+    """
+    result = FileResult(locator=item.locator, meta=item.meta, is_container=item.is_container)
+    result.errors.extend(item.errors)
+    if lost.reason == "timeout":
+        result.errors.append(
+            errors.item_error(
+                errors.TIMEOUT,
+                f"the item {lost.detail}; it has no digests. Raise Limits.item_timeout to give it more time",
+            )
+        )
+    else:
+        result.errors.append(
+            errors.item_error(
+                errors.WORKER_CRASHED,
+                f"while this item was examined, {lost.detail}; it has no digests. A decoder crash on hostile "
+                "input, or the machine running out of memory, does this",
+            )
+        )
+    if item.spool_path:
+        with contextlib.suppress(OSError):
+            os.unlink(item.spool_path)
+    return result
 
 
 def process_item(item: EvidenceItem, settings: ScanSettings) -> FileResult:
