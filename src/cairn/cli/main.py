@@ -37,22 +37,23 @@ class Format(StrEnum):
 
 
 def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-untyped-def]
+    """The case store: for a write command (``create``) or read-only (read commands never write anything)."""
     from cairn.case_config import CaseConfigError, resolve_db_url
     from cairn.store import CaseFolderMismatch, CaseStore
     from cairn.store.health import CaseDatabaseCorrupt
+    from cairn.store.identity import CaseOpenError
 
-    if not create and not case.exists():
+    if not create and not case.is_dir():
         err.print(f"[red]No case folder at {case}.[/] Run `cairn scan EVIDENCE --case {case}` first.")
         raise typer.Exit(2)
     try:
-        url = resolve_db_url(case, db)
-    except CaseConfigError as exc:
+        url = resolve_db_url(case, db, record_url=create)
+        return CaseStore.open(case, url, read_only=not create)
+    except (CaseConfigError, CaseFolderMismatch, CaseDatabaseCorrupt) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    try:
-        return CaseStore.open(case, url)
-    except (CaseFolderMismatch, CaseDatabaseCorrupt) as exc:
-        err.print(f"[red]{exc}[/]")
+    except CaseOpenError as exc:
+        err.print(f"[red]Cannot read the case:[/] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -233,6 +234,23 @@ def audit_show(case: CaseOpt, db: DbOpt = None) -> None:
         for entry in store.audit_entries():
             typer.echo(f"{entry['seq']:>5} {entry['at']} {entry['actor']:<12} {entry['action']:<22} "
                        f"{entry['details_json']}")
+
+
+@app.command()
+def upgrade(case: CaseOpt, db: DbOpt = None) -> None:
+    """Migrate a case's database to this cairn's schema and give a case made before case ids its id.
+
+    A write command (read commands never change a case): for a case on read-only media, upgrade a copy.
+    """
+    from cairn.case_config import read_config
+    from cairn.store.migrate import HEAD_REVISION
+
+    if not (case / "case.db").is_file() and db is None and read_config(case).db_url is None:
+        err.print(f"[red]No case at {case}.[/] Give the case folder a `cairn scan` made.")
+        raise typer.Exit(2)
+    with _open_store(case, db, create=True) as store:
+        uid = read_config(case).uid
+    typer.echo(f"case {store.case_name!r} is at schema revision {HEAD_REVISION}; its id is {uid}")
 
 
 @app.command()

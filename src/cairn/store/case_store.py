@@ -31,21 +31,29 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
+from cairn.case_config import read_config
 from cairn.errors import PATH_COLLISION, STORE_FAILED, is_note, item_error
 from cairn.model import FileResult, ItemError
 from cairn.store import audit as _audit
 from cairn.store import health as _health
+from cairn.store import identity as _identity
 from cairn.store import locks as _locks
 from cairn.store import seal as _seal
 from cairn.store.db import (
+    CaseDatabaseMissing,
+    ReadEngine,
     create_case_engine,
+    create_read_engine,
     is_sqlite,
     mask_url,
     max_bind_params,
     read_connection,
     resolve_url,
+    settle_sqlite,
+    sqlite_file,
     write_connection,
 )
+from cairn.store.identity import CaseFolderMismatch as CaseFolderMismatch  # re-exported: its old home
 from cairn.store.migrate import upgrade
 from cairn.store.rows import DetailRows, file_row, storable_row, storable_text
 from cairn.store.schema import (
@@ -85,87 +93,125 @@ def _loads(raw: str | None) -> Any:
         return {"_unparseable": raw}
 
 
-class CaseFolderMismatch(ValueError):
-    """A shared database already holds a case of this name, made from another case folder."""
-
-
-def _made_elsewhere(conn: Connection, case_id: int, case_dir: Path) -> str | None:
-    """The folder an existing case was made in, when ``case_dir`` is not it and holds no anchor of it.
-
-    A folder with the case's audit anchor is the case's (perhaps moved); one without it is the case's only
-    if the case was made there (an anchor write cut short). Anything else is a second folder claiming it.
-    """
-    if (case_dir / _audit.ANCHOR_FILE).exists():
-        return None
-    created = conn.execute(
-        select(audit_log.c.details_json).where(audit_log.c.case_id == case_id, audit_log.c.seq == 1)
-    ).scalar()
-    made_in = json.loads(created).get("case_dir") if created else None
-    return None if made_in in (None, str(case_dir)) else str(made_in)
-
-
 class CaseStore:
     """One case in a case database. Open with :meth:`open`; close with :meth:`close` or ``with``."""
 
     #: Rows fetched per page by :meth:`iter_file_rows` (keyset pagination).
     ROW_PAGE = 2000
 
-    def __init__(self, engine: Engine, url: str, case_dir: Path, case_id: int, case_name: str) -> None:
-        """Wrap an already migrated engine; use :meth:`open` instead."""
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        case_dir: Path,
+        case_id: int,
+        case_name: str,
+        *,
+        reader: ReadEngine | None = None,
+    ) -> None:
+        """Wrap an already migrated engine (or a ``reader`` from a read-only open); use :meth:`open` instead."""
         self._engine = engine
         self._url = url
         self.case_dir = case_dir
         self.case_id = case_id
         self.case_name = case_name
         self._sqlite = is_sqlite(engine)
+        self._reader = reader
+
+    @property
+    def read_only(self) -> bool:
+        """True for a store opened by a read command: it cannot write the database or the case folder."""
+        return self._reader is not None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, case_dir: Path, db_url: str | None = None, case_name: str | None = None) -> CaseStore:
-        """Open (creating ``case_dir``, the database and the case as needed) and migrate to head.
+    def open(
+        cls, case_dir: Path, db_url: str | None = None, case_name: str | None = None, *, read_only: bool = False
+    ) -> CaseStore:
+        """Open the case of ``case_dir``; for writing (default) or, with ``read_only``, for a read command.
 
-        ``db_url`` None means SQLite at ``case_dir/case.db``; ``postgresql://`` URLs use psycopg 3. The
-        case is looked up by ``case_name`` (default: ``case_dir``'s name); creating it appends the audit
-        entry ``case.created``. Opening an existing case writes nothing. A visibly damaged SQLite file
-        raises :class:`~cairn.store.health.CaseDatabaseCorrupt` before anything reads it.
+        ``db_url`` None means SQLite at ``case_dir/case.db``; ``postgresql://`` URLs use psycopg 3. The case
+        is found by the id in ``case_dir/case.json`` (see :mod:`cairn.store.identity`), else by
+        ``case_name`` (default: ``case_dir``'s name).
+
+        For writing, it creates ``case_dir``, the database and the case as needed (auditing
+        ``case.created``), migrates to head, and gives a case made before case ids existed its id
+        (``case.uid_recorded``); opening an existing case with an id writes nothing.
+
+        ``read_only`` writes nothing at all, anywhere: no folder, no case, no migration, no ``case.json``,
+        no anchor, no SQLite side files (see :func:`cairn.store.db.create_read_engine`). It raises
+        :class:`~cairn.store.identity.CaseOpenError` when there is no case to read.
+
+        A visibly damaged SQLite file raises :class:`~cairn.store.health.CaseDatabaseCorrupt` before anything
+        reads it.
         """
         _health.check_case_database(Path(case_dir).absolute(), db_url)  # CaseDatabaseCorrupt, before any use
+        if read_only:
+            return cls._open_read_only(Path(case_dir).absolute(), db_url, case_name)
         case_dir = Path(case_dir).absolute()
         case_dir.mkdir(parents=True, exist_ok=True)
+        config = read_config(case_dir)
         name = case_name or case_dir.name
         url = resolve_url(case_dir, db_url)
+        own_db = _is_own_sqlite(case_dir, url)
         engine = create_case_engine(url)
+        lock = not is_sqlite(engine)
         try:
             upgrade(engine)
-            entry: dict[str, Any] | None = None
             with write_connection(engine) as conn:
-                stmt = _insert_ignore(engine, cases, ["name"]).returning(cases.c.id)
-                new_id = conn.execute(stmt, {"name": name, "created_at": _audit.utc_now()}).scalar()
-                if new_id is None:
-                    case_id = int(conn.execute(select(cases.c.id).where(cases.c.name == name)).scalar_one())
-                    made_in = _made_elsewhere(conn, case_id, case_dir) if db_url is not None else None
-                    if made_in is not None:
-                        raise CaseFolderMismatch(
-                            f"the database already holds a case named {name!r}, made in {made_in}; {case_dir} "
-                            f"has no record of it ({_audit.ANCHOR_FILE} is missing): it belongs to another case "
-                            "folder. Give this case another folder name, or open the folder it was made in."
-                        )
-                else:
-                    case_id = int(new_id)
-                    details = {"name": name, "case_dir": str(case_dir), "db_url": mask_url(url)}
-                    entry = _append_audit(conn, case_id, "case.created", details, default_actor(), False)
+                row, entry = _identity.claim(
+                    conn,
+                    case_dir,
+                    config,
+                    name,
+                    own_db=own_db,
+                    created={"name": name, "case_dir": str(case_dir), "db_url": mask_url(url)},
+                    append=lambda case_id, action, details: _append_audit(
+                        conn, case_id, action, details, default_actor(), lock
+                    ),
+                )
         except BaseException:
             engine.dispose()
             raise
-        store = cls(engine, url, case_dir, case_id, name)
+        store = cls(engine, url, case_dir, row.id, row.name)
         if entry is not None:
             store._anchor(entry)
         return store
 
+    @classmethod
+    def _open_read_only(cls, case_dir: Path, db_url: str | None, case_name: str | None) -> CaseStore:
+        if not case_dir.is_dir():
+            raise _identity.CaseNotFound(f"no case folder at {case_dir}")
+        config = read_config(case_dir)
+        url = resolve_url(case_dir, db_url)
+        try:
+            reader = create_read_engine(url)
+        except CaseDatabaseMissing as exc:
+            raise _identity.CaseNotFound(f"{exc}: {case_dir} holds no case database") from exc
+        try:
+            with read_connection(reader.engine) as conn:
+                _identity.check_readable(conn)
+            with read_connection(reader.engine) as conn:
+                name = case_name or case_dir.name
+                row = _identity.find_case(conn, case_dir, config, name, own_db=_is_own_sqlite(case_dir, url))
+            if row is None:
+                raise _identity.CaseNotFound(
+                    f"the database {mask_url(url)} holds no case for {case_dir} "
+                    f"(id {config.uid or 'none'}, name {case_name or case_dir.name!r})"
+                )
+        except BaseException:
+            reader.close()
+            raise
+        return cls(reader.engine, url, case_dir, row.id, row.name, reader=reader)
+
     def close(self) -> None:
-        """Release all database connections."""
+        """Release all database connections (a writer's SQLite database is left in rollback-journal mode)."""
+        if self._reader is not None:
+            self._reader.close()
+            return
         self._engine.dispose()
+        settle_sqlite(self._url)
 
     def __enter__(self) -> Self:
         return self
@@ -649,6 +695,8 @@ class CaseStore:
             conn.execute(select(cases.c.id).where(cases.c.id == self.case_id).with_for_update())
 
     def _anchor(self, entry: Mapping[str, Any]) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only case store never writes the audit anchor")
         _audit.write_anchor(
             self.case_dir, _audit.Anchor(int(entry["case_id"]), int(entry["seq"]), str(entry["entry_hash"]))
         )
@@ -665,6 +713,11 @@ class CaseStore:
         if run["status"] != "running":
             raise ValueError(f"scan run {run_id} is {run['status']}, not running")
         return dict(run)
+
+
+def _is_own_sqlite(case_dir: Path, url: str) -> bool:
+    """True when ``url`` is the case folder's own ``case.db`` (SQLite), not a shared database."""
+    return sqlite_file(url) == sqlite_file(resolve_url(case_dir, None))
 
 
 def _insert_ignore(engine: Engine, table: Table, conflict: list[str]) -> Insert:

@@ -4,15 +4,27 @@ SQLite (the default, ``CASE_DIR/case.db``) runs in WAL mode with foreign keys on
 driver's own transaction handling is switched off so that SQLAlchemy's ``begin()`` emits a real
 ``BEGIN`` (``BEGIN IMMEDIATE`` for connections marked as writers, see :func:`write_connection`).
 PostgreSQL URLs (``postgresql://`` or ``postgres://``) are rewritten to the psycopg 3 driver.
+
+A write engine leaves its SQLite database in rollback-journal mode when it closes (:func:`settle_sqlite`), so a
+case at rest is one self-contained ``case.db`` that a reader can open without creating ``-wal``/``-shm`` files.
+
+Read commands use :func:`create_read_engine`, which never writes, never creates a file beside the database and
+never migrates:
+
+* PostgreSQL: every connection is ``read_only`` (the server refuses any write).
+* SQLite: ``mode=ro`` (normal locking, so a scan running meanwhile is read consistently).
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -59,15 +71,20 @@ def create_case_engine(url: str) -> Engine:
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _sqlite_events(engine, ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON"))
+    return engine
+
+
+def _sqlite_events(engine: Engine, pragmas: tuple[str, ...]) -> None:
+    """Run ``pragmas`` (and the busy timeout) on every new connection; emit BEGIN ourselves."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cur = dbapi_conn.cursor()
         try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            for pragma in (*pragmas, f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
+                cur.execute(pragma)
         finally:
             cur.close()
 
@@ -76,7 +93,81 @@ def create_case_engine(url: str) -> Engine:
         immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    return engine
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for PostgreSQL and in-memory SQLite)."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "sqlite" or not sa_url.database or sa_url.database == ":memory:":
+        return None
+    return Path(sa_url.database)
+
+
+def settle_sqlite(url: str) -> None:
+    """Leave a SQLite database in rollback-journal mode (WAL checkpointed, ``-wal``/``-shm`` removed).
+
+    Called when a write engine closes, after its connections are released. Best effort: while another
+    connection still has the database open the mode stays WAL, and the next writer to close settles it.
+    """
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        return
+    try:
+        con = sqlite3.connect(path, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return
+    try:
+        con.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error:
+        pass  # busy (another connection): it stays WAL for now
+    finally:
+        con.close()
+
+
+class CaseDatabaseMissing(FileNotFoundError):
+    """A read found no SQLite database file where the case's database should be."""
+
+
+@dataclass
+class ReadEngine:
+    """An engine that cannot write, how it reads (``how``), and a private copy to remove on close."""
+
+    engine: Engine
+    how: str
+    scratch: Path | None = None
+
+    def close(self) -> None:
+        """Release the connections and remove the private copy, if any."""
+        self.engine.dispose()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def create_read_engine(url: str) -> ReadEngine:
+    """An engine that never writes and never creates a file beside the database (see the module notes)."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "sqlite":
+        engine = create_engine(sa_url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.read_only = True  # psycopg: every transaction READ ONLY, refused by the server on write
+
+        return ReadEngine(engine, "read-only transactions")
+    path = sqlite_file(url)
+    if path is None or not path.is_file():
+        raise CaseDatabaseMissing(f"no case database at {path}")
+    return _sqlite_reader(path, "mode=ro", "read-only")
+
+
+def _sqlite_reader(path: Path, params: str, how: str) -> ReadEngine:
+    uri = f"file:{quote(str(path.absolute()))}?{params}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=connect)
+    _sqlite_events(engine, ())
+    return ReadEngine(engine, how)
 
 
 @contextmanager
