@@ -32,7 +32,7 @@ from cairn.pipeline.scan import scan
 from cairn.settings import Limits, ScanSettings
 from cairn.sources.containers import expand
 from cairn.store import CaseStore
-from tests.sources import codes, content
+from tests.sources import codes, content, zip_bytes
 from tests.store.pg import pg_schema_url
 
 T = TypeVar("T")
@@ -396,3 +396,28 @@ def test_symlink_target_with_nul_is_stored(tmp_path: Path, backend: str) -> None
     assert set(rows) == {"links.zip", "links.zip!/link", "links.zip!/innocent.txt"}
     stored = rows["links.zip!/link"]
     assert stored is not None and stored.startswith("../evil") and stored.endswith("target") and "\x00" not in stored
+
+
+# -------------------------------------------------------------------------- methods and prefixes
+
+
+def test_bzip2_and_lzma_members_are_read_and_crc_checked() -> None:
+    text = b"benign text, repeated. " * 400
+    for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        data = zip_bytes([("t.txt", text), ("u.txt", text[::-1])], method)
+        got = items(data)
+        assert content(got["x.zip!/t.txt"]) == text and content(got["x.zip!/u.txt"]) == text[::-1], method
+        bad = bytearray(data)
+        crc_at = data.index(b"PK\x01\x02") + 16  # the CRC of the first entry in the central directory
+        bad[crc_at] ^= 0xFF
+        got = items(bytes(bad))
+        assert codes(got["x.zip!/t.txt"]) == {E.ARCHIVE_CORRUPT} and not got["x.zip!/t.txt"].has_content
+        assert content(got["x.zip!/u.txt"]) == text[::-1]
+
+
+def test_prefix_data_before_the_archive() -> None:
+    """A stub before the zip (a self-extractor, or a zip appended to a file): offsets are found as unzip does."""
+    data = plain_zip([(b"a.txt", b"alpha", None), (b"b.txt", b"beta", None)])
+    got = items(b"PK\x03\x04 stub that is not an entry " + bytes(1000) + data)
+    assert content(got["x.zip!/a.txt"]) == b"alpha" and content(got["x.zip!/b.txt"]) == b"beta"
+    assert not got["x.zip"].errors
