@@ -12,13 +12,21 @@ Read commands use :func:`create_read_engine`, which never writes, never creates 
 never migrates:
 
 * PostgreSQL: every connection is ``read_only`` (the server refuses any write).
-* SQLite: ``mode=ro`` (normal locking, so a scan running meanwhile is read consistently).
+* SQLite in a folder this user can write: ``mode=ro`` (normal locking, so a scan running meanwhile is read
+  consistently). A ``case.db-wal`` without its ``-shm`` (a folder copied mid-scan) is read from a private copy.
+* SQLite in a folder this user cannot write (write-blocked disk, DVD, another user's folder): with no
+  ``case.db-wal`` nobody can be writing there (a writer must create that file), so it is opened ``immutable=1``
+  (no locks, no ``-shm`` needed). With a ``-wal`` (a case copied or stopped mid-scan), ``mode=ro`` is tried
+  with the ``-wal``/``-shm`` found there; if SQLite cannot read them, the database and its ``-wal`` are read
+  from a private copy in the temp folder, removed on close, so the last committed rows are still seen.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +36,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 #: File name of the default SQLite database inside the case directory.
 SQLITE_FILE = "case.db"
@@ -156,10 +165,24 @@ def create_read_engine(url: str) -> ReadEngine:
     path = sqlite_file(url)
     if path is None or not path.is_file():
         raise CaseDatabaseMissing(f"no case database at {path}")
-    return _sqlite_reader(path, "mode=ro", "read-only")
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if os.access(path.parent, os.W_OK):
+        if wal.exists() and not shm.exists():
+            return _private_copy(path)
+        return _sqlite_reader(path, "mode=ro", "read-only")
+    if not wal.exists():
+        return _sqlite_reader(path, "mode=ro&immutable=1", "immutable (the folder cannot be written)")
+    reader = _sqlite_reader(path, "mode=ro", "read-only with the -wal found there")
+    try:
+        with reader.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except DBAPIError:
+        reader.close()
+        return _private_copy(path)
+    return reader
 
 
-def _sqlite_reader(path: Path, params: str, how: str) -> ReadEngine:
+def _sqlite_reader(path: Path, params: str, how: str, scratch: Path | None = None) -> ReadEngine:
     uri = f"file:{quote(str(path.absolute()))}?{params}"
 
     def connect() -> sqlite3.Connection:
@@ -167,7 +190,22 @@ def _sqlite_reader(path: Path, params: str, how: str) -> ReadEngine:
 
     engine = create_engine("sqlite://", creator=connect)
     _sqlite_events(engine, ())
-    return ReadEngine(engine, how)
+    return ReadEngine(engine, how, scratch)
+
+
+def _private_copy(path: Path) -> ReadEngine:
+    """Read ``path`` and its ``-wal`` from a copy in a private temp folder (removed on close)."""
+    scratch = Path(tempfile.mkdtemp(prefix="cairn-read-"))
+    try:
+        copy = scratch / path.name
+        shutil.copyfile(path, copy)
+        wal = Path(f"{path}-wal")
+        if wal.exists():
+            shutil.copyfile(wal, Path(f"{copy}-wal"))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return _sqlite_reader(copy, "mode=ro", f"a private copy with its -wal ({scratch})", scratch)
 
 
 @contextmanager
