@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cairn.model import ImageInfo, ItemError
 from cairn.store import CaseStore
 
@@ -18,7 +20,7 @@ def test_twenty_thousand_files(store: CaseStore) -> None:
     for start in range(0, N, BATCH):
         batch = []
         for i in range(start, start + BATCH):
-            kw: dict[str, object] = {}
+            kw: dict[str, Any] = {}
             if i % 10 == 0:
                 kw["image"] = ImageInfo(32, 16, "RGB", "PNG")
                 kw["thumbnail"] = b"thumb"
