@@ -480,7 +480,8 @@ class _Survey:
 
 
 def _overlaps(stream: IO[bytes], concat: int, offsets: array[int], csizes: array[int]) -> np.ndarray | None:
-    """Per record: -1, or the index of the earlier record whose byte range overlaps its own group.
+    """Per record: -1, or (for a record whose byte range overlaps another's) the index of the record kept
+    for its group of overlapping ranges; None when no two ranges overlap.
 
     A record's range is its local header, name, extra and compressed data. Ranges sorted by start form
     groups of mutually overlapping ranges; in each group the record first in the directory is kept.
@@ -490,12 +491,12 @@ def _overlaps(stream: IO[bytes], concat: int, offsets: array[int], csizes: array
         return None
     starts = np.frombuffer(offsets, dtype=np.uint64)
     order = np.argsort(starts, kind="stable")
-    ends = np.empty(n, dtype=np.uint64)
+    in_order: array[int] = array("Q")  # range ends, in the order of the starts
     for a in range(0, n, _ENTRIES_PER_BATCH):
-        idx = order[a : a + _ENTRIES_PER_BATCH].tolist()
-        for j, i in enumerate(idx):
+        for i in order[a : a + _ENTRIES_PER_BATCH].tolist():
             end = offsets[i] + _local_span(stream, offsets[i] + concat) + csizes[i]
-            ends[a + j] = min(end, 2**64 - 1)
+            in_order.append(min(end, 2**64 - 1))
+    ends = np.frombuffer(in_order, dtype=np.uint64)
     sorted_starts = starts[order]
     reach = np.maximum.accumulate(ends)
     new_group = np.empty(n, dtype=bool)
