@@ -26,8 +26,10 @@ Contract (what a caller of ``zip_members`` can rely on):
 * **Modes.** Data is data, as Info-ZIP extracts it: an entry is a directory only when its name ends with
   ``/`` or its Unix mode says directory *and* it holds no data. An entry whose mode says directory,
   symbolic link, FIFO, device or socket yet holds data is read, hashed and decoded as a file, with a
-  ``CLAIMED_MODE`` note naming the claimed mode; a symbolic link's data is also recorded as its
-  ``link_target`` (raw, up to 4 KiB; a NUL is kept). Info-ZIP's own stdin member (``zip out.zip -``, named
+  ``CLAIMED_MODE`` note naming the claimed mode. An ordinary symbolic link (its data a UTF-8 path of at
+  most 4 KiB without NUL, what Info-ZIP writes) is listed as kind "symlink" with that path as
+  ``link_target``: its data is recorded in full there. Any other symbolic-link entry is read as a file with
+  the note, its first 4 KiB also recorded as ``link_target`` (raw; a NUL is kept). Info-ZIP's own stdin member (``zip out.zip -``, named
   ``-``, mode of the pipe) gets no note. A device or FIFO entry without data is listed as kind "other".
 * **Times.** The DOS ``date_time`` has no time zone; it is read as if it were UTC. An "extended
   timestamp" extra field (0x5455), which is real UTC, wins when present.
@@ -575,12 +577,21 @@ def _dir_with_data(usize: int) -> ItemError:
     )
 
 
-def _link_target(stream: IO[bytes], concat: int, e: _Entry) -> str | None:
+def _link_bytes(stream: IO[bytes], concat: int, e: _Entry) -> bytes | None:
     try:
         with _open_entry(stream, concat, e) as f:
-            data = f.read(_LINK_MAX)
-        return data.decode("utf-8", "surrogateescape")
+            return bytes(f.read(_LINK_MAX + 1))
     except Exception:
+        return None
+
+
+def _plain_link(raw: bytes | None, e: _Entry) -> str | None:
+    """The target of an ordinary symbolic link (what Info-ZIP stores: a short UTF-8 path, no NUL), or None."""
+    if raw is None or e.usize > _LINK_MAX or len(raw) != e.usize or not raw or b"\x00" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
@@ -602,7 +613,9 @@ def _claims(
     assert meta.mode is not None
     notes = () if fmt == stat.S_IFIFO and e.name == "-" else (_claimed(meta.mode, e.usize),)
     if fmt == stat.S_IFLNK and not e.flags & 0x1:
-        meta = replace(meta, link_target=_link_target(stream, concat, e))
+        raw = _link_bytes(stream, concat, e)
+        target = None if raw is None else raw[:_LINK_MAX].decode("utf-8", "surrogateescape")
+        meta = replace(meta, link_target=target)
     return meta, notes
 
 
@@ -619,6 +632,10 @@ def _central_member(stream: IO[bytes], concat: int, e: _Entry, overlap_first: in
     if fmt not in (0, stat.S_IFREG) and not data:
         kind, target = ("symlink", "") if fmt == stat.S_IFLNK else ("other", None)
         return RawMember(e.name, replace(meta, size=0, kind=kind, link_target=target))
+    if fmt == stat.S_IFLNK and not e.flags & 0x1:
+        target = _plain_link(_link_bytes(stream, concat, e), e)
+        if target is not None:  # an ordinary link: its data is the target, recorded in full as link_target
+            return RawMember(e.name, replace(meta, kind="symlink", link_target=target))
     meta, notes = _claims(stream, concat, e, meta, fmt)
     if e.flags & 0x1:
         return RawMember(e.name, meta, errors=(*notes, _encrypted()))
