@@ -29,8 +29,9 @@ Contract (what a caller of ``zip_members`` can rely on):
   ``CLAIMED_MODE`` note naming the claimed mode. An ordinary symbolic link (its data a UTF-8 path of at
   most 4 KiB without NUL, what Info-ZIP writes) is listed as kind "symlink" with that path as
   ``link_target``: its data is recorded in full there. Any other symbolic-link entry is read as a file with
-  the note, its first 4 KiB also recorded as ``link_target`` (raw; a NUL is kept). Info-ZIP's own stdin member (``zip out.zip -``, named
-  ``-``, mode of the pipe) gets no note. A device or FIFO entry without data is listed as kind "other".
+  the note, its first 4 KiB also recorded as ``link_target`` (raw; a NUL is kept). Info-ZIP's own stdin
+  member (``zip out.zip -``, named ``-``, mode of the pipe) gets no note. A device or FIFO entry without data is
+  listed as kind "other".
 * **Times.** The DOS ``date_time`` has no time zone; it is read as if it were UTC. An "extended
   timestamp" extra field (0x5455), which is real UTC, wins when present.
 """
