@@ -75,7 +75,14 @@ _CHUNK = 1024 * 1024
 
 
 class ContainerLimitExceeded(Exception):
-    """Raised by a format's reader when the archive as a whole breaks a limit (recorded as ARCHIVE_BOMB)."""
+    """Raised by a format's reader when the archive as a whole breaks a limit (recorded as ARCHIVE_BOMB).
+
+    ``listed_all``: the format found the breach only after listing every entry (nothing was left unread).
+    """
+
+    def __init__(self, message: str, *, listed_all: bool = False) -> None:
+        super().__init__(message)
+        self.listed_all = listed_all
 
 
 class ContainerDamaged(Exception):
@@ -680,9 +687,8 @@ def _members(
                 found.append(E.item_error(E.ARCHIVE_CORRUPT, str(exc)))
                 break
             except ContainerLimitExceeded as exc:
-                found.append(
-                    E.item_error(E.ARCHIVE_BOMB, f"{exc}; the members after that point were not examined.")
-                )
+                tail = "every entry was listed" if exc.listed_all else "the members after that point were not examined"
+                found.append(E.item_error(E.ARCHIVE_BOMB, f"{exc}; {tail}."))
                 break
             except Exception as exc:
                 found.append(

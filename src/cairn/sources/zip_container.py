@@ -658,7 +658,7 @@ def _central_members(stream: IO[bytes], end: _End, survey: _Survey, limits: Limi
     if survey.more:
         why.append(_too_many(end.declared, survey.count, limits))
     if why:
-        raise ContainerLimitExceeded("; ".join(why))
+        raise ContainerLimitExceeded("; ".join(why), listed_all=not survey.more)
 
 
 # ------------------------------------------------------------------------------ local-header walk
