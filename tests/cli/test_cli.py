@@ -107,3 +107,16 @@ def test_two_case_folders_cannot_share_one_case_in_a_database(tmp_path: Path) ->
         assert out.exit_code == 2 and "belongs to another case folder" in out.output
         # the folder it was made in still opens, and its chain is intact
         assert "audit chain intact" in _run("audit", "verify", "--case", str(tmp_path / "one" / "case"))
+
+
+def test_scan_records_the_item_timeout_and_decode_budget_it_was_given(tmp_path: Path) -> None:
+    evidence, case = tmp_path / "ev", tmp_path / "case"
+    evidence.mkdir()
+    (evidence / "note.txt").write_text("a red bicycle on a beach\n", encoding="utf-8")
+    args = ("scan", str(evidence), "--case", str(case), "--workers", "1", "--no-progress")
+    _run(*args, "--item-timeout", "0", "--decode-memory", "64")
+    with sqlite3.connect(case / "case.db") as con:
+        (settings_json,) = con.execute("SELECT settings_json FROM scan_runs").fetchone()
+    limits = json.loads(settings_json)["limits"]
+    assert limits["item_timeout"] == 0 and limits["decode_memory_budget"] == 64 * 1024**2
+    _run("scan", "--case", str(case), str(evidence), "--item-timeout", "-1", code=2)

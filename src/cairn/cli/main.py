@@ -131,11 +131,26 @@ def scan(
     temp_dir: Annotated[
         Path | None, typer.Option(help="Where large archive members are spooled (default: the system temp).")
     ] = None,
+    item_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds one item may take (plus 60 s per GiB of it); past it: a timeout error, a new worker. "
+            "0 = none (then one worker runs inline).",
+            min=0,
+        ),
+    ] = 300.0,
+    decode_memory: Annotated[
+        int | None,
+        typer.Option(
+            help="MiB one worker may spend decoding one picture (default: half the memory / workers, >= 256).",
+            min=16,
+        ),
+    ] = None,
 ) -> None:
     """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
     from cairn.pipeline.scan import ResumeMismatch
     from cairn.pipeline.scan import scan as run_scan
-    from cairn.settings import ScanSettings
+    from cairn.settings import Limits, ScanSettings
     from cairn.sources.base import OutOfSpace
     from cairn.store.locks import ScanInProgress
 
@@ -150,7 +165,13 @@ def scan(
                 f"evidence: choose a {label} outside it."
             )
             raise typer.Exit(2)
-    settings = ScanSettings(fast_pdq=fast_pdq, workers=workers, temp_dir=str(temp_dir) if temp_dir else None)
+    limits = Limits(
+        item_timeout=item_timeout,
+        decode_memory_budget=decode_memory * 1024**2 if decode_memory is not None else None,
+    )
+    settings = ScanSettings(
+        limits=limits, fast_pdq=fast_pdq, workers=workers, temp_dir=str(temp_dir) if temp_dir else None
+    )
     with _open_store(case, db, create=True) as store:
         try:
             summary = run_scan(evidence, store, settings, actor=actor, show_progress=progress, console=err,
