@@ -61,7 +61,41 @@ def tar_archive(mode: str = "w") -> bytes:
     return buf.getvalue()
 
 
+class _Unseekable(io.RawIOBase):
+    """A write-only stream that cannot seek: zipfile then writes data descriptors after each member."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.buf += b
+        return len(b)
+
+
+def zip_streamed() -> bytes:
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pic.gif", picture("GIF"))
+        zf.writestr("d/e.txt", "a red bicycle on a beach\n" * 5)
+    return bytes(out.buf)
+
+
+def tar_gnu_longnames() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for i, data in enumerate((picture("BMP"), b"x" * 3000)):
+            info = tarfile.TarInfo(f"{'deep/' * 30}file{i}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 CONTAINER_SEEDS: dict[str, Callable[[], bytes]] = {
+    "zip-streamed": zip_streamed,
+    "tar-gnu": tar_gnu_longnames,
     "zip": zip_archive,
     "zip-nested": lambda: zip_archive(nested=True),
     "tar": tar_archive,
