@@ -23,7 +23,7 @@ def picture(fmt: str, **options: object) -> bytes:
     if fmt in ("GIF", "WEBP"):
         im.save(buf, format=fmt, save_all=True, append_images=[im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
     else:
-        im.save(buf, format=fmt, **options)  # type: ignore[arg-type]
+        im.save(buf, format=fmt, **options)
     return buf.getvalue()
 
 
