@@ -14,6 +14,25 @@ from cairn.demo import DemoManifest, generate
 from cairn.pipeline.scan import ScanSummary, scan
 from cairn.settings import ScanSettings
 from cairn.store import CaseStore
+from tests.store.pg import pg_schema_url
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: "sqlite" or "postgresql"."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite (the case directory's case.db), else a PostgreSQL URL bound to a fresh schema."""
+    if backend == "sqlite":
+        yield None
+    else:
+        with pg_schema_url() as url:
+            yield url
 
 
 @dataclass(frozen=True)

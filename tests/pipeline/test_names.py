@@ -43,7 +43,7 @@ def _write(path: bytes, data: bytes) -> None:
         fh.write(data)
 
 
-def test_names_that_used_to_collide_are_eleven_rows_every_time(tmp_path: Path) -> None:
+def test_names_that_used_to_collide_are_eleven_rows_every_time(tmp_path: Path, db_url: str | None) -> None:
     """Issue 10 item 6: 11 items whose names differ only by what the escaping shows are 11 rows, always."""
     evidence = os.fsencode(tmp_path / "evidence")
     names = [b"a\xffb", b"a%FFb", b"x\ny", b"x%0Ay", b"d!/f", b"d%21/f"]
@@ -57,7 +57,7 @@ def test_names_that_used_to_collide_are_eleven_rows_every_time(tmp_path: Path) -
 
     digests = []
     for run in range(3):
-        with CaseStore.open(tmp_path / f"case{run}") as store:
+        with CaseStore.open(tmp_path / f"case{run}", db_url) as store:
             summary = scan(Path(os.fsdecode(evidence)), store, ScanSettings(workers=2), show_progress=False)
             rows = {r["path"]: r["sha256"] for r in store.iter_file_rows()}
         assert summary.files == 11 and summary.path_collisions == 0

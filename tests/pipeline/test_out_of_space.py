@@ -57,40 +57,41 @@ def _evidence(root: Path) -> Path:
     return root
 
 
-def _rows(case: Path) -> dict[str, tuple[Any, ...]]:
-    with CaseStore.open(case) as store:
+def _rows(case: Path, db_url: str | None = None) -> dict[str, tuple[Any, ...]]:
+    with CaseStore.open(case, db_url) as store:
         return {r["path"]: (r["sha256"], r["size"], r["error"]) for r in store.iter_file_rows()}
 
 
 def test_a_full_temp_disk_stops_the_scan_and_the_resume_redoes_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str | None
 ) -> None:
     evidence = _evidence(tmp_path / "evidence")
-    with CaseStore.open(tmp_path / "clean") as store:
+    with CaseStore.open(tmp_path / "clean", db_url) as store:
         scan(evidence, store, SETTINGS, show_progress=False)
-    clean = _rows(tmp_path / "clean")
+    clean = _rows(tmp_path / "clean", db_url)
 
     case = tmp_path / "case"
     with monkeypatch.context() as m:
         _small_disk(m, free=400_000)  # big1 fits, big2 does not
-        with CaseStore.open(case) as store, pytest.raises(OutOfSpace) as caught:
+        with CaseStore.open(case, db_url) as store, pytest.raises(OutOfSpace) as caught:
             scan(evidence, store, SETTINGS, show_progress=False, batch_items=1)
     assert caught.value.errno == errno.ENOSPC and "--temp-dir" in str(caught.value)
-    stopped = _rows(case)
+    stopped = _rows(case, db_url)
     assert "b.zip!/big2.bin" not in stopped and "b.zip" not in stopped and "c.txt" not in stopped
     assert all(row[2] is None for row in stopped.values())  # never archive_corrupt: nothing is blamed
-    with CaseStore.open(case) as store:
+    with CaseStore.open(case, db_url) as store:
         assert [r["status"] for r in store.runs()] == ["interrupted"]
         summary = scan(evidence, store, SETTINGS, show_progress=False)
     assert summary.status == "completed" and summary.path_collisions == 0
-    assert _rows(case) == clean
+    assert _rows(case, db_url) == clean
 
 
 def test_the_cli_says_so_and_exits_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     evidence = _evidence(tmp_path / "evidence")
     _small_disk(monkeypatch, free=1000)
     # the CLI's settings, with the small in-memory limit that makes members spool
-    monkeypatch.setattr("cairn.settings.ScanSettings", functools.partial(ScanSettings, limits=SETTINGS.limits))
+    small = functools.partial(Limits, in_memory_member_size=SETTINGS.limits.in_memory_member_size)
+    monkeypatch.setattr("cairn.settings.Limits", small)
     result = CliRunner().invoke(
         app, ["scan", str(evidence), "--case", str(tmp_path / "case"), "--workers", "1", "--no-progress"]
     )

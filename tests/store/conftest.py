@@ -1,4 +1,7 @@
-"""Fixtures for store tests: every store test runs on SQLite and on PostgreSQL (own schema per test)."""
+"""Fixtures for store tests: every store test runs on SQLite and on PostgreSQL (own schema per test).
+
+``backend`` and ``db_url`` live in ``tests/conftest.py`` so tests outside the store can run on both too.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,6 @@ from pathlib import Path
 import pytest
 
 from cairn.store import CaseStore
-
-from .pg import pg_schema_url
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test: "sqlite" or "postgresql"."""
-    return str(request.param)
-
-
-@pytest.fixture
-def db_url(backend: str) -> Iterator[str | None]:
-    """None for SQLite (the case directory's case.db), else a PostgreSQL URL bound to a fresh schema."""
-    if backend == "sqlite":
-        yield None
-    else:
-        with pg_schema_url() as url:
-            yield url
 
 
 @pytest.fixture
