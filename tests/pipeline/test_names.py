@@ -69,3 +69,29 @@ def test_names_that_used_to_collide_are_eleven_rows_every_time(tmp_path: Path, d
         assert rows["z.zip!/d%2521/f"] == hashlib.sha256(b"member 3").hexdigest()
         digests.append(summary.evidence_digest)
     assert len(set(digests)) == 1
+
+
+def test_an_evidence_root_that_is_not_utf8_is_scanned_and_verifies(tmp_path: Path, db_url: str | None) -> None:
+    root = os.path.join(os.fsencode(tmp_path), b"seized-\xff-drive")
+    _write(os.path.join(root, b"a.txt"), b"a red bicycle on a beach")
+    evidence = Path(os.fsdecode(root))
+    with CaseStore.open(tmp_path / "case", db_url) as store:
+        summary = scan(evidence, store, ScanSettings(workers=1), show_progress=False)
+        assert summary.status == "completed" and summary.files == 1
+        assert [e["root"] for e in store.evidence_list()] == [str(tmp_path / "seized-%FF-drive")]
+        assert store.audit_verify() == []
+        again = scan(evidence, store, ScanSettings(workers=1), show_progress=False)  # found again, resumed
+        assert again.files == 0 and again.skipped_already_done == 1
+
+
+def test_a_case_folder_that_is_not_utf8_is_refused_with_a_message(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cairn.cli.main import app
+
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "a.txt").write_bytes(b"x")
+    case = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"case-\xff"))
+    result = CliRunner().invoke(app, ["scan", str(tmp_path / "ev"), "--case", case, "--no-progress"])
+    assert result.exit_code == 2 and "not valid UTF-8" in result.output
+    assert not os.path.exists(case)

@@ -42,7 +42,16 @@ def _open_store(case: Path, db: str | None, create: bool):  # type: ignore[no-un
     from cairn.store import CaseFolderMismatch, CaseStore
     from cairn.store.health import CaseDatabaseCorrupt
     from cairn.store.identity import CaseOpenError
+    from cairn.store.rows import storable_text
 
+    try:
+        str(case.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        err.print(
+            f"[red]The case folder path {storable_text(str(case))} is not valid UTF-8.[/] Choose a case folder "
+            "whose path is (evidence paths may be anything; the case's own path is recorded as text)."
+        )
+        raise typer.Exit(2) from None
     if not create and not case.is_dir():
         err.print(f"[red]No case folder at {case}.[/] Run `cairn scan EVIDENCE --case {case}` first.")
         raise typer.Exit(2)

@@ -37,6 +37,7 @@ from cairn.signals.registry import signals
 from cairn.sources.folder import FolderSource
 from cairn.sources.open import open_source
 from cairn.store.case_store import CaseStore, WriteOutcome
+from cairn.store.rows import storable_text
 
 BATCH_ITEMS = 256
 BATCH_SECONDS = 1.0
@@ -223,8 +224,14 @@ def scan(
     Raises ``cairn.store.locks.ScanInProgress`` (and touches nothing) while another scan of the same
     evidence into the same case runs.
     """
-    with store.scan_lock(str(evidence.resolve())):
+    with store.scan_lock(evidence_label(evidence.resolve())):
         return _scan_locked(evidence, store, settings, actor, show_progress, console, batch_items)
+
+
+def evidence_label(root: Path) -> str:
+    """The evidence root as the case records it: its absolute path, with a byte that is not valid UTF-8 (or
+    a NUL) shown as ``%XX`` so any folder name a seized drive holds can be registered and locked."""
+    return storable_text(str(root))
 
 
 def _scan_locked(
@@ -242,7 +249,7 @@ def _scan_locked(
     source = open_source(root, temp_dir=str(spool))
     total = _top_level_bytes(root)
     evidence_id = store.register_evidence(
-        str(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
+        evidence_label(root), source.kind, actor, {"host": socket.gethostname(), "size_bytes": total}
     )
     done = store.done_paths(evidence_id)
     executor = make_executor(settings.workers, isolate=settings.limits.item_timeout > 0)
