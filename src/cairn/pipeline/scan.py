@@ -34,6 +34,7 @@ from cairn.pipeline.task import item_budget, lost_result, process_item
 from cairn.settings import ScanSettings
 from cairn.signals.pdq import PDQ_IMPLEMENTATION
 from cairn.signals.registry import signals
+from cairn.sources.deep_path import lstat_path
 from cairn.sources.folder import FolderSource
 from cairn.sources.open import open_source
 from cairn.store.case_store import CaseStore, WriteOutcome
@@ -180,7 +181,7 @@ def _top_level_bytes(root: Path) -> int:
         for entry in entries:
             path = os.path.join(folder, entry.name)
             try:
-                st = os.lstat(path)
+                st = lstat_path(path)
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):

@@ -29,6 +29,7 @@ from cairn.signals import filetype
 from cairn.signals.base import ItemContext
 from cairn.signals.imaging import decode_image
 from cairn.signals.registry import signals
+from cairn.sources.deep_path import open_path
 
 HEAD_BYTES = 64 * 1024
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -38,9 +39,9 @@ def open_readonly(path: str) -> BinaryIO:
     """Open an evidence file read-only, without updating its access time where the OS allows it."""
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags | _NOATIME)
+        fd = open_path(path, flags | _NOATIME)
     except PermissionError:
-        fd = os.open(path, flags)  # O_NOATIME needs file ownership; plain read-only still never writes
+        fd = open_path(path, flags)  # O_NOATIME needs file ownership; plain read-only still never writes
     return os.fdopen(fd, "rb", buffering=0)
 
 

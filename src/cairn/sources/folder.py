@@ -27,6 +27,7 @@ from cairn.model import EvidenceItem, ItemError, ItemMeta, Locator, is_odd_name
 from cairn.settings import Limits
 from cairn.sources.base import SkipFn
 from cairn.sources.containers import expand
+from cairn.sources.deep_path import lstat_path, open_path, readlink_path
 
 _BASE_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -38,11 +39,11 @@ def open_readonly(path: str) -> int:
     """Open ``path`` read-only without following a final symlink; try not to update its atime."""
     if _NOATIME:
         try:
-            return os.open(path, _BASE_FLAGS | _NOATIME)
+            return open_path(path, _BASE_FLAGS | _NOATIME)
         except PermissionError as exc:
             if exc.errno != errno.EPERM:  # EPERM: O_NOATIME needs ownership; EACCES is a real refusal
                 raise
-    return os.open(path, _BASE_FLAGS)
+    return open_path(path, _BASE_FLAGS)
 
 
 def meta_from_stat(st: os.stat_result, kind: str = "file", link_target: str | None = None) -> ItemMeta:
@@ -178,7 +179,7 @@ def link_loop(root: str, rel: str) -> str | None:
             new = (*path, name)
             full = os.path.join(root, *new)
             try:
-                st = os.lstat(full)
+                st = lstat_path(full)
             except OSError:
                 raise _Unresolved from None
             if not stat.S_ISLNK(st.st_mode):
@@ -195,7 +196,7 @@ def link_loop(root: str, rel: str) -> str | None:
                 raise _Loop(f"is more than {MAX_LINK_HOPS} links deep")
             seen[new] = None
             try:
-                target = os.readlink(full)
+                target = readlink_path(full)
             except OSError:
                 raise _Unresolved from None
             path = walk(path, target)
@@ -216,7 +217,7 @@ def _symlink_item(root: str, rel: str, path: str, st: os.stat_result) -> Evidenc
     errs = []
     target: str | None = None
     try:
-        target = os.readlink(path)
+        target = readlink_path(path)
     except OSError as exc:
         errs.append(E.item_error(E.UNREADABLE, f"link target could not be read ({exc.strerror or exc})."))
     why = link_loop(root, rel)  # lstat/readlink only: never follows a link, never opens its target
@@ -260,7 +261,7 @@ class FolderSource:
             rel = prefix + entry.name
             path = os.path.join(dirpath, entry.name)
             try:
-                st = os.lstat(path)
+                st = lstat_path(path)
             except OSError as exc:
                 if not _skipped(skip, rel):
                     yield _unreadable(rel, "entry", exc)
@@ -287,9 +288,9 @@ class FolderSource:
             with os.scandir(path) as it:
                 return sorted(it, key=lambda e: e.name)
         try:
-            fd = os.open(path, flags | _NOATIME)
+            fd = open_path(path, flags | _NOATIME)
         except PermissionError:
-            fd = os.open(path, flags)
+            fd = open_path(path, flags)
         try:
             with os.scandir(fd) as it:
                 return sorted(it, key=lambda e: e.name)
