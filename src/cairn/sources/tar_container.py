@@ -13,14 +13,16 @@ Entries, as GNU tar reads them:
   ``max_archive_ratio`` times the bytes it stores (and over ``BOMB_FLOOR``) gets ``ARCHIVE_BOMB`` and a
   member declaring more than ``max_member_size`` gets ``MEMBER_TOO_LARGE``, both without reading it; a
   sparse map that does not fit its member gets ``ARCHIVE_CORRUPT``.
-* A type flag tar does not define (``Z``, ``V``, ``D`` ...) is read as a regular file with an
-  ``UNKNOWN_MEMBER_TYPE`` note naming the flag. Any name is passed on as it is, an empty one included
+* A type flag tarfile does not read (``Z``, ``q`` ...; GNU's volume label ``V`` or dumpdir ``D``) is
+  read as a regular file with an ``UNKNOWN_MEMBER_TYPE`` note naming the flag (and the record it marks,
+  for the GNU and Solaris ones). Any name is passed on as it is, an empty one included
   (the engine labels it and notes it); tarfile's reading never raises on one.
 * Symlinks are listed as ``kind="symlink"``; hard links, devices and fifos as ``kind="other"``, all
   without content. Times and link targets are passed on raw (a pax mtime of 1e20 stays 1e20).
 * Damage does not end the listing: a block that is not a valid header (junk, a flipped bit, a damaged
-  extended header) is skipped up to the next 512-byte block that is one, as GNU tar does, and entries
-  after an end-of-archive marker are listed too. Every skip is recorded as ``ARCHIVE_CORRUPT`` on the
+  extended header, extended data tarfile cannot parse such as a sparse map with comment lines) is
+  skipped up to the next 512-byte block that is one, as GNU tar does, and entries after an
+  end-of-archive marker are listed too. Every skip is recorded as ``ARCHIVE_CORRUPT`` on the
   archive (offsets and byte counts in the tar data). The search reads each byte once with constant work
   per 512-byte block, and compressed tars are searched forward only.
 """
@@ -68,6 +70,11 @@ _REGIONS_SHOWN = 5
 _SUM_START = re.compile(rb"[\x80\xff]|[ \t\n\r\x0b\x0c]*[0-7]")
 
 _Decompressor = Callable[[IO[bytes]], IO[bytes]]
+#: What tarfile raises on a header it cannot use. Besides ``ReadError``, a checksum-valid header whose
+#: extended data does not parse (a GNU sparse 1.0 map with comment lines, as in libarchive's
+#: ``test_read_format_gtar_sparse_1_17_posix10_modified.tar``; a number out of range) raises a plain
+#: ``ValueError``/``OverflowError`` from deep inside tarfile: that too is a damaged header to skip.
+_HEADER_ERRORS = (tarfile.ReadError, ValueError, OverflowError)
 
 
 class _Counter:
@@ -252,8 +259,12 @@ def _scan(f: IO[bytes], start: int) -> _Found:
     return _Found(None, junk, bool(zeros_first), pos)
 
 
-def _record(damage: _Damage, at: int, found: _Found, bad_header: bool) -> None:
-    """Describe in ``damage`` what lay between ``at`` and the header found (or the end of the data)."""
+def _record(damage: _Damage, at: int, found: _Found, bad_header: bool, why: str = "") -> None:
+    """Describe in ``damage`` what lay between ``at`` and the header found (or the end of the data).
+
+    ``why``: tarfile's complaint when the header at ``at`` had a right checksum but could not be used.
+    """
+    because = f" ({why})" if why else ""
     if found.offset is not None:
         gap = found.offset - at
         if found.zeros_first and not bad_header:
@@ -262,11 +273,18 @@ def _record(damage: _Damage, at: int, found: _Found, bad_header: bool) -> None:
                 what += f" ({found.junk} bytes between them are not tar data)"
             damage.add(what, found.junk)
         else:
-            damage.add(f"{gap} bytes at offset {at} are not a valid tar header", gap)
+            damage.add(f"{gap} bytes at offset {at} are not a valid tar header{because}", gap)
     elif bad_header:
-        damage.add(f"a damaged header at offset {at} is followed by no valid header", found.stop - at)
+        damage.add(f"a damaged header at offset {at}{because} is followed by no valid header", found.stop - at)
     elif found.junk:
         damage.add(f"{found.junk} bytes of data that is not tar follow the last entry (from offset {at})", found.junk)
+
+
+def _why(exc: Exception) -> str:
+    """tarfile's complaint about a header, for the archive's message (empty for its generic ReadError)."""
+    if isinstance(exc, tarfile.ReadError):
+        return ""
+    return f"its extended data cannot be read: {type(exc).__name__}: {str(exc)[:80]}"
 
 
 def _ends_before(f: IO[bytes], offset: int) -> bool:
@@ -282,18 +300,20 @@ def _open(f: IO[bytes], damage: _Damage) -> tarfile.TarFile | None:
     at = 0
     f.seek(0)
     bad = not _is_header(f.read(_BLOCK))
+    why = ""
     while True:
         if bad:
             found = _scan(f, at + _BLOCK)
-            _record(damage, at, found, bad_header=True)
+            _record(damage, at, found, bad_header=True, why=why)
             if found.offset is None:
                 return None
             at = found.offset
         f.seek(at)
         try:
             return tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115  (closed by the caller)
-        except tarfile.ReadError:
-            bad = True  # an extended header whose next header is damaged
+        except _HEADER_ERRORS as exc:
+            bad = True  # an extended header whose data or next header is damaged
+            why = _why(exc)
 
 
 def _entries(tf: tarfile.TarFile, f: IO[bytes], damage: _Damage) -> Iterator[tarfile.TarInfo]:
@@ -301,13 +321,14 @@ def _entries(tf: tarfile.TarFile, f: IO[bytes], damage: _Damage) -> Iterator[tar
     while True:
         at = tf.offset
         bad = False
+        why = ""
         read_ahead = getattr(tf, "firstmember", None) is not None  # read by tarfile.open; tf.offset is past it
         try:
             ti = tf.next()
-        except tarfile.ReadError:
+        except _HEADER_ERRORS as exc:
             if _ends_before(f, at):
                 raise ContainerDamaged("archive ends inside a member (file truncated)") from None
-            ti, bad = None, True  # an extended header whose next header is damaged
+            ti, bad, why = None, True, _why(exc)  # an extended header whose data or next header is damaged
         tf.members.clear()  # type: ignore[attr-defined]  # keep memory flat for archives with very many entries
         if ti is not None:
             if tf.offset <= at and not read_ahead:  # a negative size would make tarfile read the same headers again
@@ -318,7 +339,7 @@ def _entries(tf: tarfile.TarFile, f: IO[bytes], damage: _Damage) -> Iterator[tar
             return
         found = _scan(f, at + _BLOCK if bad else at)
         if found.offset is not None or found.junk or bad:
-            _record(damage, at, found, bad)
+            _record(damage, at, found, bad, why)
         if found.offset is None:
             return
         tf.offset = found.offset
@@ -385,14 +406,34 @@ def _limit_error(ti: tarfile.TarInfo, stored: int, limits: Limits) -> ItemError 
     return None
 
 
+#: Type flags that GNU or Solaris tar define for records that are not files (tarfile reads none of them).
+_NOT_FILES = {
+    b"V": "a GNU volume label",
+    b"M": "a GNU multi-volume continuation",
+    b"D": "a GNU dumpdir (an incremental backup's directory listing)",
+    b"N": "an old GNU long-name record",
+    b"A": "a Solaris ACL",
+    b"E": "a Solaris extended attribute",
+    b"I": "a Solaris inode record",
+    b"X": "an old Solaris extended header",
+}
+
+
 def _unknown_type(ti: tarfile.TarInfo) -> tuple[ItemError, ...]:
-    """The note of a member whose type flag tar does not define (empty for a known type)."""
+    """The note of a member whose type flag tarfile does not read (empty for a known type)."""
     if ti.type in tarfile.SUPPORTED_TYPES:
         return ()
     flag = ti.type.decode("latin-1")
-    message = (
-        f"tar type flag {flag!r} is not one tar defines; the member was read as a regular file, as GNU tar extracts it."
-    )
+    if (what := _NOT_FILES.get(ti.type)) is not None:
+        message = (
+            f"tar type flag {flag!r} marks {what}, not a file; its data was read as a regular file so that "
+            "nothing it holds goes unexamined."
+        )
+    else:
+        message = (
+            f"tar type flag {flag!r} is not one tar defines; the member was read as a regular file, as GNU tar "
+            "extracts it."
+        )
     return (E.item_note(E.UNKNOWN_MEMBER_TYPE, message),)
 
 
