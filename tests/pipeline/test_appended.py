@@ -69,3 +69,18 @@ def test_a_sfx_zip_with_offsets_counted_from_the_file_start_is_opened(tmp_path: 
         rows = {r["path"]: r for r in store.iter_file_rows()}
     assert set(rows) == {"run.bin", "run.bin!/inside.txt"}
     assert "appended_data" in (rows["run.bin"]["notes"] or "")
+
+
+def test_a_zip_behind_any_other_content_is_opened_and_a_stray_signature_is_not(tmp_path: Path) -> None:
+    hidden = zip_bytes([("hidden.txt", b"behind the text")])
+    ev = tmp_path / "evidence"
+    write(ev / "notes.txt", b"a red bicycle on a beach\n" * 40 + hidden)  # cat notes.txt secret.zip > notes.txt
+    write(ev / "noise.bin", np.random.default_rng(5).bytes(5000) + hidden)
+    write(ev / "stray.bin", b"\x00" * 100 + b"PK\x05\x06" + bytes(18) + b"trailing")  # no directory behind it
+    with CaseStore.open(tmp_path / "case") as store:
+        scan(ev, store, ScanSettings(workers=1), show_progress=False)
+        rows = {r["path"]: r for r in store.iter_file_rows()}
+    assert set(rows) == {"notes.txt", "notes.txt!/hidden.txt", "noise.bin", "noise.bin!/hidden.txt", "stray.bin"}
+    assert "appended_data" in (rows["notes.txt"]["notes"] or "")
+    assert rows["noise.bin!/hidden.txt"]["sha256"] == hashlib.sha256(b"behind the text").hexdigest()
+    assert rows["stray.bin"]["notes"] is None and rows["stray.bin"]["error"] is None

@@ -207,9 +207,10 @@ def detect(stream: IO[bytes]) -> ContainerFormat | None:
 
 
 def carries_appended(head: bytes) -> bool:
-    """True when content starting with ``head`` is a picture or an executable: a container may follow it."""
-    ftype = filetype.sniff(head)
-    return ftype.is_image or ftype in (filetype.PE, filetype.ELF)
+    """True when a container may follow the data of content starting with ``head``: anything that is not
+    empty and not itself a container (a picture, an executable stub, a document, a text file: ``unzip``
+    finds a zip appended to any of them, so cairn looks behind every one; a bounded tail read each)."""
+    return bool(head) and not sniff(head)
 
 
 def find_appended(stream: IO[bytes]) -> tuple[ContainerFormat, int] | None:
