@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,20 @@ def test_the_resolved_budget_is_recorded_and_a_resume_keeps_it(tmp_path: Path) -
                 ScanSettings(workers=1, limits=Limits(decode_memory_budget=400 * MIB)),
                 show_progress=False,
             )
+
+
+def gif_frame_beyond_screen(width: int, height: int) -> bytes:
+    """A GIF with a 16x16 screen and one frame of ``width x height``: Pillow sizes the picture (and its
+    disposal canvas) from the frame while *opening* it, before cairn sees a size."""
+    out = b"GIF89a" + struct.pack("<HHBBB", 16, 16, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    out += b"!\xf9\x04\x08\x00\x00\x00\x00"  # graphic control: dispose to background
+    out += b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00" + b";"
+    return out
+
+
+def test_a_gif_that_allocates_while_opening_is_refused_before_it_does(tmp_path: Path) -> None:
+    """Found by the long fuzzing run: a 1.8 KB GIF took 3 GB inside Pillow's ``Image.open``."""
+    data = gif_frame_beyond_screen(61640, 60000)
+    result = process_item(_item("frame.gif", data), ScanSettings(limits=Limits(decode_memory_budget=BUDGET)))
+    assert [e.code for e in result.errors] == [errors.IMAGE_BOMB] and "pdq" not in result.hashes
+    assert _measured(tmp_path, "frame.gif", data, BUDGET)["grown"] < BUDGET // 4

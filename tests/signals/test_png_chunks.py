@@ -74,7 +74,8 @@ def test_an_oversized_chunk_is_skipped_and_the_pixels_hashed(clean: bytes, kind:
     assert result.hashes["pdq"] == expected.hashes["pdq"]
     assert result.hash_quality == expected.hash_quality and result.thumbnail is not None
     assert result.hashes["sha256"] == hashlib.sha256(hostile).hexdigest()
-    assert PngImagePlugin.MAX_TEXT_CHUNK == 1024 * 1024 and Image.MAX_IMAGE_PIXELS is None  # limits untouched
+    assert PngImagePlugin.MAX_TEXT_CHUNK == 1024 * 1024  # Pillow's chunk limit untouched
+    assert Image.MAX_IMAGE_PIXELS is not None  # and its bomb check on (at cairn's own pixel limit)
 
 
 def test_ordinary_metadata_is_kept(clean: bytes) -> None:

@@ -35,8 +35,20 @@ from cairn.signals.base import DecodedImage
 from cairn.signals.pixel_memory import configure_pillow_memory
 from cairn.signals.pixels import normalise, normalised_bytes_per_pixel, stored_bytes_per_pixel
 
-#: cairn enforces its own pixel limit (``Limits.max_image_pixels``) before any pixel is decoded.
+#: cairn enforces its own pixel limit (``Limits.max_image_pixels``) before any pixel is decoded; Pillow's
+#: own check is set per decode (``_pillow_bomb_guard``) so that a plugin that allocates while *opening*
+#: (GIF's disposal canvas: a 1.8 KB GIF declaring 61640x83916 took 3 GB in ``Image.open``) refuses too.
 Image.MAX_IMAGE_PIXELS = None
+
+
+def _pillow_bomb_guard(limit: int) -> None:
+    """Make Pillow raise ``DecompressionBombError`` for anything it sizes above ``limit`` pixels.
+
+    Pillow raises above twice ``MAX_IMAGE_PIXELS`` (and only warns between; warnings are silenced here).
+    """
+    Image.MAX_IMAGE_PIXELS = max(1, limit // 2)
+
+
 configure_pillow_memory()
 
 #: Short side below which --fast-pdq never reduces a JPEG (Meta's tool hashes at 512x512).
@@ -247,10 +259,21 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
                 "are of the whole file, chunk included",
             )
         )
+    limit = settings.limits.max_image_pixels
+    _pillow_bomb_guard(limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(readable))
+    except Image.DecompressionBombError as exc:
+        out.errors.append(
+            errors.item_error(
+                errors.IMAGE_BOMB,
+                f"the decoder sized part of this picture over the limit of {limit:,} pixels while reading its "
+                f"header ({exc}); not decoded (raise Limits.max_image_pixels to decode it)",
+            )
+        )
+        return out
     except UnidentifiedImageError:
         ftype = filetype.sniff(data[:64])
         if ftype is filetype.HEIC:
@@ -283,7 +306,6 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         raw_exif, orientation = _exif(im, loaded)
         return ImageInfo(width, height, mode, fmt, frames=frames, orientation=orientation, exif=raw_exif)
 
-    limit = settings.limits.max_image_pixels
     if width * height > limit:
         out.info = info(loaded=False)
         out.errors.append(
@@ -331,6 +353,16 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
                 f"this {what} does not fit the decode memory budget of "
                 f"{_megabytes(budget)} per worker even at reduced scale; hashed, not decoded "
                 "(raise Limits.decode_memory_budget to decode it)",
+            )
+        )
+        return out
+    except Image.DecompressionBombError as exc:  # a later frame or a disposal canvas sized over the limit
+        out.info = info(loaded=False)
+        out.errors.append(
+            errors.item_error(
+                errors.IMAGE_BOMB,
+                f"the decoder sized part of this {what} over the limit of {limit:,} pixels ({exc}); not decoded "
+                "(raise Limits.max_image_pixels to decode it)",
             )
         )
         return out
