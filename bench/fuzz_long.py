@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("containers", "pictures")
 PER_INPUT_TIMEOUT_S = 30
 RSS_LIMIT_MB = 3072
+#: docs/fuzzing.md keeps everything from this heading on when a run rewrites the figures above it.
+FINDINGS_MARKER = "## What the runs found"
 
 
 def _child(target: str, corpus: Path, artifacts: Path, seconds: int) -> None:
@@ -132,7 +134,11 @@ def _write_doc(rows: list[dict[str, object]], seconds: int) -> Path:
     for r in rows:
         if r["artifacts"]:
             lines.append(f"- {r['target']}: {', '.join(map(str, r['artifacts']))} — {r['first_error']}")
-    doc.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kept = ""
+    if doc.exists():  # the hand-written findings below the marker survive a new run
+        old = doc.read_text(encoding="utf-8")
+        kept = old[old.index(FINDINGS_MARKER) :] if FINDINGS_MARKER in old else ""
+    doc.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""), encoding="utf-8")
     return doc
 
 

@@ -28,6 +28,8 @@ LIMITS = Limits(
     max_archive_members=5_000,
     in_memory_member_size=256 * 1024,
     max_image_pixels=16_000_000,
+    decode_memory_budget=512 * 1024**2,  # explicit: the machine default would make runs differ by machine
+    item_timeout=0,  # the targets run in-process; hangs are caught by the runner (watchdog, libFuzzer -timeout)
 )
 SETTINGS = ScanSettings(limits=LIMITS, thumbnail_size=64)
 
