@@ -440,3 +440,31 @@ def test_odd_values_scan_into_a_case(tmp_path: Path) -> None:
         assert rows[f"o.tar!/{member}"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert "o.tar!/lnk" in rows
     assert sum(1 for r in rows.values() if E.ODD_NAME in (r["notes"] or "")) == 2
+
+
+def _pax_header_bomb(value_bytes: int, compress: Callable[[bytes], bytes] = bytes) -> bytes:
+    """A tar whose first entry is a pax header holding one ``value_bytes`` record, then an ordinary file."""
+    body = b" comment=" + b"c" * value_bytes + b"\n"
+    length = len(body) + len(str(len(body) + 10))
+    record = str(length).encode() + body
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, len(record)
+    out = header.tobuf(format=tarfile.USTAR_FORMAT) + record + bytes(-len(record) % 512)
+    out += build([("after.txt", b"after the header")])
+    return compress(out)
+
+
+@pytest.mark.parametrize("compress", [bytes, gzip.compress], ids=["tar", "tar.gz"])
+def test_an_oversized_extended_header_is_skipped_not_read_into_memory(
+    monkeypatch: pytest.MonkeyPatch, compress: Callable[[bytes], bytes]
+) -> None:
+    from cairn.sources import tar_container
+
+    monkeypatch.setattr(tar_container, "MAX_EXTENDED_HEADER", 64 * 1024)  # the real limit is 16 MiB
+    got = members(_pax_header_bomb(200_000, compress))
+    after = got["t.tar!/after.txt"]
+    assert content(after) == b"after the header" and not after.errors
+    assert codes(got["t.tar"]) == {E.ARCHIVE_CORRUPT}
+    assert "extended header of" in message(got["t.tar"], E.ARCHIVE_CORRUPT)
+    ordinary = members(_pax_header_bomb(30_000, compress))  # under the limit: read as tar reads it
+    assert not ordinary["t.tar"].errors and content(ordinary["t.tar!/after.txt"]) == b"after the header"

@@ -77,6 +77,44 @@ _Decompressor = Callable[[IO[bytes]], IO[bytes]]
 _HEADER_ERRORS = (tarfile.ReadError, ValueError, OverflowError)
 
 
+#: Largest extended header (pax ``x``/``g``, GNU long name ``L``/``K``) read into memory: tarfile reads one
+#: whole, in one call, so a 200 MB pax header took 700 MB and a multi-GB one would end the scanning process.
+#: A larger one is skipped as damage (the members after it are found by resynchronising).
+MAX_EXTENDED_HEADER = 16 * 1024**2
+
+
+class _HeaderTooLarge(tarfile.ReadError):
+    """An extended header larger than ``MAX_EXTENDED_HEADER``."""
+
+
+class _HeaderBound:
+    """The archive stream as tarfile sees it: a single read above ``MAX_EXTENDED_HEADER`` is refused.
+
+    Member data is read by the engine in pieces of at most 1 MiB, so only an extended header's data can
+    ask for more at once; refusing it raises ``tarfile.ReadError``, which the listing treats as a damaged
+    header and skips.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+
+    def read(self, n: int = -1, /) -> bytes:
+        if n is None or n < 0 or n > MAX_EXTENDED_HEADER:
+            raise _HeaderTooLarge(
+                f"an extended header of {n} bytes, over the {MAX_EXTENDED_HEADER}-byte limit, was not read"
+            )
+        return self.raw.read(n)
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        """Nothing to release; the underlying stream belongs to the caller."""
+
+
 class _Counter:
     """Counts the compressed bytes read from the underlying stream."""
 
@@ -282,6 +320,8 @@ def _record(damage: _Damage, at: int, found: _Found, bad_header: bool, why: str 
 
 def _why(exc: Exception) -> str:
     """tarfile's complaint about a header, for the archive's message (empty for its generic ReadError)."""
+    if isinstance(exc, _HeaderTooLarge):
+        return str(exc)
     if isinstance(exc, tarfile.ReadError):
         return ""
     return f"its extended data cannot be read: {type(exc).__name__}: {str(exc)[:80]}"
@@ -310,7 +350,7 @@ def _open(f: IO[bytes], damage: _Damage) -> tarfile.TarFile | None:
             at = found.offset
         f.seek(at)
         try:
-            return tarfile.open(fileobj=f, mode="r:")  # noqa: SIM115  (closed by the caller)
+            return tarfile.open(fileobj=cast(IO[bytes], _HeaderBound(f)), mode="r:")  # noqa: SIM115  (closed by the caller)
         except _HEADER_ERRORS as exc:
             bad = True  # an extended header whose data or next header is damaged
             why = _why(exc)
