@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -40,43 +44,31 @@ def open_parent(path: str) -> tuple[int, str]:
     return fd, name
 
 
-def open_path(path: str, flags: int, mode: int = 0o777) -> int:
-    """``os.open(path, flags)``, also for a path too long for one call."""
+def _call(path: str, plain: Callable[[str], T], relative: Callable[[str, int], T]) -> T:
+    """``plain(path)``; when the path is too long for one call, ``relative(name, parent_fd)`` instead."""
     try:
-        return os.open(path, flags, mode)
+        return plain(path)
     except OSError as exc:
         if not _too_long(exc):
             raise
     fd, name = open_parent(path)
     try:
-        return os.open(name, flags, mode, dir_fd=fd)
+        return relative(name, fd)
     finally:
         os.close(fd)
+
+
+def open_path(path: str, flags: int, mode: int = 0o777) -> int:
+    """``os.open(path, flags)``, also for a path too long for one call."""
+    return _call(path, lambda p: os.open(p, flags, mode), lambda n, fd: os.open(n, flags, mode, dir_fd=fd))
 
 
 def lstat_path(path: str) -> os.stat_result:
     """``os.lstat(path)``, also for a path too long for one call."""
-    try:
-        return os.lstat(path)
-    except OSError as exc:
-        if not _too_long(exc):
-            raise
-    fd, name = open_parent(path)
-    try:
-        return os.lstat(name, dir_fd=fd)
-    finally:
-        os.close(fd)
+    return _call(path, os.lstat, lambda n, fd: os.lstat(n, dir_fd=fd))
 
 
 def readlink_path(path: str) -> str:
     """``os.readlink(path)``, also for a path too long for one call."""
-    try:
-        return os.readlink(path)
-    except OSError as exc:
-        if not _too_long(exc):
-            raise
-    fd, name = open_parent(path)
-    try:
-        return os.readlink(name, dir_fd=fd)
-    finally:
-        os.close(fd)
+    plain: Callable[[str], str] = os.readlink
+    return _call(path, plain, lambda n, fd: os.readlink(n, dir_fd=fd))
