@@ -23,6 +23,8 @@ import io
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
@@ -36,17 +38,24 @@ from cairn.signals.pixel_memory import configure_pillow_memory
 from cairn.signals.pixels import normalise, normalised_bytes_per_pixel, stored_bytes_per_pixel
 
 #: cairn enforces its own pixel limit (``Limits.max_image_pixels``) before any pixel is decoded; Pillow's
-#: own check is set per decode (``_pillow_bomb_guard``) so that a plugin that allocates while *opening*
-#: (GIF's disposal canvas: a 1.8 KB GIF declaring 61640x83916 took 3 GB in ``Image.open``) refuses too.
+#: own check is switched on, at that limit, only while cairn decodes (``_pillow_bomb_guard``), so that a
+#: plugin that allocates while *opening* (GIF's disposal canvas: a 1.8 KB GIF declaring 61640x83916 took
+#: 3 GB in ``Image.open``) refuses too, and Pillow's global setting is left as it was found.
 Image.MAX_IMAGE_PIXELS = None
 
 
-def _pillow_bomb_guard(limit: int) -> None:
-    """Make Pillow raise ``DecompressionBombError`` for anything it sizes above ``limit`` pixels.
+@contextmanager
+def _pillow_bomb_guard(limit: int) -> Iterator[None]:
+    """While inside, Pillow raises ``DecompressionBombError`` for anything it sizes above ``limit`` pixels.
 
     Pillow raises above twice ``MAX_IMAGE_PIXELS`` (and only warns between; warnings are silenced here).
     """
+    previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(1, limit // 2)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 configure_pillow_memory()
@@ -249,6 +258,12 @@ def _megabytes(n: int) -> str:
 
 def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
     """Decode ``data`` once; never raises for bad input: problems come back as recorded errors."""
+    with _pillow_bomb_guard(settings.limits.max_image_pixels), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings about damaged metadata: cairn records its own
+        return _decode_image(data, settings)
+
+
+def _decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
     out = DecodeOutcome()
     readable, skipped = skip_oversized_png_chunks(data)
     for what in skipped:
@@ -260,7 +275,6 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
             )
         )
     limit = settings.limits.max_image_pixels
-    _pillow_bomb_guard(limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
