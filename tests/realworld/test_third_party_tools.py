@@ -22,6 +22,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -37,15 +38,59 @@ from cairn.store import CaseStore
 TOLERANCE = 16
 
 
+#: How each tool says what it is: (arguments, text its output must hold). A program of the same name that
+#: is something else (a ``convert`` that is not ImageMagick, a ``tar`` that is not GNU tar) is not used.
+IDENTITY: dict[str, tuple[tuple[str, ...], str]] = {
+    "zip": (("-v",), "Info-ZIP"),
+    "tar": (("--version",), "GNU tar"),
+    "gzip": (("--version",), "gzip"),
+    "bsdtar": (("--version",), "libarchive"),
+    "xz": (("--version",), "XZ Utils"),
+    "7z": ((), "7-Zip"),
+    "cjpeg": (("-version",), "libjpeg-turbo"),
+    "jpegtran": (("-version",), "libjpeg-turbo"),
+    "exiftool": (("-ver",), "."),
+    "convert": (("-version",), "ImageMagick"),
+    "magick": (("-version",), "ImageMagick"),
+}
+
+
+def _missing(message: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _says(path: str, args: tuple[str, ...], mark: str) -> bool:
+    """True when ``path args`` runs and its output (stdout or stderr) holds ``mark``."""
+    try:
+        proc = subprocess.run([path, *args], capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return mark in (proc.stdout + proc.stderr).decode(errors="replace")
+
+
 def need(tool: str, package: str) -> str:
-    """Path of ``tool``; skip (fail under CI=true) naming the Debian package when it is missing."""
+    """Path of ``tool`` once it has said what it is; skip (fail under CI=true) naming the Debian package when it
+    is missing or is another program of the same name."""
     path = shutil.which(tool)
     if path is None:
-        message = f"{tool} not found: apt-get install {package} (listed in .ci/apt-packages.txt)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        _missing(f"{tool} not found: apt-get install {package} (listed in .ci/apt-packages.txt)")
+    args, mark = IDENTITY.get(tool, (("--version",), ""))
+    if not _says(path, args, mark):
+        _missing(
+            f"{path} is not the {tool} of {package} (`{tool} {' '.join(args)}` does not say {mark!r}): "
+            f"apt-get install {package} (listed in .ci/apt-packages.txt)"
+        )
     return path
+
+
+def imagemagick() -> str:
+    """ImageMagick 7's ``magick`` where it is one, else ImageMagick 6's ``convert``."""
+    magick = shutil.which("magick")
+    if magick is not None and _says(magick, *IDENTITY["magick"]):
+        return magick
+    return need("convert", "imagemagick")
 
 
 def run(*cmd: str, cwd: Path, stdin: bytes | None = None) -> bytes:
@@ -328,7 +373,7 @@ def test_exiftool_orientation(pictures: Path, tmp_path: Path) -> None:
 
 def test_imagemagick(pictures: Path, tmp_path: Path) -> None:
     """ImageMagick: CMYK JPEG, 16-bit, palette and interlaced PNG, multi-page TIFF, animated GIF."""
-    magick = shutil.which("magick") or need("convert", "imagemagick")
+    magick = imagemagick()
     ev = tmp_path / "ev"
     ev.mkdir()
     for args, out in (
@@ -382,7 +427,7 @@ def test_damaged_png_data_is_recorded(pictures: Path, tmp_path: Path) -> None:
     Regression: Pillow's PNG ``getexif`` loads the pixels; its failure used to be swallowed and the
     second ``load()`` then "succeeded" on an empty tile list, hashing a blank picture without an error.
     """
-    magick = shutil.which("magick") or need("convert", "imagemagick")
+    magick = imagemagick()
     ev = tmp_path / "ev"
     ev.mkdir()
     run(magick, "scene.png", str(ev / "good.png"), cwd=pictures)
@@ -400,3 +445,16 @@ def test_damaged_png_data_is_recorded(pictures: Path, tmp_path: Path) -> None:
     assert damaged.codes == ["image_corrupt"] and "pdq" not in damaged.hashes
     assert damaged.size == (320, 240)
     check_digests(damaged, bytes(data))
+
+
+def test_a_program_named_like_a_tool_but_not_it_is_skipped_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "bin" / "convert"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'convert: a file-system converter, not pictures'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="is not the convert of imagemagick"):
+        need("convert", "imagemagick")
