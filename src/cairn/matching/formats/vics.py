@@ -1,0 +1,358 @@
+"""Project VIC VICS JSON (OData): read v1.x and v2.0 by streaming (ijson), write v2.0 by streaming.
+
+Reading: the version comes from the ``odata.metadata`` (1.x: ``.../1.3.xml#Media``, ``1.2.xml``) or
+``@odata.context`` (2.0: ``.../2.0.xml/{Default|US|UK|CUSTOM}/$metadata#Media`` or ``#Cases``) URL,
+recognised by pattern (``ReadReport.details``: ``vics_version``, ``vics_variant``, ``vics_entity``).
+``value`` holds Media records (a hash set) or one Case whose ``Media`` list is streamed record by record;
+the Case's own fields land in ``details["case"]`` (with ``case_id``: the GUID without braces, lower-case).
+Known Media fields are matched case-insensitively; booleans may be JSON booleans or strings; PhotoDNA may be
+base64 or hex, in ``PhotoDNA`` or in ``AlternativeHashes`` (which also carry SHA256, PDQ, ...). Every other
+field, and any AlternativeHashes entry of an unknown kind, is kept verbatim in ``extra``; a value that cannot
+be interpreted (a category outside the scheme, a flag that is not yes/no) is kept there under its own key
+with a warning. Memory stays bounded by the largest single record, never by the file.
+
+Writing: VICS 2.0 ``#Media`` (or ``#Cases`` with one Case) written record by record, extras first and the
+normalised fields over them, so ``read -> write -> read`` gives the same hashes, categories, flags and extras.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import ijson
+
+from cairn.matching.formats.base import (
+    FormatWarning,
+    HashRecord,
+    ReadOptions,
+    ReadReport,
+    SchemeError,
+    WriteReport,
+    WrongFormat,
+    collect_hashes,
+    finish_record,
+    normalise_hash,
+    parse_flag,
+    read_category,
+)
+from cairn.matching.schemes import NONE, CategoryValue
+
+#: Media field -> normalised flag. The last two are ICSE flags, written as custom fields so they round-trip.
+FLAG_FIELDS: Mapping[str, str] = {
+    "VictimIdentified": "victim_identified",
+    "OffenderIdentified": "offender_identified",
+    "IsDistributed": "is_distributed",
+    "IsPrecategorized": "is_precategorized",
+    "IsSuspected": "is_suspected",
+    "SelfGenerated": "self_generated",
+    "FileAvailable": "file_available",
+    "Baseline": "baseline",
+}
+_FLAG_BY_KEY = {k.lower(): v for k, v in FLAG_FIELDS.items()}
+_FIELD_BY_FLAG = {v: k for k, v in FLAG_FIELDS.items()}
+#: Media fields holding a hash directly.
+_DIRECT_HASHES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "photodna": "photodna"}
+#: AlternativeHashes ``HashName`` (upper-case, without ``-``/``_``/spaces) -> kind, and the name written back.
+_ALT_KINDS = {
+    "MD5": "md5",
+    "SHA1": "sha1",
+    "SHA256": "sha256",
+    "SHA512": "sha512",
+    "PDQ": "pdq",
+    "PHOTODNA": "photodna",
+}
+_ALT_NAMES = {"sha256": "SHA256", "sha512": "SHA512", "pdq": "PDQ"}
+_CONTEXT_KEYS = ("odata.metadata", "@odata.context", "odata.context")
+_VERSION = re.compile(r"(\d+(?:\.\d+)+)\.xml(?:/([A-Za-z]+))?(?:/\$metadata)?#(\w+)")
+CONTEXT_2_0 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{variant}/$metadata#{entity}"
+_BOM = b"\xef\xbb\xbf"
+
+
+class VicsFormat:
+    """VICS JSON, versions 1.2, 1.3 and 2.0."""
+
+    name = "vics"
+    default_scheme = "vic-us"
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        text = head.removeprefix(_BOM).lstrip()
+        if not text.startswith(b"{"):
+            return False
+        lowered = text[:65536].lower()
+        if any(f'"{key}"'.encode() in lowered for key in _CONTEXT_KEYS):
+            return True
+        return b'"value"' in lowered and b'"md5"' in lowered
+
+    def read(self, path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
+        with path.open("rb") as stream:
+            if stream.read(3) != _BOM:
+                stream.seek(0)
+            for number, media in enumerate(_media_objects(stream, report), start=1):
+                record = _record(media, number, options, report, self.default_scheme)
+                if record is not None:
+                    yield record
+
+    def write(
+        self,
+        records: Iterable[HashRecord],
+        out: TextIO,
+        *,
+        variant: str = "Default",
+        case: Mapping[str, Any] | None = None,
+        category_codes: Mapping[CategoryValue, int] | None = None,
+    ) -> WriteReport:
+        """Write VICS 2.0 to ``out``: ``#Media``, or ``#Cases`` with one Case holding ``case``'s fields."""
+        return write_vics(records, out, variant=variant, case=case, category_codes=category_codes)
+
+
+def _media_objects(stream: IO[bytes], report: ReadReport) -> Iterator[dict[str, Any]]:
+    """Each Media object of the file, built one at a time from ijson's event stream."""
+    builder: Any = None  # the object being built at value.item (a Media, or a Case without its Media)
+    media: Any = None  # a Media inside a Case
+    in_case_media = False
+    seen_value = seen_context = False
+    top_key = ""
+    events = ijson.parse(stream, use_float=True)
+    try:
+        for prefix, event, value in events:
+            if media is not None:
+                media.event(event, value)
+                if event == "end_map" and prefix == "value.item.Media.item":
+                    yield media.value
+                    media = None
+                continue
+            if in_case_media:
+                if event == "start_map" and prefix == "value.item.Media.item":
+                    media = ijson.ObjectBuilder()
+                    media.event(event, value)
+                elif event == "end_array" and prefix == "value.item.Media":
+                    in_case_media = False
+                continue
+            if builder is not None:
+                if event == "map_key" and prefix == "value.item" and str(value).lower() == "media":
+                    in_case_media = True
+                    report.details["vics_entity"] = "Cases"
+                    continue
+                if event == "start_array" and prefix == "value.item.Media":
+                    continue
+                builder.event(event, value)
+                if event == "end_map" and prefix == "value.item":
+                    obj = builder.value
+                    builder = None
+                    if report.details.get("vics_entity") == "Cases" and _is_case(obj):
+                        _set_case(obj, report)
+                    else:
+                        yield obj
+                continue
+            if prefix == "" and event == "start_map":
+                continue
+            if prefix == "" and event == "map_key":
+                top_key = str(value)
+                seen_value = seen_value or top_key == "value"
+                continue
+            if prefix == "" and event != "end_map":
+                raise WrongFormat("not a JSON object")
+            if prefix == top_key and top_key.lower() in _CONTEXT_KEYS and event == "string":
+                seen_context = True
+                _set_context(str(value), report)
+            elif prefix == "value.item" and event == "start_map":
+                builder = ijson.ObjectBuilder()
+                builder.event(event, value)
+    except ijson.JSONError as exc:
+        if not (seen_value or seen_context):
+            raise WrongFormat(f"not VICS JSON: {exc}") from exc
+        report.details["damaged"] = True
+        report.warn(report.records + report.skipped + 1, f"JSON damaged, read stopped: {exc}")
+        return
+    if not (seen_value or seen_context):
+        raise WrongFormat("no OData context and no value list")
+
+
+def _is_case(obj: object) -> bool:
+    return isinstance(obj, dict) and not any(str(k).lower() == "md5" for k in obj)
+
+
+def _set_case(case: dict[str, Any], report: ReadReport) -> None:
+    report.details["case"] = case
+    for key, value in case.items():
+        if key.lower() == "caseid" and isinstance(value, str):
+            report.details["case_id"] = value.strip().strip("{}").lower()
+
+
+def _set_context(context: str, report: ReadReport) -> None:
+    report.details["vics_context"] = context
+    found = _VERSION.search(context)
+    if found is None:
+        report.warn(0, f"OData context {context!r} names no VICS version")
+        return
+    report.details["vics_version"] = found.group(1)
+    if found.group(2):
+        report.details["vics_variant"] = found.group(2)
+    report.details["vics_entity"] = found.group(3)
+
+
+def _record(
+    media: Mapping[str, Any], number: int, options: ReadOptions, report: ReadReport, default_scheme: str
+) -> HashRecord | None:
+    if not isinstance(media, dict):
+        report.skip(number, "a value entry that is not an object")
+        return None
+    raw_hashes: dict[str, object] = {}
+    flags: dict[str, bool] = {}
+    extra: dict[str, Any] = {}
+    fields: dict[str, Any] = {"category": None, "series": None, "comments": None}
+    for key, value in media.items():
+        low = key.lower()
+        if low in _DIRECT_HASHES:
+            raw_hashes[_DIRECT_HASHES[low]] = value
+        elif low in _FLAG_BY_KEY:
+            _read_flag(key, value, _FLAG_BY_KEY[low], flags, extra, number, report)
+        elif low == "category":
+            fields["category"] = _read_category(key, value, options, extra, number, report, default_scheme)
+        elif low in ("series", "comments") and isinstance(value, str | None):
+            fields[low] = value
+        elif low == "alternativehashes" and isinstance(value, list):
+            _read_alternatives(key, value, raw_hashes, extra, number, report)
+        else:
+            extra[key] = value
+    hashes = collect_hashes(raw_hashes, number, report)
+    ignorable = bool(options.ignorable)
+    return finish_record(report, number, hashes, flags=flags, extra=extra, ignorable=ignorable, **fields)
+
+
+def _read_flag(
+    key: str, value: object, flag: str, flags: dict[str, bool], extra: dict[str, Any], number: int, report: ReadReport
+) -> None:
+    try:
+        parsed = parse_flag(value)
+    except ValueError as exc:
+        report.warn(number, f"{key}: {exc}")
+        extra[key] = value
+        return
+    if parsed is not None:
+        flags[flag] = parsed
+
+
+def _read_category(
+    key: str,
+    value: object,
+    options: ReadOptions,
+    extra: dict[str, Any],
+    number: int,
+    report: ReadReport,
+    default_scheme: str,
+) -> Any:
+    if (options.scheme or default_scheme) == NONE.name and options.code_table is None:
+        if value is not None:
+            extra[key] = value
+        return None
+    try:
+        return read_category(value, options, default_scheme)
+    except SchemeError as exc:
+        report.warn(number, str(exc))
+        extra[key] = value
+        return None
+
+
+def _read_alternatives(
+    key: str, entries: list[Any], raw_hashes: dict[str, object], extra: dict[str, Any], number: int, report: ReadReport
+) -> None:
+    unknown: list[Any] = []
+    for entry in entries:
+        name = entry.get("HashName") if isinstance(entry, dict) else None
+        kind = _ALT_KINDS.get(re.sub(r"[-_ ]", "", str(name)).upper()) if name is not None else None
+        if kind is None or not isinstance(entry, dict):
+            unknown.append(entry)
+            continue
+        value = entry.get("HashValue")
+        if kind in raw_hashes and raw_hashes[kind]:
+            try:
+                if normalise_hash(kind, value) != normalise_hash(kind, raw_hashes[kind]):
+                    report.warn(number, f"AlternativeHashes {name} differs from the Media's own; the Media's kept")
+            except ValueError:
+                pass
+            continue
+        raw_hashes[kind] = value
+    if unknown:
+        extra[key] = unknown
+
+
+def _media(record: HashRecord, codes: Mapping[CategoryValue, int] | None, report: WriteReport) -> dict[str, Any]:
+    """The VICS 2.0 Media object of ``record``: normalised fields over the record's extras."""
+    hashes = record.hashes
+    known: dict[str, Any] = {}
+    if "md5" in hashes:
+        known["MD5"] = hashes["md5"]
+    if "sha1" in hashes:
+        known["SHA1"] = hashes["sha1"]
+    if "photodna" in hashes:
+        known["PhotoDNA"] = base64.b64encode(bytes.fromhex(hashes["photodna"])).decode("ascii")
+    if record.category is not None:
+        value = record.category.value
+        code = codes.get(value) if codes is not None else (value if isinstance(value, int) else None)
+        if code is None:
+            report.warnings.append(
+                _warning(record, f"category {record.category.scheme}/{value} has no VICS code; not written")
+            )
+        else:
+            known["Category"] = code
+    if record.series is not None:
+        known["Series"] = record.series
+    if record.comments is not None:
+        known["Comments"] = record.comments
+    for flag, state in record.flags.items():
+        known[_FIELD_BY_FLAG.get(flag, flag)] = state
+    alternatives = [
+        {**({"MD5": hashes["md5"]} if "md5" in hashes else {}), "HashName": _ALT_NAMES[kind], "HashValue": value}
+        for kind, value in hashes.items()
+        if kind in _ALT_NAMES
+    ]
+    taken = {k.lower() for k in known}
+    for key, value in record.extra.items():
+        if key.lower() == "alternativehashes" and isinstance(value, list):
+            alternatives.extend(value)
+        elif key.lower() not in taken:
+            known[key] = value
+    if alternatives:
+        known["AlternativeHashes"] = alternatives
+    return known
+
+
+def _warning(record: HashRecord, message: str) -> FormatWarning:
+    return FormatWarning(record.position, message)
+
+
+def write_vics(
+    records: Iterable[HashRecord],
+    out: TextIO,
+    *,
+    variant: str = "Default",
+    case: Mapping[str, Any] | None = None,
+    category_codes: Mapping[CategoryValue, int] | None = None,
+) -> WriteReport:
+    """Stream ``records`` to ``out`` as VICS 2.0 JSON; returns counts. ``variant``: Default, US, UK or CUSTOM."""
+    report = WriteReport()
+    entity = "Cases" if case is not None else "Media"
+    context = CONTEXT_2_0.format(variant=variant, entity=entity)
+    out.write("{\n" + json.dumps("@odata.context") + ": " + json.dumps(context) + ',\n"value": [\n')
+    indent = ""
+    if case is not None:
+        fields = {k: v for k, v in case.items() if k.lower() != "media"}
+        head = json.dumps(fields, ensure_ascii=False)[:-1]
+        out.write(head + (", " if fields else "") + '"Media": [\n')
+        indent = "  "
+    for record in records:
+        if report.written:
+            out.write(",\n")
+        out.write(indent + json.dumps(_media(record, category_codes, report), ensure_ascii=False))
+        report.written += 1
+    out.write("\n" + ("]}\n" if case is not None else "") + "]\n}\n")
+    return report
+
+
+VICS = VicsFormat()
