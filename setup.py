@@ -14,6 +14,12 @@ setup(
             ["src/cairn/signals/pdq/_pdqcore.c"],
             extra_compile_args=["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11"],
             optional=True,
-        )
+        ),
+        Extension(
+            "cairn.matching._pdqindex",
+            ["src/cairn/matching/_pdqindex.c"],
+            extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
     ]
 )
