@@ -40,7 +40,7 @@ from cairn.matching.formats.base import (
     parse_flag,
     read_category,
 )
-from cairn.matching.schemes import NONE, CategoryValue
+from cairn.matching.schemes import NONE, VICS_CODES, CategoryValue, SchemeMapping
 
 #: Media field -> normalised flag. The last two are ICSE flags, written as custom fields so they round-trip.
 FLAG_FIELDS: Mapping[str, str] = {
@@ -325,6 +325,22 @@ def _media(record: HashRecord, codes: Mapping[CategoryValue, int] | None, report
 
 def _warning(record: HashRecord, message: str) -> FormatWarning:
     return FormatWarning(record.position, message)
+
+
+def vics_codes(mapping: SchemeMapping) -> dict[CategoryValue, int]:
+    """The VICS ``Category`` code to write for each value of ``mapping``'s target scheme (its table reversed).
+
+    ``mapping`` must map ``vics-code``s (the numeric codes in a file) to a scheme; where two codes give one
+    value, the lowest code is written. ``SchemeError`` for any other mapping.
+    """
+    if mapping.source != VICS_CODES:
+        raise SchemeError(f"mapping {mapping.name!r} maps {mapping.source!r}, not {VICS_CODES!r}")
+    codes: dict[CategoryValue, int] = {}
+    for code, value in sorted(mapping.table.items(), key=lambda item: int(item[0]) if item[0].isdigit() else -1):
+        if not code.isdigit():
+            raise SchemeError(f"mapping {mapping.name!r} has a code {code!r} that is not a VICS category byte")
+        codes.setdefault(value, int(code))
+    return codes
 
 
 def write_vics(
