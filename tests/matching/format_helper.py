@@ -8,6 +8,7 @@ read -> VICS 2.0 -> read gives the same hashes, categories, series, flags, comme
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 from collections.abc import Callable
@@ -119,7 +120,8 @@ class FormatTestHelper:
             assert written.written == len(records) and not written.warnings, sample.name
             path = tmp_path / sample.name / "export.json"
             path.write_text(out.getvalue(), encoding="utf-8")
-            back, report = read_all(VICS_FORMAT, path, sample.options)
+            scheme = sample.options.scheme or self.FORMAT.default_scheme  # the set's scheme travels with it
+            back, report = read_all(VICS_FORMAT, path, dataclasses.replace(sample.options, scheme=scheme))
             assert report.details["vics_version"] == "2.0"
             assert (report.warning_count, report.skipped) == (sample.roundtrip_warnings, 0), report.warnings
             assert [essence(r, False) for r in back] == [essence(r, False) for r in records], sample.name

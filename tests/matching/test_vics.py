@@ -27,6 +27,7 @@ def doc(context_key: str, context: str, value: list[Any]) -> str:
 
 
 MEDIA_FILES = [{"MediaFileID": 1, "FileName": "bicycle.jpg", "FilePath": "C:\\pics", "Deleted": False}]
+NEW_FIELD = {"kept": [1, 2.5, None]}
 
 
 def v13_sample() -> Sample:
@@ -43,7 +44,7 @@ def v13_sample() -> Sample:
             "Comments": "benign test picture",
             "MediaSize": 1234,
             "MediaFiles": MEDIA_FILES,
-            "SomethingNew": {"kept": [1, 2.5, None]},
+            "SomethingNew": NEW_FIELD,
         },
         {"MediaID": 2, "MD5": KITE["md5"], "Tags": "kite"},
     ]
@@ -54,7 +55,7 @@ def v13_sample() -> Sample:
             "bicycles",
             {"victim_identified": True, "offender_identified": False, "is_distributed": True},
             "benign test picture",
-            extra={"MediaID": 1, "MediaSize": 1234, "MediaFiles": MEDIA_FILES, "SomethingNew": {"kept": [1, 2.5, None]}},
+            extra={"MediaID": 1, "MediaSize": 1234, "MediaFiles": MEDIA_FILES, "SomethingNew": NEW_FIELD},
         ),
         HashRecord({"md5": KITE["md5"]}, None, extra={"MediaID": 2, "Tags": "kite"}),
     ]
