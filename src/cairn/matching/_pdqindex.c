@@ -12,8 +12,7 @@
  * (skipped when negative). If the full distance is <= t, at least one substring is within its radius
  * (pigeonhole), so every match is a candidate. A candidate found through substring s is reported only if no
  * earlier substring j < s is within its radius: every match is reported exactly once, without a hash set.
- * Probes run in blocks with software prefetch (directory, then bucket, then hash) so that the cache misses
- * of one block overlap. With linear set (the caller decides: tiny index, huge threshold) every hash is compared.
+ * Probes are software-pipelined with prefetch (directory, then bucket, then hash) so that cache misses overlap. With linear set (the caller decides: tiny index, huge threshold) every hash is compared.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,7 +22,9 @@
 #include <string.h>
 
 #define M 11
-#define BLOCK 64
+#ifndef DIST
+#define DIST 8
+#endif
 
 static const int WIDTH[M] = {24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23};
 static int START[M];
@@ -121,70 +122,74 @@ static inline __attribute__((always_inline)) int flush_cands(const Ctx *c, const
     return 0;
 }
 
-/* One block of probes: directory -> bucket ranges -> residual filter -> verification. */
-static inline __attribute__((always_inline)) int flush_block(const Ctx *c, const uint8_t *q, const uint32_t *qkeys, int64_t qi, Probe *pr, int np, Out *o,
-                       Cand **cbuf, size_t *ccap) {
-    const size_t dirlen = ((size_t)1 << c->p) + 1;
-    const uint32_t resmask = (1u << c->sh) - 1u;
-    size_t total = 0;
-    for (int k = 0; k < np; k++) {
-        const uint32_t *d = c->dirs + (size_t)pr[k].s * dirlen + pr[k].lo;
-        pr[k].lo = d[0];
-        pr[k].hi = d[1];
-        total += pr[k].hi - pr[k].lo;
-        if (pr[k].hi > pr[k].lo) __builtin_prefetch(c->entries + (size_t)pr[k].s * c->n + pr[k].lo);
-    }
-    if (total > *ccap) {
-        size_t cap = total * 2;
-        Cand *nb = realloc(*cbuf, cap * sizeof(Cand));
-        if (!nb) return -1;
-        *cbuf = nb;
-        *ccap = cap;
-    }
-    Cand *cand = *cbuf;
-    size_t nc = 0;
-    for (int k = 0; k < np; k++) {
-        const int ss = pr[k].s;
-        const uint32_t qr = qkeys[ss] & ((1u << (WIDTH[ss] - c->p)) - 1u);
-        const uint32_t *e = c->entries + (size_t)ss * c->n;
-        for (uint32_t i = pr[k].lo; i < pr[k].hi; i++) {
-            uint32_t ev = e[i];
-            if (__builtin_popcount((ev & resmask) ^ qr) <= pr[k].rem) {
-                uint32_t idx = ev >> c->sh;
-                __builtin_prefetch(c->hashes + (size_t)idx * 32);
-                cand[nc].idx = idx;
-                cand[nc].s = (uint8_t)ss;
-                nc++;
-            }
-        }
-    }
-    return flush_cands(c, q, qkeys, qi, cand, nc, o);
+typedef struct {
+    Probe *pr;
+    size_t prcap;
+    Cand *cand;
+    size_t ccap;
+} Work;
+
+static int grow(void **buf, size_t *cap, size_t need, size_t item) {
+    if (need <= *cap) return 0;
+    size_t ncap = need * 2;
+    void *nb = realloc(*buf, ncap * item);
+    if (!nb) return -1;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
 }
 
-static HOT int query_one(const Ctx *c, const uint8_t *q, int64_t qi, Out *o, Cand **cbuf, size_t *ccap) {
+/* Software-pipelined probes: at step k, prefetch the directory slot of probe k, read the directory of probe
+ * k - D and prefetch its bucket, scan the bucket of probe k - 2D (prefetching candidate hashes); then verify. */
+static HOT int query_one(const Ctx *c, const uint8_t *q, int64_t qi, Out *o, Work *w) {
     uint32_t qkeys[M];
     for (int s = 0; s < M; s++) qkeys[s] = key_of(q, s);
     const size_t dirlen = ((size_t)1 << c->p) + 1;
-    Probe pr[BLOCK];
-    int np = 0;
+    const uint32_t resmask = (1u << c->sh) - 1u;
+    size_t np = 0;
+    for (int s = 0; s < M; s++) np += c->nmasks[s];
+    if (grow((void **)&w->pr, &w->prcap, np + 1, sizeof(Probe)) != 0) return -1;
+    Probe *pr = w->pr;
+    np = 0;
     for (int s = 0; s < M; s++) {
         if (c->radius[s] < 0) continue;
         const uint32_t qp = qkeys[s] >> (WIDTH[s] - c->p);
-        const uint32_t *dir = c->dirs + (size_t)s * dirlen;
         for (size_t mi = 0; mi < c->nmasks[s]; mi++) {
-            uint32_t v = qp ^ c->masks[mi];
-            __builtin_prefetch(dir + v);
-            pr[np].lo = v;
+            pr[np].lo = qp ^ c->masks[mi];
             pr[np].s = (uint8_t)s;
             pr[np].rem = (uint8_t)(c->radius[s] - c->weights[mi]);
-            if (++np == BLOCK) {
-                if (flush_block(c, q, qkeys, qi, pr, np, o, cbuf, ccap) != 0) return -1;
-                np = 0;
+            np++;
+        }
+    }
+    size_t nc = 0;
+    for (size_t k = 0; k < np + 2 * DIST; k++) {
+        if (k < np) __builtin_prefetch(c->dirs + (size_t)pr[k].s * dirlen + pr[k].lo);
+        if (k >= DIST && k - DIST < np) {
+            Probe *p = pr + (k - DIST);
+            const uint32_t *d = c->dirs + (size_t)p->s * dirlen + p->lo;
+            p->lo = d[0];
+            p->hi = d[1];
+            __builtin_prefetch(c->entries + (size_t)p->s * c->n + p->lo);
+        }
+        if (k >= 2 * DIST && k - 2 * DIST < np) {
+            const Probe *p = pr + (k - 2 * DIST);
+            const int ss = p->s;
+            const uint32_t qr = qkeys[ss] & ((1u << (WIDTH[ss] - c->p)) - 1u);
+            const uint32_t *e = c->entries + (size_t)ss * c->n;
+            if (grow((void **)&w->cand, &w->ccap, nc + (p->hi - p->lo), sizeof(Cand)) != 0) return -1;
+            for (uint32_t i = p->lo; i < p->hi; i++) {
+                uint32_t ev = e[i];
+                if (__builtin_popcount((ev & resmask) ^ qr) <= p->rem) {
+                    uint32_t idx = ev >> c->sh;
+                    __builtin_prefetch(c->hashes + (size_t)idx * 32);
+                    w->cand[nc].idx = idx;
+                    w->cand[nc].s = (uint8_t)ss;
+                    nc++;
+                }
             }
         }
     }
-    if (np > 0 && flush_block(c, q, qkeys, qi, pr, np, o, cbuf, ccap) != 0) return -1;
-    return 0;
+    return flush_cands(c, q, qkeys, qi, w->cand, nc, o);
 }
 
 static HOT int scan_one(const Ctx *c, const uint8_t *q, int64_t qi, Out *o) {
@@ -290,8 +295,7 @@ static PyObject *query(PyObject *self, PyObject *args) {
     uint8_t *weights = NULL;
     size_t nm = 0;
     Out o = {0};
-    Cand *cbuf = NULL;
-    size_t ccap = 0;
+    Work w = {0};
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     if (!linear) rc = make_masks(p, r, &masks, &weights, &nm);
@@ -299,12 +303,13 @@ static PyObject *query(PyObject *self, PyObject *args) {
     c.weights = weights;
     for (Py_ssize_t i = 0; rc == 0 && i < nq; i++) {
         const uint8_t *q = (const uint8_t *)qv.buf + (size_t)i * 32;
-        rc = linear ? scan_one(&c, q, i, &o) : query_one(&c, q, i, &o, &cbuf, &ccap);
+        rc = linear ? scan_one(&c, q, i, &o) : query_one(&c, q, i, &o, &w);
     }
     Py_END_ALLOW_THREADS
     free(masks);
     free(weights);
-    free(cbuf);
+    free(w.pr);
+    free(w.cand);
     PyBuffer_Release(&hv);
     PyBuffer_Release(&dv);
     PyBuffer_Release(&ev);

@@ -52,7 +52,7 @@ MAGIC = b"CAIRNPDQ"
 VERSION = 1
 _ALIGN = 4096
 _HEX = frozenset("0123456789abcdefABCDEF")
-_CHUNK = 16384
+_CHUNK = 2048
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
