@@ -8,6 +8,7 @@ caller supplies (built in or loaded from a user's JSON file), and ``map_category
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,6 +139,18 @@ def category(scheme: str, raw: object) -> Category | None:
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, int | str | float):  # what files hold: cached, as a set repeats a handful of values
+        return _category(scheme, type(raw).__name__, raw)
+    return _make_category(scheme, raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _category(scheme: str, kind: str, raw: object) -> Category | None:
+    """``category`` for hashable raw values; ``kind`` keeps 1, 1.0 and True apart in the cache."""
+    return _make_category(scheme, raw)
+
+
+def _make_category(scheme: str, raw: object) -> Category | None:
     found = get_scheme(scheme)
     if found is NONE:
         return None

@@ -139,8 +139,10 @@ def normalise_hash(kind: str, text: object) -> str:
     """
     if not isinstance(text, str):
         raise ValueError(f"{kind} value {text!r} is not text")
-    value = text.strip()
     expected = HASH_HEX_LENGTHS.get(kind)
+    if expected is not None and len(text) == expected and _HEX.match(text):
+        return text  # already normalised: the common case, with no new string made
+    value = text.strip()
     if expected is None:
         raise ValueError(f"unknown hash kind {kind!r}")
     if kind == "photodna" and len(value) != expected:

@@ -67,10 +67,28 @@ _ALT_KINDS = {
     "PHOTODNA": "photodna",
 }
 _ALT_NAMES = {"sha256": "SHA256", "sha512": "SHA512", "pdq": "PDQ"}
+#: Lower-case forms of the field names as VICS spells them, so the common keys cost no new string each.
+_LOWER = {
+    name: name.lower()
+    for name in (
+        *FLAG_FIELDS,
+        "MD5",
+        "SHA1",
+        "SHA256",
+        "PhotoDNA",
+        "Category",
+        "Series",
+        "Comments",
+        "AlternativeHashes",
+    )
+}
 _CONTEXT_KEYS = ("odata.metadata", "@odata.context", "odata.context")
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)\.xml(?:/([A-Za-z]+))?(?:/\$metadata)?#(\w+)")
 CONTEXT_2_0 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/{variant}/$metadata#{entity}"
 _BOM = b"\xef\xbb\xbf"
+#: The context is looked for in the file's first bytes (exporters write it first).
+_PEEK = 4096
+_CONTEXT = re.compile(rb'"@?odata\.(?:metadata|context)"\s*:\s*"([^"]{1,1000})"', re.IGNORECASE)
 
 
 class VicsFormat:
@@ -90,9 +108,17 @@ class VicsFormat:
 
     def read(self, path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
         with path.open("rb") as stream:
-            if stream.read(3) != _BOM:
-                stream.seek(0)
-            for number, media in enumerate(_media_objects(stream, report), start=1):
+            head = stream.read(_PEEK)
+            start = 3 if head.startswith(_BOM) else 0
+            stream.seek(start)
+            context = _CONTEXT.search(head)
+            found = _VERSION.search(context.group(1).decode("utf-8", "replace")) if context else None
+            if context is not None and found is not None and found.group(3) == "Media":
+                _set_context(context.group(1).decode("utf-8", "replace"), report)
+                objects = _media_items(stream, report)  # a hash set: ijson's compiled builder, record by record
+            else:
+                objects = _media_objects(stream, report)  # a Case, or a shape only the events can tell
+            for number, media in enumerate(objects, start=1):
                 record = _record(media, number, options, report, self.default_scheme)
                 if record is not None:
                     yield record
@@ -108,6 +134,15 @@ class VicsFormat:
     ) -> WriteReport:
         """Write VICS 2.0 to ``out``: ``#Media``, or ``#Cases`` with one Case holding ``case``'s fields."""
         return write_vics(records, out, variant=variant, case=case, category_codes=category_codes)
+
+
+def _media_items(stream: IO[bytes], report: ReadReport) -> Iterator[dict[str, Any]]:
+    """Each object of ``value`` in a file whose context says it holds Media records."""
+    try:
+        yield from ijson.items(stream, "value.item", use_float=True)
+    except ijson.JSONError as exc:
+        report.details["damaged"] = True
+        report.warn(report.records + report.skipped + 1, f"JSON damaged, read stopped: {exc}")
 
 
 def _media_objects(stream: IO[bytes], report: ReadReport) -> Iterator[dict[str, Any]]:
@@ -207,7 +242,7 @@ def _record(
     extra: dict[str, Any] = {}
     fields: dict[str, Any] = {"category": None, "series": None, "comments": None}
     for key, value in media.items():
-        low = key.lower()
+        low = _LOWER.get(key) or key.lower()
         if low in _DIRECT_HASHES:
             raw_hashes[_DIRECT_HASHES[low]] = value
         elif low in _FLAG_BY_KEY:
