@@ -394,3 +394,12 @@ def test_many_bad_rows_counted_not_all_kept(tmp_path: Path) -> None:
     assert len(list(read_hash_set(path, report=report))) == 1
     assert (report.skipped, report.warning_count, len(report.warnings)) == (3000, 3000, 1000)
     assert report.warnings[0].position == 2
+
+
+def test_csv_row_the_parser_refuses_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text(f"md5,comment\n{BIKE['md5']},a\n{KITE['md5']},{'x' * (2 << 20)}\n{TREE['md5']},c\n")
+    report = ReadReport()
+    records = list(read_hash_set(path, report=report))
+    assert [r.hashes["md5"] for r in records] == [BIKE["md5"], TREE["md5"]]
+    assert report.skipped == 1 and report.warnings[0].position == 3

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cairn.matching.formats import ReadOptions, ReadReport, read_hash_set
+import pytest
+
+from cairn.matching.formats import ReadOptions, ReadReport, WrongFormat, read_hash_set
 from cairn.matching.formats.base import HashRecord
 from cairn.matching.formats.vics import VICS
 from cairn.matching.schemes import mapping_from_dict
@@ -213,3 +215,25 @@ def test_caid_codes_without_a_mapping_are_not_guessed(tmp_path: Path) -> None:
     records = list(read_hash_set(path, options=ReadOptions(scheme="caid"), report=report))
     assert [r.category for r in records] == [None, None, None]
     assert records[0].extra["Category"] == 1 and report.warning_count == 2
+
+
+def test_shape_told_by_the_events_when_no_context_leads(tmp_path: Path) -> None:
+    """No context up front (or none at all): a Case is still told from its ``Media`` list, a hash set from its items."""
+    case = {"CaseID": "{ABC}", "Media": [{"MD5": BIKE["md5"], "Category": 1}], "CaseNumber": "late field"}
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"value": [case], "@odata.context": V20.format("Default", "Cases")}))
+    report = ReadReport()
+    records = list(read_hash_set(path, report=report))
+    assert [r.hashes["md5"] for r in records] == [BIKE["md5"]]
+    assert report.details["case"] == {"CaseID": "{ABC}", "CaseNumber": "late field"}
+    assert report.details["case_id"] == "abc" and report.details["vics_version"] == "2.0"
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"value": [{"MD5": KITE["md5"]}, {"MD5": TREE["md5"]}]}))
+    assert [r.hashes["md5"] for r in read_hash_set(bare)] == [KITE["md5"], TREE["md5"]]
+
+
+def test_json_that_is_not_vics_is_wrong_format(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps([{"MD5": BIKE["md5"]}]))
+    with pytest.raises(WrongFormat):
+        list(read_hash_set(path, "vics"))
