@@ -137,6 +137,10 @@ def main() -> None:
             f"{save_s:.2f} s / {load_s * 1000:.1f} ms (memory-mapped, {path.stat().st_size / 2**20:,.0f} MiB file)",
         )
         run_all(args, loaded, stored, queries, t, report, faiss, PDQMultiHashIndex)
+        ram, ram_s = timed(lambda: PdqIndex.load(path, in_memory=True))
+        sample = queries[: args.sample]
+        _, ram_q = timed(lambda: ram.query(sample, t, workers=args.workers))
+        report("load(in_memory=True)", f"{ram_s:.2f} s; {ram_q / len(sample) * 1e6:.1f} us/query on the sample")
     if args.out:
         write_doc(args, rows)
 

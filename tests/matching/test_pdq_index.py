@@ -111,6 +111,9 @@ def test_save_load_round_trip(tmp_path: Path, data: tuple[U8, npt.NDArray[np.int
     assert isinstance(loaded.entries, np.memmap) and isinstance(loaded.hashes, np.memmap)
     assert len(loaded) == len(index) and loaded.distinct == index.distinct
     _same(loaded.query(queries, 31), index.query(queries, 31))
+    copied = PdqIndex.load(path, in_memory=True)
+    assert not isinstance(copied.entries, np.memmap)
+    _same(copied.query(queries, 31), index.query(queries, 31))
 
 
 def test_empty_index(tmp_path: Path) -> None:
