@@ -231,7 +231,10 @@ def write_doc(args: Any, rows: list[tuple[str, str]]) -> None:
         *(f"| {k} | {v} |" for k, v in rows),
         "",
     ]
-    Path(args.out).write_text("\n".join(lines))
+    out = Path(args.out)
+    old = out.read_text() if out.exists() else ""
+    notes = old[old.index("## Notes") :] if "## Notes" in old else ""  # hand-written notes survive a rerun
+    out.write_text("\n".join(lines) + ("\n" + notes if notes else ""))
 
 
 if __name__ == "__main__":

@@ -280,8 +280,8 @@ class PdqIndex:
     def load(cls, path: str | os.PathLike[str], *, in_memory: bool = False) -> PdqIndex:
         """Memory-map an index written by ``save``; ValueError if the file is not one.
 
-        ``in_memory=True`` copies the arrays into process memory instead (one sequential read; the kernel can
-        back them with huge pages, which makes the random probes of large indexes about twice as fast).
+        ``in_memory=True`` copies the arrays into process memory instead (one sequential read; anonymous memory
+        can be backed by huge pages, which may help the random probes of very large indexes).
         """
         size = os.path.getsize(path)
         with open(path, "rb") as f:
