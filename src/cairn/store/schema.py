@@ -1,8 +1,9 @@
-"""Typed declarative models of the case database (revision 0002). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0003). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
-tables hang off ``files.id``. Timestamps are ISO 8601 UTC strings with microseconds, stored as text so
-they compare and hash the same on every backend. Logical paths use byte-order ("C") collation on
+tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
+case: every case in the database matches against them. Timestamps are ISO 8601 UTC strings with microseconds,
+stored as text so they compare and hash the same on every backend. Logical paths use byte-order ("C") collation on
 PostgreSQL so ordering matches SQLite and Python. Changes to these models need a new migration under
 ``migrations/versions``.
 """
@@ -192,6 +193,43 @@ class AuditEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
+class HashSet(Base):
+    """An imported hash set, shared by every case in the database; ``status`` importing or complete."""
+
+    __tablename__ = "hash_sets"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source_name: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(32))
+    scheme: Mapped[str] = mapped_column(String(32))
+    ignorable: Mapped[bool] = mapped_column(Boolean)  # known-harmless
+    status: Mapped[str] = mapped_column(String(16))
+    imported_at: Mapped[str] = mapped_column(String(40))
+    imported_by: Mapped[str] = mapped_column(Text)
+    record_count: Mapped[int] = mapped_column(BigInteger)
+    warning_count: Mapped[int] = mapped_column(BigInteger)
+    details_json: Mapped[str] = mapped_column(Text)
+
+
+class HashSetEntry(Base):
+    """One hash of one record of a set; the record's hashes share ``record_no``. Category NULL = uncategorised."""
+
+    __tablename__ = "hash_set_entries"
+    __table_args__ = (Index(None, "kind", "value"), Index(None, "set_id", "record_no"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("hash_sets.id", ondelete="CASCADE"))
+    record_no: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(512))
+    category_scheme: Mapped[str | None] = mapped_column(String(32))
+    category_value: Mapped[str | None] = mapped_column(String(32))
+    series: Mapped[str | None] = mapped_column(Text)
+    flags_json: Mapped[str | None] = mapped_column(Text)
+    comments: Mapped[str | None] = mapped_column(Text)  # on the record's first row only
+    extra_json: Mapped[str | None] = mapped_column(Text)  # the source's own fields, on the first row only
+
+
 cases = cast(Table, Case.__table__)
 evidence = cast(Table, Evidence.__table__)
 scan_runs = cast(Table, ScanRun.__table__)
@@ -202,3 +240,5 @@ findings = cast(Table, FindingRow.__table__)
 file_errors = cast(Table, FileError.__table__)
 thumbnails = cast(Table, Thumbnail.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
+hash_sets = cast(Table, HashSet.__table__)
+hash_set_entries = cast(Table, HashSetEntry.__table__)
