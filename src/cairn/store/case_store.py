@@ -11,17 +11,20 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TextIO
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from cairn.case_config import read_config
+from cairn.matching.formats.base import ReadOptions, WriteReport
 from cairn.model import FileResult
 from cairn.store import audit as _audit
+from cairn.store import hash_sets as _hash_sets
 from cairn.store import health as _health
 from cairn.store import identity as _identity
 from cairn.store import locks as _locks
@@ -51,6 +54,9 @@ FINISHED_STATUSES = RUN_STATUSES - {"running"}
 
 #: Hash kinds flattened into ``iter_file_rows``.
 ROW_HASHES = ("md5", "sha1", "sha256", "pdq")
+
+#: Formats whose sets are known-harmless unless the importer says otherwise.
+_HARMLESS_FORMATS = frozenset({"nsrl", "list"})
 
 
 def default_actor() -> str:
@@ -473,6 +479,86 @@ class CaseStore:
         with read_connection(self._engine) as conn:
             row = conn.execute(stmt).mappings().one()
             return {k: int(v) for k, v in row.items()}
+
+    # -- hash sets (stored once per database; see cairn.store.hash_sets) -------------------------
+
+    def import_hash_set(
+        self,
+        path: Path,
+        *,
+        actor: str,
+        name: str | None = None,
+        format_name: str = "auto",
+        options: ReadOptions | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Import the hash set in ``path`` into this case's database (every case there can use it).
+
+        Streams the file in batches; refuses a file already imported (same SHA-256) or a name already taken
+        (:class:`~cairn.store.hash_sets.HashSetRefused`); a failure part-way leaves no set behind. Audits
+        ``hashset.imported`` in this case with the name, digest, format, scheme and counts; returns them.
+        ``UnknownFormat``/``WrongFormat``/``SchemeError`` from the reader propagate.
+        """
+        from cairn.matching.formats import ReadReport, detect_format, get_format
+
+        fmt = detect_format(path) if format_name == "auto" else get_format(format_name)
+        opts = options or ReadOptions()
+        scheme = opts.code_table.target if opts.code_table is not None else (opts.scheme or fmt.default_scheme)
+        ignorable = opts.ignorable if opts.ignorable is not None else fmt.name in _HARMLESS_FORMATS
+        opts = replace(opts, ignorable=ignorable)
+        source = _hash_sets.SetSource(
+            name or path.stem, _hash_sets.file_sha256(path), path.name, fmt.name, scheme, ignorable, actor
+        )
+        set_id = _hash_sets.begin_import(self._engine, source, _audit.utc_now())
+        report = ReadReport(details={"format": fmt.name})
+        try:
+            records = _hash_sets.insert_records(self._engine, set_id, fmt.read(path, opts, report), progress)
+            summary: dict[str, Any] = {
+                "set_id": set_id,
+                "name": source.name,
+                "source_name": source.source_name,
+                "source_sha256": source.source_sha256,
+                "format": fmt.name,
+                "scheme": scheme,
+                "ignorable": ignorable,
+                "records": records,
+                "warnings": report.warning_count,
+                "skipped": report.skipped,
+            }
+            kept = [f"{w.position}: {w.message}" for w in report.warnings[:100]]
+            with write_connection(self._engine) as conn:
+                self._lock_case(conn)
+                _hash_sets.finish_import(
+                    conn, set_id, records, report.warning_count, {**report.details, "skipped": report.skipped,
+                                                                  "warnings": kept}
+                )
+                entry = self._append(conn, "hashset.imported", summary, actor)
+        except BaseException:
+            _hash_sets.discard(self._engine, set_id)
+            raise
+        self._anchor(entry)
+        return {**summary, "warning_samples": kept}
+
+    def hash_sets(self) -> list[dict[str, Any]]:
+        """The complete hash sets of this database, by name: id, name, source_sha256, source_name, format,
+        scheme, ignorable, imported_at, imported_by, record_count, warning_count, details."""
+        return _hash_sets.list_sets(self._engine)
+
+    def export_hash_set(
+        self, name: str, format_name: str, out: TextIO, *, only_categorised: bool = False
+    ) -> WriteReport:
+        """Write hash set ``name`` to ``out`` as ``format_name`` (vics: VICS 2.0, csv, te); KeyError if no such
+        set, ``UnknownFormat`` if the format cannot write. ``only_categorised`` leaves uncategorised records out."""
+        from cairn.matching.formats import WRITERS, UnknownFormat
+
+        found = _hash_sets.find_set(self._engine, name)
+        if found is None:
+            raise KeyError(name)
+        writer = WRITERS.get(format_name)
+        if writer is None:
+            raise UnknownFormat(f"cannot write {format_name!r} (writable: {', '.join(WRITERS)})")
+        records = _hash_sets.iter_records(self._engine, int(found["id"]), only_categorised=only_categorised)
+        return writer.write(records, out)
 
     # -- audit -----------------------------------------------------------------------------------
 
