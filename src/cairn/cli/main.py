@@ -1,8 +1,11 @@
-"""The ``cairn`` command line: demo evidence, scan, file listings and the audit chain."""
+"""The ``cairn`` command line: demo evidence, scan, file listings, the audit chain and hash sets."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +24,11 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The tamper-evident audit chain of a case.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+hashset_app = typer.Typer(
+    help="Hash sets (Project VIC, ICSE, CSV, ThreatExchange, NSRL, plain lists): stored once per database.",
+    no_args_is_help=True,
+)
+app.add_typer(hashset_app, name="hashset")
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, whatever the terminal width
 
@@ -294,6 +302,184 @@ def runs(case: CaseOpt, db: DbOpt = None) -> None:
                 f"#{run['id']} evidence {run['evidence_id']} {run['status']:<11} {run['started_at']} -> "
                 f"{run['ended_at'] or '-'}  {summary}"
             )
+
+
+class SetFormat(StrEnum):
+    auto = "auto"
+    vics = "vics"
+    csv = "csv"
+    icse = "icse"
+    te = "te"
+    nsrl = "nsrl"
+    list = "list"
+
+
+class SetScheme(StrEnum):
+    vic_us = "vic-us"
+    dhs = "dhs"
+    caid = "caid"
+    none = "none"
+
+
+class ExportFormat(StrEnum):
+    vics = "vics"
+    csv = "csv"
+
+
+@hashset_app.command("import")
+def hashset_import(
+    file: Annotated[Path, typer.Argument(help="The hash-set file (read only).")],
+    case: CaseOpt,
+    db: DbOpt = None,
+    name: Annotated[str | None, typer.Option(help="The set's name in the database (default: the file's stem).")] = None,
+    format: Annotated[SetFormat, typer.Option("--format", "-f", help="The file's format.")] = SetFormat.auto,
+    scheme: Annotated[
+        SetScheme | None, typer.Option(help="Category scheme of the file (default: the format's own).")
+    ] = None,
+    known_harmless: Annotated[
+        bool | None,
+        typer.Option(
+            "--known-harmless/--known-bad",
+            help="Whether the set lists known-harmless files (ignorable) or known material; required for plain lists.",
+        ),
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Import a hash set into the case's database (every case in that database can then use it)."""
+    from cairn.matching.formats import ReadOptions, UnknownFormat, WrongFormat, detect_format
+    from cairn.matching.schemes import SchemeError
+    from cairn.store.case_store import default_actor
+    from cairn.store.hash_sets import HashSetRefused
+
+    if not file.is_file():
+        err.print(f"[red]No hash-set file at {file}.[/] Give the path of a file to import.")
+        raise typer.Exit(2)
+    try:
+        chosen = detect_format(file).name if format is SetFormat.auto else format.value
+    except UnknownFormat as exc:
+        err.print(f"[red]{exc}.[/] Name the format with --format (vics, csv, icse, te, nsrl, list).")
+        raise typer.Exit(2) from exc
+    _check_import_options(file, chosen, scheme, known_harmless)
+    options = ReadOptions(scheme=scheme.value if scheme else None, ignorable=known_harmless)
+    with _open_store(case, db, create=True) as store:
+        try:
+            with _record_progress(progress) as tick:
+                summary = store.import_hash_set(
+                    file, actor=actor or default_actor(), name=name, format_name=chosen, options=options,
+                    progress=tick,
+                )
+        except HashSetRefused as exc:
+            err.print(f"[red]Not imported:[/] {exc}")
+            raise typer.Exit(2) from exc
+        except (WrongFormat, UnknownFormat) as exc:
+            err.print(f"[red]{file} is not a {chosen} file:[/] {exc}. Check --format (or use --format auto).")
+            raise typer.Exit(2) from exc
+        except SchemeError as exc:
+            err.print(f"[red]Not imported:[/] {exc}. Check --scheme.")
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted:[/] nothing of this set was kept. Run the same command again.")
+            raise typer.Exit(130) from None
+    for warning in summary["warning_samples"][:10]:
+        err.print(f"[yellow]warning[/] line/record {warning}")
+    typer.echo(
+        f"imported hash set {summary['name']!r}: {summary['records']:,} records, {summary['warnings']:,} warnings "
+        f"({summary['skipped']:,} rows skipped); format {summary['format']}, scheme {summary['scheme']}, "
+        f"{'known-harmless' if summary['ignorable'] else 'known material'}; SHA-256 {summary['source_sha256']}"
+    )
+
+
+def _check_import_options(file: Path, chosen: str, scheme: SetScheme | None, known_harmless: bool | None) -> None:
+    """Refuse, saying what to add, a plain list without --known-harmless/--known-bad, or a CSV whose category
+    column has no --scheme to read it in."""
+    if chosen == "list" and known_harmless is None:
+        err.print(
+            f"[red]{file.name} is a plain hash list:[/] say what it lists with --known-harmless (files to set "
+            "aside) or --known-bad (known material)."
+        )
+        raise typer.Exit(2)
+    if chosen == "csv" and scheme is None:
+        from cairn.matching.formats._text import column_name, delimiter_of, first_line
+
+        with file.open("rb") as stream:
+            line = first_line(stream.read(65536))
+        if "category" in {column_name(c) for c in line.split(delimiter_of(line))}:
+            err.print(
+                f"[red]{file.name} has a category column but no scheme:[/] add --scheme vic-us, dhs, caid or none "
+                "(the same number means different things in different schemes)."
+            )
+            raise typer.Exit(2)
+
+
+@contextmanager
+def _record_progress(show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar of records imported and records/s (nothing when ``show`` is False)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]importing[/] {task.completed:,.0f} records"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("import", total=None, rate="")
+        started = time.monotonic()
+
+        def tick(done: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f} records/s")
+
+        yield tick
+
+
+@hashset_app.command("list")
+def hashset_list(case: CaseOpt, db: DbOpt = None) -> None:
+    """List the hash sets of the case's database with their counts, format, scheme and source digest."""
+    with _open_store(case, db, create=False) as store:
+        sets = store.hash_sets()
+    if not sets:
+        typer.echo("no hash sets in this database (import one with `cairn hashset import FILE --case CASE_DIR`)")
+        return
+    table = Table(title="hash sets")
+    for column in ("name", "records", "warnings", "format", "scheme", "kind", "imported", "by", "source SHA-256"):
+        table.add_column(column, overflow="fold")
+    for s in sets:
+        table.add_row(
+            s["name"], f"{s['record_count']:,}", f"{s['warning_count']:,}", s["format"], s["scheme"],
+            "known-harmless" if s["ignorable"] else "known material", s["imported_at"], s["imported_by"],
+            s["source_sha256"],
+        )
+    Console(width=200).print(table)
+
+
+@hashset_app.command("export")
+def hashset_export(
+    case: CaseOpt,
+    set_name: Annotated[str, typer.Option("--set", help="The name of the set (see `cairn hashset list`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write.")],
+    db: DbOpt = None,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="vics (VICS 2.0) or csv.")] = (
+        ExportFormat.vics
+    ),
+    only_categorised: Annotated[
+        bool, typer.Option("--only-categorised", help="Leave out records that carry no category.")
+    ] = False,
+) -> None:
+    """Write a hash set as VICS 2.0 JSON or plain CSV (its categories in the set's scheme)."""
+    with _open_store(case, db, create=False) as store:
+        if not any(s["name"] == set_name for s in store.hash_sets()):
+            err.print(f"[red]No hash set named {set_name!r}[/] in this database; `cairn hashset list` shows them.")
+            raise typer.Exit(2)
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            report = store.export_hash_set(set_name, format.value, fh, only_categorised=only_categorised)
+    for warning in report.warnings[:10]:
+        err.print(f"[yellow]warning[/] record {warning.position}: {warning.message}")
+    typer.echo(f"wrote {report.written:,} records of {set_name!r} to {out} ({len(report.warnings):,} warnings)")
 
 
 def main() -> None:  # pragma: no cover - console entry point
