@@ -134,15 +134,21 @@ def test_malformed_row_counted_rest_imported(store: CaseStore, tmp_path: Path) -
     assert listed["details"]["warnings"] and listed["details"]["warnings"][0].startswith("3:")
 
 
-def test_failure_part_way_leaves_no_set(store: CaseStore, tmp_path: Path) -> None:
+def test_failure_part_way_leaves_no_set(store: CaseStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hs, "STATEMENTS_PER_BATCH", 1)  # a small file then takes two transactions
     path = tmp_path / "list.txt"
     path.write_text("".join(f"{i:032x}\n" for i in range(hs.batch_rows(store._engine) + 10)))
 
+    calls: list[int] = []
+
     def fail(done: int) -> None:
-        raise KeyboardInterrupt
+        calls.append(done)
+        assert hs.entry_count(store._engine, hs.list_sets(store._engine, include_incomplete=True)[0]["id"]) == done
+        raise KeyboardInterrupt  # after the first batch is committed
 
     with pytest.raises(KeyboardInterrupt):
         store.import_hash_set(path, actor="examiner", options=ReadOptions(ignorable=True), progress=fail)
+    assert calls == [hs.batch_rows(store._engine)]
     assert hs.list_sets(store._engine, include_incomplete=True) == []
     summary = store.import_hash_set(path, actor="examiner", options=ReadOptions(ignorable=True))
     assert summary["records"] == hs.batch_rows(store._engine) + 10

@@ -7,8 +7,9 @@ Contract:
   ``record_no``. Every entry keeps its category *with its scheme* (``category_value`` NULL = uncategorised,
   never 0). The record's first row keeps its comments and the source's own fields (``extra_json``), so an
   export writes them back.
-* Import streams: records come from a format reader (an iterator), are inserted in batches sized to the
-  backend's bind-parameter limit, one transaction per batch, so memory stays flat whatever the file's size.
+* Import streams: records come from a format reader (an iterator), are inserted by driver-level
+  ``executemany`` statements sized to the backend's bind-parameter limit, a few statements per transaction,
+  one transaction per batch, so memory stays flat whatever the file's size.
 * No half sets: the set row is written first with ``status='importing'``; only :func:`finish_import` (one
   transaction, with the caller's audit entry) makes it ``complete``. An import that fails part-way removes its
   rows (:func:`discard`); one killed outright leaves an ``importing`` set that readers ignore and the next
@@ -39,9 +40,16 @@ IMPORTING = "importing"
 COMPLETE = "complete"
 #: Most rows one import transaction carries (a batch is also bounded by the bind limit per statement).
 MAX_BATCH_ROWS = 20_000
+#: Statements of ``batch_rows`` rows each per import transaction (fewer commits: a commit is a sync to disk).
+STATEMENTS_PER_BATCH = 16
 #: Records read per page when a set is read back for export.
 READ_PAGE = 5_000
-_ENTRY_COLUMNS = len(hash_set_entries.columns) - 1  # the id is generated
+#: The columns an import writes, in the order of :func:`entry_rows`' tuples (the id is generated).
+ENTRY_FIELDS = (
+    "set_id", "record_no", "kind", "value", "category_scheme", "category_value", "series", "flags_json",
+    "comments", "extra_json",
+)
+_ENTRY_COLUMNS = len(ENTRY_FIELDS)
 
 
 class HashSetRefused(ValueError):
@@ -123,55 +131,62 @@ def insert_records(
 ) -> int:
     """Insert ``records`` into set ``set_id`` in batches (one transaction each); return the records inserted.
 
-    ``progress`` is called with the number of records inserted so far after each batch.
+    A statement carries at most :func:`batch_rows` rows, a transaction ``STATEMENTS_PER_BATCH`` statements.
+    ``progress`` is called with the number of records inserted so far after each transaction.
     """
-    per_batch = batch_rows(engine)
-    pending: list[dict[str, Any]] = []
+    per_statement = batch_rows(engine)
+    per_batch = per_statement * STATEMENTS_PER_BATCH
+    sql = _insert_sql(engine)
+    pending: list[tuple[Any, ...]] = []
     count = 0
     for record in records:
         count += 1
         pending.extend(entry_rows(set_id, count, record))
         if len(pending) >= per_batch:
-            _insert(engine, pending)
+            _insert(engine, sql, pending, per_statement)
             pending = []
             if progress is not None:
                 progress(count)
     if pending:
-        _insert(engine, pending)
+        _insert(engine, sql, pending, per_statement)
     if progress is not None:
         progress(count)
     return count
 
 
-def _insert(engine: Engine, rows: list[dict[str, Any]]) -> None:
+def _insert_sql(engine: Engine) -> str:
+    """The driver-level INSERT of one entry row (positional parameters in the driver's style)."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {hash_set_entries.name} ({', '.join(ENTRY_FIELDS)}) "
+        f"VALUES ({', '.join([mark] * len(ENTRY_FIELDS))})"
+    )
+
+
+def _insert(engine: Engine, sql: str, rows: list[tuple[Any, ...]], per_statement: int) -> None:
+    """Insert ``rows`` in one transaction, ``per_statement`` rows per driver ``executemany``."""
     with write_connection(engine) as conn:
-        conn.execute(hash_set_entries.insert(), rows)
+        for start in range(0, len(rows), per_statement):
+            conn.exec_driver_sql(sql, rows[start : start + per_statement])
 
 
-def entry_rows(set_id: int, record_no: int, record: HashRecord) -> list[dict[str, Any]]:
-    """The ``hash_set_entries`` rows of one record: one per hash; comments and extras on the first only."""
+def entry_rows(set_id: int, record_no: int, record: HashRecord) -> list[tuple[Any, ...]]:
+    """The ``hash_set_entries`` rows of one record (``ENTRY_FIELDS`` order): one per hash; comments and
+    extras on the first only."""
     cat = record.category
+    scheme, value = (cat.scheme, str(cat.value)) if cat is not None else (None, None)
     flags = _json(dict(record.flags)) if record.flags else None
-    shared = {
-        "set_id": set_id,
-        "record_no": record_no,
-        "category_scheme": cat.scheme if cat is not None else None,
-        "category_value": str(cat.value) if cat is not None else None,
-        "series": record.series,
-        "flags_json": flags,
-    }
+    extra = _json(dict(record.extra)) if record.extra else None
     rows = []
-    for index, (kind, value) in enumerate(record.hashes.items()):
-        first = index == 0
+    first = True
+    for kind, digest in record.hashes.items():
         rows.append(
-            {
-                **shared,
-                "kind": kind,
-                "value": value,
-                "comments": record.comments if first else None,
-                "extra_json": _json(dict(record.extra)) if first and record.extra else None,
-            }
+            (
+                set_id, record_no, kind, digest, scheme, value, record.series, flags,
+                record.comments if first else None, extra if first else None,
+            )
         )
+        first = False
     return rows
 
 
