@@ -127,3 +127,38 @@ def _pax_tar() -> bytes:
         info.pax_headers = {"comment": "benign"}
         tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _digests(text: bytes) -> dict[str, str]:
+    import hashlib
+
+    return {k: hashlib.new(k, text).hexdigest() for k in ("md5", "sha1", "sha256")}
+
+
+def hash_set_seeds() -> dict[str, bytes]:
+    """Small hash sets in every format cairn reads, of benign bytes' digests."""
+    import json
+
+    bike, kite = _digests(b"a red bicycle"), _digests(b"a blue kite")
+    vics = {
+        "@odata.context": "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media",
+        "value": [
+            {
+                "MD5": bike["md5"], "SHA1": bike["sha1"], "Category": 1, "VictimIdentified": "true", "Series": "s",
+                "AlternativeHashes": [{"HashName": "SHA256", "HashValue": bike["sha256"]}],
+            },
+            {"MD5": kite["md5"], "Category": "2", "IsDistributed": True},
+        ],
+    }
+    nsrl_header = '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"\n'
+    return {
+        "vics": json.dumps(vics).encode(),
+        "icse": (
+            "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name\n"
+            f"{bike['md5']};{bike['sha1']};;12;y;n;t;x\n"
+        ).encode(),
+        "csv": f"md5,sha256,category,series\n{bike['md5']},{bike['sha256']},1,a\n{kite['md5']},,2,b\n".encode(),
+        "te": f"pdq {'0' * 63}1\nmd5 {bike['md5']}\n".encode(),
+        "nsrl": (nsrl_header + f'"{bike["sha1"].upper()}","{bike["md5"].upper()}","0","a.txt",1,1,"1",""\n').encode(),
+        "list": f"{bike['md5']}\n{kite['md5']}\n".encode(),
+    }

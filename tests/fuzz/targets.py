@@ -1,9 +1,11 @@
 """Fuzz targets shared by the bounded CI run (hypothesis, ``test_fuzz.py``) and the long run (atheris,
 ``bench/fuzz_long.py``): one call per input, raising ``AssertionError`` when a promise breaks.
 
-Promises checked on every input: nothing raises out of the sources or the per-item task; every recorded
-code is declared; logical paths are unique; digests are those of the bytes examined; expansion stays
-inside the limits; no spool file is left behind; a picture never fails a signal.
+Promises checked on every container and picture input: nothing raises out of the sources or the per-item
+task; every recorded code is declared; logical paths are unique; digests are those of the bytes examined;
+expansion stays inside the limits; no spool file is left behind; a picture never fails a signal. Hash sets
+from partners are untrusted too: reading one in any format raises nothing but "not this format", and keeps
+only valid hashes.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from cairn.errors import ALL_CODES, SIGNAL_FAILED
+from cairn.matching.formats import FORMATS, UnknownFormat, read_hash_set
+from cairn.matching.formats.base import ReadOptions, ReadReport, WrongFormat
 from cairn.model import EvidenceItem, FileResult, ItemMeta, Locator
 from cairn.pipeline.task import process_item
 from cairn.settings import Limits, ScanSettings
@@ -90,3 +95,26 @@ def picture_target(data: bytes, name: str = "picture.bin") -> FileResult:
     _check_result(result, data)
     assert not any(e.code == SIGNAL_FAILED for e in result.errors), result.errors
     return result
+
+
+#: Hex length of each hash kind a hash-set record may carry.
+_HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}
+
+
+def hash_set_target(data: bytes, folder: Path) -> int:
+    """Read ``data`` as a hash set in every format (and ``auto``): only ``WrongFormat``/``UnknownFormat`` may
+    come out (a partner's file is untrusted input too), and every hash kept is normalised lower-case hex."""
+    path = folder / "set.txt"
+    path.write_bytes(data)
+    kept = 0
+    for name in ["auto", *(f.name for f in FORMATS)]:
+        try:
+            for record in read_hash_set(path, name, ReadOptions(), ReadReport()):
+                for kind, value in record.hashes.items():
+                    expected = _HEX_LENGTHS.get(kind)
+                    assert value == value.lower() and (expected is None or len(value) == expected), (kind, value)
+                    assert expected is None or all(c in "0123456789abcdef" for c in value), (kind, value)
+                kept += 1
+        except (WrongFormat, UnknownFormat):
+            continue
+    return kept

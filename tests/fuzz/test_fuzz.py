@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .seeds import CONTAINER_SEEDS, PICTURE_SEEDS
-from .targets import container_target, picture_target
+from .seeds import CONTAINER_SEEDS, PICTURE_SEEDS, hash_set_seeds
+from .targets import container_target, hash_set_target, picture_target
 
 HANG_SECONDS = 60
 EXAMPLES = 300
@@ -98,5 +98,22 @@ def test_pictures_keep_every_promise_under_mutation(kind: str) -> None:
     def run(data: bytes) -> None:
         with _watchdog(HANG_SECONDS):
             picture_target(data)
+
+    run()
+
+
+@pytest.mark.parametrize("kind", sorted(hash_set_seeds()))
+def test_hash_set_formats_keep_every_promise_under_mutation(
+    kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    seed = hash_set_seeds()[kind]
+    folder = tmp_path_factory.mktemp(f"hashset-{kind}")
+    assert hash_set_target(seed, folder) > 0  # the seed itself is read
+
+    @_FUZZ
+    @given(mutated(seed))
+    def run(data: bytes) -> None:
+        with _watchdog(HANG_SECONDS):
+            hash_set_target(data, folder)
 
     run()
