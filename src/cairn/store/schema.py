@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0003). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0004). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -230,6 +230,36 @@ class HashSetEntry(Base):
     extra_json: Mapped[str | None] = mapped_column(Text)  # the source's own fields, on the first row only
 
 
+class MatchRun(Base):
+    """One ``cairn match`` of a case: settings (threshold, min quality, sets by name and source SHA-256), counts."""
+
+    __tablename__ = "match_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    started_at: Mapped[str] = mapped_column(String(40))
+    ended_at: Mapped[str | None] = mapped_column(String(40))  # NULL: running, or failed
+    settings_json: Mapped[str] = mapped_column(Text)
+    counts_json: Mapped[str | None] = mapped_column(Text)
+
+
+class FileMatch(Base):
+    """One hit of a match run: a file, the set entry it matched, the hash kind and distance (0 when exact),
+    and the entry's category (with its scheme), series and flags as they were at match time."""
+
+    __tablename__ = "file_matches"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    match_run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[int] = mapped_column(Id)
+    entry_id: Mapped[int] = mapped_column(Id)
+    kind: Mapped[str] = mapped_column(String(32))
+    distance: Mapped[int] = mapped_column(Integer)
+    category_scheme: Mapped[str | None] = mapped_column(String(32))
+    category_value: Mapped[str | None] = mapped_column(String(32))
+    series: Mapped[str | None] = mapped_column(Text)
+    flags_json: Mapped[str | None] = mapped_column(Text)
+
+
 cases = cast(Table, Case.__table__)
 evidence = cast(Table, Evidence.__table__)
 scan_runs = cast(Table, ScanRun.__table__)
@@ -242,3 +272,5 @@ thumbnails = cast(Table, Thumbnail.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
 hash_sets = cast(Table, HashSet.__table__)
 hash_set_entries = cast(Table, HashSetEntry.__table__)
+match_runs = cast(Table, MatchRun.__table__)
+file_matches = cast(Table, FileMatch.__table__)
