@@ -8,13 +8,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cairn import __version__
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(
     name="cairn",
@@ -237,17 +240,19 @@ def files(
 ) -> None:
     """One row per file: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, ...
 
-    ... then extension_mismatch, mtime (ISO 8601 UTC) and evidence (the root the file came from).
+    ... then extension_mismatch, mtime (ISO 8601 UTC) and evidence (the root the file came from). JSON adds
+    ``matches``: the file's hits in the latest `cairn match` run.
     """
     from cairn.report.export import write_csv, write_json
 
     writer = write_csv if format is Format.csv else write_json
+    with_matches = format is Format.json
     with _open_store(case, db, create=False) as store:
         if output is None:
-            writer(store.iter_file_rows(), sys.stdout)
+            writer(store.iter_file_rows(with_matches=with_matches), sys.stdout)
         else:
             with output.open("w", encoding="utf-8", newline="") as fh:
-                n = writer(store.iter_file_rows(), fh)
+                n = writer(store.iter_file_rows(with_matches=with_matches), fh)
             err.print(f"wrote {n:,} rows to {output}")
 
 
@@ -302,6 +307,71 @@ def runs(case: CaseOpt, db: DbOpt = None) -> None:
                 f"#{run['id']} evidence {run['evidence_id']} {run['status']:<11} {run['started_at']} -> "
                 f"{run['ended_at'] or '-'}  {summary}"
             )
+
+
+@app.command()
+def match(
+    case: CaseOpt,
+    db: DbOpt = None,
+    pdq_threshold: Annotated[
+        int, typer.Option("--pdq-threshold", min=0, max=256, help="Largest PDQ Hamming distance that matches.")
+    ] = 31,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Match only this hash set (repeat for several; default all).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Match the case's files against the database's hash sets: exact (md5, sha1, sha256) and PDQ near-match.
+
+    Each run is recorded (settings, the sets' SHA-256, counts) and audited; `cairn files --format json` shows
+    the latest run's hits. Run it again after importing a new set: no rescan needed.
+    """
+    from cairn.store.case_store import default_actor
+
+    with _open_store(case, db, create=True) as store, _match_progress(progress) as tick:
+        try:
+            summary = store.run_match(
+                actor=actor or default_actor(), set_names=sets, pdq_threshold=pdq_threshold, progress=tick
+            )
+        except KeyError as exc:
+            err.print(f"[red]No hash set named {exc.args[0]}[/] in this database; `cairn hashset list` shows them.")
+            raise typer.Exit(2) from exc
+        except ValueError as exc:
+            err.print(f"[red]Nothing matched:[/] {exc}. Import one with `cairn hashset import FILE --case {case}`.")
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted:[/] this match run was not kept; the previous results still show.")
+            raise typer.Exit(130) from None
+    counts = summary["counts"]
+    names = ", ".join(s["name"] for s in summary["settings"]["sets"])
+    typer.echo(
+        f"match run #{summary['match_run_id']} against {names}: {counts['files_matched']:,} files matched "
+        f"({counts['exact_hits']:,} exact hits, {counts['pdq_hits']:,} PDQ hits within {pdq_threshold}, "
+        f"{counts['ignorable_hits']:,} on known-harmless sets); {counts['pdq_skipped_low_quality']:,} PDQs below "
+        "quality 50 skipped"
+    )
+
+
+@contextmanager
+def _match_progress(show: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar per matching stage (nothing when ``show`` is False)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    labels = {"exact": "exact hashes", "index": "PDQ index", "pdq": "PDQ near-match"}
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield tick
 
 
 class SetFormat(StrEnum):

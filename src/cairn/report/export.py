@@ -14,6 +14,10 @@ Contract (the README's ``cairn files`` section says the same):
   a tab or a carriage return gets a single quote ``'`` in front (OWASP's rule), so a spreadsheet shows it
   as text instead of running it; a cell that is a plain number (``-1e+20``) is left as it is. Names are
   evidence: a suspect chooses them.
+* **Matches (JSON only).** When the rows carry ``matches`` (``CaseStore.iter_file_rows(with_matches=True)``),
+  each JSON object ends with ``matches``: a list of ``{set, kind, distance, category {scheme, value, label} or
+  null, series, flags, ignorable}`` from the case's latest match run (``[]`` for a file with none). CSV
+  columns are unchanged.
 """
 
 from __future__ import annotations
@@ -128,6 +132,23 @@ def _project(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _project_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object of one stored row: the columns, then ``matches`` when the row carries them."""
+    out = _project(row)
+    if "matches" in row:
+        out["matches"] = _json_safe(row["matches"])
+    return out
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` (lists, dicts, scalars) with every other thing as plain text, so JSON can write it."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return _plain(value)
+
+
 def _plain(value: Any) -> Any:
     """``value`` as something every format writes: JSON-safe scalars kept, everything else as text."""
     if value is None or isinstance(value, (bool, int)):
@@ -151,10 +172,14 @@ def _fallback(row: dict[str, Any], problem: Exception) -> dict[str, Any]:
     return out
 
 
-def _format(row: dict[str, Any], encode: Callable[[dict[str, Any]], str]) -> str:
+def _format(
+    row: dict[str, Any],
+    encode: Callable[[dict[str, Any]], str],
+    project: Callable[[dict[str, Any]], dict[str, Any]] = _project,
+) -> str:
     """One row's text, complete before anything is written; a row that cannot be shown is shown plain."""
     try:
-        text = encode(_project(row))
+        text = encode(project(row))
         text.encode("utf-8")  # lone surrogates and the like fail here, not half-way through a write
         return text
     except Exception as exc:  # any one bad value: the row is still written, the problem in its notes
@@ -186,9 +211,13 @@ def _json_encode(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False, sort_keys=False, allow_nan=False)
 
 
-def _rows(rows: Iterable[dict[str, Any]], encode: Callable[[dict[str, Any]], str]) -> Iterator[str]:
+def _rows(
+    rows: Iterable[dict[str, Any]],
+    encode: Callable[[dict[str, Any]], str],
+    project: Callable[[dict[str, Any]], dict[str, Any]] = _project,
+) -> Iterator[str]:
     for row in rows:
-        yield _format(row, encode)
+        yield _format(row, encode, project)
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -205,7 +234,7 @@ def write_json(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
     """Write rows as one JSON array, streamed one object per line; returns the number of rows."""
     out.write("[")
     count = 0
-    for text in _rows(rows, _json_encode):
+    for text in _rows(rows, _json_encode, _project_json):
         out.write("\n" if count == 0 else ",\n")
         out.write(text)
         count += 1

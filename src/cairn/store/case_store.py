@@ -28,6 +28,7 @@ from cairn.store import hash_sets as _hash_sets
 from cairn.store import health as _health
 from cairn.store import identity as _identity
 from cairn.store import locks as _locks
+from cairn.store import matches as _matches
 from cairn.store import seal as _seal
 from cairn.store.db import (
     CaseDatabaseMissing,
@@ -54,6 +55,9 @@ FINISHED_STATUSES = RUN_STATUSES - {"running"}
 
 #: Hash kinds flattened into ``iter_file_rows``.
 ROW_HASHES = ("md5", "sha1", "sha256", "pdq")
+
+#: Default Hamming-distance threshold of PDQ matching (Meta's recommendation).
+DEFAULT_PDQ_THRESHOLD = 31
 
 #: Formats whose sets are known-harmless unless the importer says otherwise.
 _HARMLESS_FORMATS = frozenset({"nsrl", "list"})
@@ -398,13 +402,15 @@ class CaseStore:
             return ResultWriter(self._engine, self.case_id).store(conn, run_id, evidence_id, results)
 
     def iter_file_rows(
-        self, evidence_id: int | None = None, *, page_size: int | None = None
+        self, evidence_id: int | None = None, *, page_size: int | None = None, with_matches: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Stream this case's files ordered by evidence id then path, one short read per page.
 
         Keys: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, notes, evidence
         (its root), mime, extension_mismatch, frames, is_container. Pages use keyset pagination, so
         rows written while iterating after the current position are seen, earlier ones are not.
+        ``with_matches`` adds ``matches``: the file's hits in the case's latest finished match run (see
+        :func:`cairn.store.matches.matches_for_files`), an empty list when none.
         """
         limit = page_size or self.ROW_PAGE
         h = {k: file_hashes.alias(f"h_{k}") for k in ROW_HASHES}
@@ -430,6 +436,7 @@ class CaseStore:
                 images.c.frames,
                 files.c.is_container,
                 files.c.mtime,
+                files.c.id.label("_file_id"),
             )
             .select_from(joined)
             .order_by(files.c.path)
@@ -440,6 +447,7 @@ class CaseStore:
             pick = pick.where(evidence.c.id == evidence_id)
         with read_connection(self._engine) as conn:
             evidence_ids = [int(i) for i in conn.execute(pick).scalars()]
+            match_run = _matches.latest_run(conn, self.case_id) if with_matches else None
         for ev in evidence_ids:  # per evidence, so each page is a range scan of uq(evidence_id, path)
             last: str | None = None
             while True:
@@ -448,7 +456,15 @@ class CaseStore:
                     stmt = stmt.where(files.c.path > last)
                 with read_connection(self._engine) as conn:
                     page = [dict(r) for r in conn.execute(stmt).mappings()]
+                    hits = (
+                        _matches.matches_for_files(conn, match_run, [int(r["_file_id"]) for r in page])
+                        if match_run is not None
+                        else {}
+                    )
                 for row in page:
+                    file_id = int(row.pop("_file_id"))
+                    if with_matches:
+                        row["matches"] = hits.get(file_id, [])
                     row["extension_mismatch"] = bool(row["extension_mismatch"])
                     row["is_container"] = bool(row["is_container"])
                     last = row["path"]
@@ -559,6 +575,69 @@ class CaseStore:
             raise UnknownFormat(f"cannot write {format_name!r} (writable: {', '.join(WRITERS)})")
         records = _hash_sets.iter_records(self._engine, int(found["id"]), only_categorised=only_categorised)
         return writer.write(records, out)
+
+    # -- matching (see cairn.matching.match and cairn.store.matches) --------------------------------
+
+    def run_match(
+        self,
+        *,
+        actor: str,
+        set_names: Sequence[str] | None = None,
+        pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Match this case's files against the database's hash sets (``set_names``, or all); return the run.
+
+        Exact on md5/sha1/sha256, PDQ within ``pdq_threshold`` for file PDQs of quality >= 50. Records a
+        ``match_runs`` row (settings with every set's name and source SHA-256, counts) and appends
+        ``match.finished`` to the audit log; a failure part-way leaves no run behind. ``KeyError`` naming the
+        sets not found; ``ValueError`` when there is no set to match against or the threshold is not 0..256.
+        ``progress(stage, done, total)`` is called with stage "exact", "index" or "pdq".
+        """
+        from cairn.matching import match as _match
+
+        if not 0 <= pdq_threshold <= 256:
+            raise ValueError(f"the PDQ threshold must be 0..256, got {pdq_threshold}")
+        found, missing = _matches.complete_sets(self._engine, set_names)
+        if missing:
+            raise KeyError(", ".join(missing))
+        if not found:
+            raise ValueError("no hash sets in this database")
+        refs = [_match.SetRef(int(s["id"]), s["name"], s["source_sha256"], bool(s["ignorable"])) for s in found]
+        settings = _match.MatchSettings(refs, pdq_threshold)
+        set_ids = [r.id for r in refs]
+        tick = progress or (lambda _stage, _done, _total: None)
+        run_id = _matches.start_run(self._engine, self.case_id, settings.as_dict(), _audit.utc_now())
+        try:
+            tick("exact", 0, 1)
+            _matches.insert_exact(self._engine, run_id, self.case_id, set_ids)
+            tick("exact", 1, 1)
+            tick("index", 0, 1)
+            index = _match.build_entry_index(_matches.pdq_entries(self._engine, set_ids))
+            tick("index", 1, 1)
+            queries = _matches.pdq_queries(self._engine, self.case_id, settings.min_pdq_quality)
+            for hits in _match.pdq_hits(index, queries, pdq_threshold, lambda d, t: tick("pdq", d, t)):
+                _matches.insert_pdq_hits(self._engine, run_id, hits)
+            counts: dict[str, Any] = {
+                **_matches.run_counts(self._engine, run_id),
+                "pdq_queried": len(queries.hashes),
+                "pdq_skipped_low_quality": queries.skipped_low_quality,
+                "pdq_index_hashes": 0 if index is None else len(index),
+            }
+            summary = {"match_run_id": run_id, "settings": settings.as_dict(), "counts": counts}
+            with write_connection(self._engine) as conn:
+                self._lock_case(conn)
+                _matches.finish_run(conn, run_id, counts, _audit.utc_now())
+                entry = self._append(conn, "match.finished", summary, actor)
+        except BaseException:
+            _matches.discard_run(self._engine, run_id)
+            raise
+        self._anchor(entry)
+        return summary
+
+    def match_runs(self) -> list[dict[str, Any]]:
+        """This case's finished match runs, oldest first: id, started_at, ended_at, settings, counts."""
+        return _matches.runs(self._engine, self.case_id)
 
     # -- audit -----------------------------------------------------------------------------------
 

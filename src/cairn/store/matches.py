@@ -1,0 +1,249 @@
+"""Match runs in the case database: reads and writes for ``cairn match`` (the logic is ``cairn.matching.match``).
+
+Contract:
+
+* A run is a ``match_runs`` row written first with its settings (``ended_at`` NULL), then its hits, then
+  :func:`finish_run` sets ``ended_at`` and the counts inside the caller's transaction (which also appends the
+  ``match.finished`` audit entry). A run that fails part-way is removed with its hits (:func:`discard_run`).
+* Exact hits (md5, sha1, sha256) are one ``INSERT ... SELECT`` joining ``file_hashes`` with
+  ``hash_set_entries`` on (kind, value), both indexed; PDQ hits are inserted from the index's results. Each
+  hit copies the entry's set, category (with its scheme), series and flags.
+* Earlier runs and their hits are KEPT for the record (a result can be traced to the run and settings that
+  produced it); listings show only the case's latest finished run (:func:`latest_run`).
+
+Plain dicts come out; the tables stay in ``cairn.store``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, case, delete, func, literal, select, update
+
+from cairn.matching.match import EXACT_KINDS, PdqHit, PdqQueries
+from cairn.matching.schemes import SchemeError, get_scheme
+from cairn.store.db import max_bind_params, read_connection, write_connection
+from cairn.store.hash_sets import COMPLETE
+from cairn.store.schema import file_hashes, file_matches, files, hash_set_entries, hash_sets, match_runs
+
+#: Entry rows read per page when the PDQ index is built.
+ENTRY_PAGE = 50_000
+#: Columns a hit copies from its entry.
+_COPIED = ("set_id", "category_scheme", "category_value", "series", "flags_json")
+
+
+def start_run(engine: Engine, case_id: int, settings: Mapping[str, Any], utc_now: str) -> int:
+    """Write a new run of case ``case_id`` (not yet finished) and return its id."""
+    with write_connection(engine) as conn:
+        return int(
+            conn.execute(
+                match_runs.insert().returning(match_runs.c.id),
+                {"case_id": case_id, "started_at": utc_now, "settings_json": _json(dict(settings))},
+            ).scalar_one()
+        )
+
+
+def insert_exact(engine: Engine, run_id: int, case_id: int, set_ids: Sequence[int]) -> int:
+    """Insert every exact hit of case ``case_id``'s files on ``set_ids``; return how many."""
+    if not set_ids:
+        return 0
+    e = hash_set_entries
+    query = (
+        select(
+            literal(run_id), file_hashes.c.file_id, e.c.set_id, e.c.id, e.c.kind, literal(0),
+            e.c.category_scheme, e.c.category_value, e.c.series, e.c.flags_json,
+        )
+        .select_from(
+            files.join(file_hashes, file_hashes.c.file_id == files.c.id).join(
+                e, (e.c.kind == file_hashes.c.kind) & (e.c.value == file_hashes.c.value)
+            )
+        )
+        .where(files.c.case_id == case_id, file_hashes.c.kind.in_(EXACT_KINDS), e.c.set_id.in_(list(set_ids)))
+    )
+    columns = ["match_run_id", "file_id", "set_id", "entry_id", "kind", "distance", *_COPIED[1:]]
+    with write_connection(engine) as conn:
+        conn.execute(file_matches.insert().from_select(columns, query))
+        return int(
+            conn.execute(
+                select(func.count()).select_from(file_matches).where(file_matches.c.match_run_id == run_id)
+            ).scalar_one()
+        )
+
+
+def pdq_entries(engine: Engine, set_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+    """``(entry id, value)`` of every PDQ entry of ``set_ids``, read ``ENTRY_PAGE`` rows at a time."""
+    last = 0
+    while set_ids:
+        with read_connection(engine) as conn:
+            page = conn.execute(
+                select(hash_set_entries.c.id, hash_set_entries.c.value)
+                .where(
+                    hash_set_entries.c.set_id.in_(list(set_ids)),
+                    hash_set_entries.c.kind == "pdq",
+                    hash_set_entries.c.id > last,
+                )
+                .order_by(hash_set_entries.c.id)
+                .limit(ENTRY_PAGE)
+            ).all()
+        for entry_id, value in page:
+            yield int(entry_id), str(value)
+        if len(page) < ENTRY_PAGE:
+            return
+        last = int(page[-1][0])
+
+
+def pdq_queries(engine: Engine, case_id: int, min_quality: int) -> PdqQueries:
+    """The PDQ hashes of case ``case_id``'s files, those below ``min_quality`` counted, not kept."""
+    out = PdqQueries()
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(file_hashes.c.file_id, file_hashes.c.value, file_hashes.c.quality)
+            .select_from(files.join(file_hashes, file_hashes.c.file_id == files.c.id))
+            .where(files.c.case_id == case_id, file_hashes.c.kind == "pdq")
+            .order_by(file_hashes.c.file_id)
+        ).all()
+    for file_id, value, quality in rows:
+        out.add(int(file_id), str(value), None if quality is None else int(quality), min_quality)
+    return out
+
+
+def insert_pdq_hits(engine: Engine, run_id: int, hits: Sequence[PdqHit]) -> int:
+    """Insert PDQ ``hits`` of run ``run_id`` (each with its entry's set and category) in one transaction."""
+    if not hits:
+        return 0
+    step = max(1, max_bind_params(engine) // 2)
+    entry_ids = sorted({h.entry_id for h in hits})
+    with write_connection(engine) as conn:
+        entries: dict[int, Any] = {}
+        for start in range(0, len(entry_ids), step):
+            chunk = entry_ids[start : start + step]
+            for row in conn.execute(
+                select(hash_set_entries.c.id, *(hash_set_entries.c[c] for c in _COPIED)).where(
+                    hash_set_entries.c.id.in_(chunk)
+                )
+            ).mappings():
+                entries[int(row["id"])] = row
+        rows = [
+            {
+                "match_run_id": run_id, "file_id": h.file_id, "entry_id": h.entry_id, "kind": "pdq",
+                "distance": h.distance, **{c: entries[h.entry_id][c] for c in _COPIED},
+            }
+            for h in hits
+        ]
+        conn.execute(file_matches.insert(), rows)
+    return len(rows)
+
+
+def run_counts(engine: Engine, run_id: int) -> dict[str, int]:
+    """Hits of run ``run_id``: total, exact, pdq, files (distinct) and ignorable (on known-harmless sets)."""
+    fm = file_matches
+    is_pdq = func.coalesce(func.sum(case((fm.c.kind == "pdq", 1), else_=0)), 0)
+    ignorable = func.coalesce(func.sum(case((hash_sets.c.ignorable, 1), else_=0)), 0)
+    with read_connection(engine) as conn:
+        row = conn.execute(
+            select(func.count(), is_pdq, func.count(func.distinct(fm.c.file_id)), ignorable)
+            .select_from(fm.join(hash_sets, hash_sets.c.id == fm.c.set_id))
+            .where(fm.c.match_run_id == run_id)
+        ).one()
+    total, pdq, matched, ign = (int(v) for v in row)
+    return {"hits": total, "exact_hits": total - pdq, "pdq_hits": pdq, "files_matched": matched,
+            "ignorable_hits": ign}
+
+
+def finish_run(conn: Connection, run_id: int, counts: Mapping[str, Any], utc_now: str) -> None:
+    """Mark run ``run_id`` finished with its counts, inside the caller's transaction (which also audits it)."""
+    conn.execute(
+        update(match_runs).where(match_runs.c.id == run_id).values(ended_at=utc_now, counts_json=_json(dict(counts)))
+    )
+
+
+def discard_run(engine: Engine, run_id: int) -> None:
+    """Remove run ``run_id`` and its hits (a run that failed part-way)."""
+    with write_connection(engine) as conn:
+        conn.execute(delete(file_matches).where(file_matches.c.match_run_id == run_id))
+        conn.execute(delete(match_runs).where(match_runs.c.id == run_id))
+
+
+def latest_run(conn: Connection, case_id: int) -> int | None:
+    """The id of case ``case_id``'s latest finished run, or None."""
+    found = conn.execute(
+        select(func.max(match_runs.c.id)).where(match_runs.c.case_id == case_id, match_runs.c.ended_at.is_not(None))
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def runs(engine: Engine, case_id: int) -> list[dict[str, Any]]:
+    """Every finished run of case ``case_id``, oldest first: id, started_at, ended_at, settings, counts."""
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(match_runs)
+            .where(match_runs.c.case_id == case_id, match_runs.c.ended_at.is_not(None))
+            .order_by(match_runs.c.id)
+        ).mappings()
+        out = []
+        for r in rows:
+            row = dict(r)
+            row["settings"] = json.loads(row.pop("settings_json"))
+            row["counts"] = json.loads(row.pop("counts_json") or "{}")
+            out.append(row)
+        return out
+
+
+def matches_for_files(conn: Connection, run_id: int, file_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """The hits of run ``run_id`` on ``file_ids``, per file id, ordered by set name, kind and distance.
+
+    Each: set, kind, distance, category (``{scheme, value, label}`` or None = uncategorised), series, flags,
+    ignorable (the set lists known-harmless files).
+    """
+    ids = list(file_ids)
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    fm = file_matches
+    query = (
+        select(fm, hash_sets.c.name, hash_sets.c.ignorable)
+        .select_from(fm.join(hash_sets, hash_sets.c.id == fm.c.set_id))
+        .where(fm.c.match_run_id == run_id, fm.c.file_id.in_(ids))
+        .order_by(fm.c.file_id, hash_sets.c.name, fm.c.kind, fm.c.distance, fm.c.entry_id)
+    )
+    for row in conn.execute(query).mappings():
+        out[int(row["file_id"])].append(
+            {
+                "set": row["name"],
+                "kind": row["kind"],
+                "distance": int(row["distance"]),
+                "category": _category_dict(row["category_scheme"], row["category_value"]),
+                "series": row["series"],
+                "flags": json.loads(row["flags_json"]) if row["flags_json"] else {},
+                "ignorable": bool(row["ignorable"]),
+            }
+        )
+    return out
+
+
+def complete_sets(engine: Engine, names: Sequence[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The complete sets named (all when ``names`` is None or empty) and the names not found."""
+    query = select(hash_sets).where(hash_sets.c.status == COMPLETE).order_by(hash_sets.c.name)
+    with read_connection(engine) as conn:
+        found = [dict(r) for r in conn.execute(query).mappings()]
+    if not names:
+        return found, []
+    by_name = {s["name"]: s for s in found}
+    return [by_name[n] for n in dict.fromkeys(names) if n in by_name], [n for n in names if n not in by_name]
+
+
+def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | None:
+    if scheme is None or value is None:
+        return None
+    try:
+        found = get_scheme(scheme)
+        parsed = found.parse(value)
+        return {"scheme": found.name, "value": parsed, "label": found.label(parsed)}
+    except SchemeError:
+        return {"scheme": scheme, "value": value, "label": None}
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
