@@ -23,6 +23,7 @@ from cairn.case_config import CONFIG_NAME, read_config
 from cairn.cli.main import app
 from cairn.store import CaseStore
 from cairn.store.identity import CaseFolderMismatch, CaseNotFound
+from cairn.store.migrate import HEAD_REVISION
 
 from .helpers import raw_engine
 
@@ -189,7 +190,7 @@ def test_a_read_never_migrates_an_older_database_and_refuses_a_newer_one(
         assert folder_state(case) == state
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
-        assert "schema revision 0002" in cli("upgrade", "--case", str(case))  # the write command that migrates
+        assert f"schema revision {HEAD_REVISION}" in cli("upgrade", "--case", str(case))  # the write command migrates
         assert json.loads(cli("files", "--case", str(case), "--format", "json")) == rows
         assert "audit chain intact: 5 entries" in cli("audit", "verify", "--case", str(case))  # + case.uid_recorded
         with engine.begin() as conn:
