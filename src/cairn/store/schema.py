@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0004). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0005). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -260,6 +260,31 @@ class FileMatch(Base):
     flags_json: Mapped[str | None] = mapped_column(Text)
 
 
+class GroupRun(Base):
+    """One ``cairn groups`` of a case: settings (PDQ threshold, minimum PDQ quality) and counts."""
+
+    __tablename__ = "group_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[str] = mapped_column(String(40))
+    settings_json: Mapped[str] = mapped_column(Text)
+    counts_json: Mapped[str] = mapped_column(Text)
+
+
+class FileGroup(Base):
+    """A file in a near-duplicate group of a group run: group number, representative or not, PDQ distance to the
+    representative (0 for an exact duplicate, NULL when either has no usable PDQ)."""
+
+    __tablename__ = "file_groups"
+    group_run_id: Mapped[int] = mapped_column(
+        ForeignKey("group_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True, index=True)
+    group_no: Mapped[int] = mapped_column(Integer)
+    is_representative: Mapped[bool] = mapped_column(Boolean)
+    distance_to_representative: Mapped[int | None] = mapped_column(Integer)
+
+
 cases = cast(Table, Case.__table__)
 evidence = cast(Table, Evidence.__table__)
 scan_runs = cast(Table, ScanRun.__table__)
@@ -274,3 +299,5 @@ hash_sets = cast(Table, HashSet.__table__)
 hash_set_entries = cast(Table, HashSetEntry.__table__)
 match_runs = cast(Table, MatchRun.__table__)
 file_matches = cast(Table, FileMatch.__table__)
+group_runs = cast(Table, GroupRun.__table__)
+file_groups = cast(Table, FileGroup.__table__)
