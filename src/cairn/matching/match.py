@@ -5,18 +5,23 @@ Contract:
 * ``MatchSettings`` is what a match run records: the PDQ threshold (default 31), the minimum PDQ quality of a
   query (50: lower-quality hashes are skipped, never matched) and the sets used, each by name AND source
   SHA-256, so a result can be reproduced later.
-* Exact matching (md5, sha1, sha256) is a database join (``cairn.store.matches``); this module does the PDQ
-  part: :func:`pdq_hits` builds a :class:`~cairn.matching.pdq_index.PdqIndex` over the sets' PDQ entries (ids
-  = entry ids) and returns EVERY (file, entry) pair within the threshold with its Hamming distance. A file
-  whose PDQ matches entries of two sets gets both hits: conflicts are kept, never resolved here.
-* Malformed stored hashes (not 64 hex digits) are skipped, not fatal.
+* ONE code path matches every kind of query: :func:`match_chunks` takes chunks of :class:`Query` (a key: the
+  file id for ``cairn match``, the line number for ``cairn hashset match-file``; a hash kind; a lower-case hex
+  value) and yields, per chunk, EVERY :class:`Hit` (query, set entry, distance). Exact kinds (md5, sha1,
+  sha256) are looked up by an ``ExactLookup`` (in the store: SQL on ``hash_set_entries(kind, value)``, in
+  batches); PDQ queries go to one :class:`~cairn.matching.pdq_index.PdqIndex` built once over the sets' PDQ
+  entries (ids = entry ids; :func:`build_entry_index`) and return every entry within the threshold with its
+  Hamming distance. A query that matches entries of two sets gets both hits: conflicts are kept, never
+  resolved here. Memory is bounded by one chunk (and the index), whatever the number of queries.
+* Which PDQ queries are good enough (quality >= ``MIN_PDQ_QUALITY``) is decided where they are read
+  (:func:`pdq_quality_ok`); malformed hashes (stored or queried) are skipped, not fatal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -27,11 +32,11 @@ from cairn.matching.pdq_index import DEFAULT_THRESHOLD, PdqIndex
 EXACT_KINDS = ("md5", "sha1", "sha256")
 #: PDQ hashes below this quality are not matched (Meta's recommendation).
 MIN_PDQ_QUALITY = 50
-#: Queries per chunk (the progress callback is called after each).
-QUERY_CHUNK = 4096
+#: Query hashes per chunk (memory is bounded by one chunk's queries and hits).
+QUERY_CHUNK = 100_000
 
-#: ``progress(done, total)``: how many query hashes have been matched so far.
-Progress = Callable[[int, int], None]
+#: ``lookup(kind, values)``: ``(value, entry id)`` of every set entry of ``kind`` whose value is in ``values``.
+ExactLookup = Callable[[str, Sequence[str]], Iterable[tuple[str, int]]]
 
 
 @dataclass(frozen=True)
@@ -63,30 +68,41 @@ class MatchSettings:
         }
 
 
-@dataclass(frozen=True)
-class PdqHit:
-    """A file whose PDQ is within the threshold of a set entry's PDQ."""
+class Query(NamedTuple):
+    """One hash to match: ``key`` says whose it is (a file id, a line number), ``value`` is lower-case hex."""
 
-    file_id: int
+    key: int
+    kind: str
+    value: str
+
+
+class Hit(NamedTuple):
+    """A query that matched set entry ``entry_id`` (``distance`` 0 for exact kinds)."""
+
+    key: int
+    kind: str
+    value: str
     entry_id: int
     distance: int
 
 
 @dataclass
-class PdqQueries:
-    """The case's PDQ hashes to match: those of quality >= the minimum, and a count of those skipped."""
+class QueryCounts:
+    """What the readers of queries counted: queries read, PDQs kept, PDQs skipped for low quality."""
 
-    file_ids: list[int] = field(default_factory=list)
-    hashes: list[str] = field(default_factory=list)
-    skipped_low_quality: int = 0
+    queries: int = 0
+    pdq_queried: int = 0
+    pdq_skipped_low_quality: int = 0
 
-    def add(self, file_id: int, value: str, quality: int | None, min_quality: int) -> None:
-        """Keep ``value`` when its quality reaches ``min_quality`` and it is a PDQ hash; count it otherwise."""
-        if quality is None or quality < min_quality:
-            self.skipped_low_quality += 1
-        elif _is_pdq(value):
-            self.file_ids.append(file_id)
-            self.hashes.append(value.lower())
+
+def pdq_quality_ok(quality: int | None, min_quality: int, counts: QueryCounts, *, unknown_ok: bool) -> bool:
+    """Whether a PDQ of ``quality`` is matched (``None``: unknown, matched only when ``unknown_ok``); counts it."""
+    ok = unknown_ok if quality is None else quality >= min_quality
+    if ok:
+        counts.pdq_queried += 1
+    else:
+        counts.pdq_skipped_low_quality += 1
+    return ok
 
 
 def _is_pdq(value: str) -> bool:
@@ -119,23 +135,50 @@ def build_entry_index(entries: Iterable[tuple[int, str]]) -> PdqIndex | None:
     return PdqIndex.build(hex_to_array(values), np.asarray(ids, dtype=np.int64))
 
 
-def pdq_hits(
-    index: PdqIndex | None, queries: PdqQueries, threshold: int, progress: Progress | None = None
-) -> Iterator[list[PdqHit]]:
-    """Every (file, entry) within ``threshold``, one list per chunk of queries, with the exact distance."""
-    total = len(queries.hashes)
-    if index is None or total == 0:
-        if progress is not None:
-            progress(total, total)
-        return
-    q = hex_to_array(queries.hashes)
-    done = 0
-    for part in index.query_chunks(q, threshold, chunk=QUERY_CHUNK):
-        hits = [
-            PdqHit(queries.file_ids[int(qi)], int(entry), int(dist))
-            for qi, entry, dist in zip(part.query_index, part.ids, part.distance, strict=True)
-        ]
-        done = min(total, done + QUERY_CHUNK)
-        if progress is not None:
-            progress(done, total)
-        yield hits
+def chunked(queries: Iterable[Query], size: int = QUERY_CHUNK) -> Iterator[list[Query]]:
+    """``queries`` in lists of at most ``size``."""
+    if size < 1:
+        raise ValueError(f"a chunk holds at least one query, not {size}")
+    chunk: list[Query] = []
+    for query in queries:
+        chunk.append(query)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def match_chunk(
+    queries: Sequence[Query], lookup: ExactLookup, index: PdqIndex | None, threshold: int
+) -> list[Hit]:
+    """Every hit of ``queries``: exact kinds through ``lookup``, PDQ through ``index`` within ``threshold``.
+
+    Hits come in query order (then kind, then entry id for exact hits, distance for PDQ)."""
+    by_kind: dict[str, list[Query]] = {}
+    for query in queries:
+        by_kind.setdefault(query.kind, []).append(query)
+    hits: list[Hit] = []
+    for kind in EXACT_KINDS:
+        keys: dict[str, list[int]] = {}
+        for query in by_kind.get(kind, ()):
+            keys.setdefault(query.value, []).append(query.key)
+        if keys:
+            for value, entry_id in lookup(kind, list(keys)):
+                hits.extend(Hit(key, kind, value, int(entry_id), 0) for key in keys.get(value, ()))
+    pdq = [q for q in by_kind.get("pdq", ()) if _is_pdq(q.value)]
+    if index is not None and pdq:
+        found = index.query(hex_to_array([q.value.lower() for q in pdq]), threshold)
+        for qi, entry_id, distance in zip(found.query_index, found.ids, found.distance, strict=True):
+            query = pdq[int(qi)]
+            hits.append(Hit(query.key, "pdq", query.value, int(entry_id), int(distance)))
+    hits.sort(key=lambda h: (h.key, h.kind, h.distance, h.entry_id))
+    return hits
+
+
+def match_chunks(
+    chunks: Iterable[Sequence[Query]], lookup: ExactLookup, index: PdqIndex | None, threshold: int
+) -> Iterator[tuple[Sequence[Query], list[Hit]]]:
+    """Each chunk of queries with its hits (:func:`match_chunk`): the one code path of every match."""
+    for chunk in chunks:
+        yield chunk, match_chunk(chunk, lookup, index, threshold)

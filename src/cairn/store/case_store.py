@@ -11,12 +11,12 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
@@ -49,6 +49,10 @@ from cairn.store.schema import audit_log, cases, evidence, file_hashes, files, i
 from cairn.store.writer import COLLISION_MARK as COLLISION_MARK  # re-exported: its old home
 from cairn.store.writer import ResultWriter
 from cairn.store.writer import WriteOutcome as WriteOutcome  # re-exported: pipeline/scan.py imports it from here
+
+if TYPE_CHECKING:
+    from cairn.matching.match import Hit as _MatchHit
+    from cairn.matching.match import Query as _MatchQuery
 
 RUN_STATUSES = frozenset({"running", "completed", "interrupted", "failed"})
 FINISHED_STATUSES = RUN_STATUSES - {"running"}
@@ -592,7 +596,8 @@ class CaseStore:
         ``match_runs`` row (settings with every set's name and source SHA-256, counts) and appends
         ``match.finished`` to the audit log; a failure part-way leaves no run behind. ``KeyError`` naming the
         sets not found; ``ValueError`` when there is no set to match against or the threshold is not 0..256.
-        ``progress(stage, done, total)`` is called with stage "exact", "index" or "pdq".
+        ``progress(stage, done, total)`` is called with stage "index" or "match". The same code path as
+        :meth:`match_hashes` (:func:`cairn.matching.match.match_chunks`).
         """
         from cairn.matching import match as _match
 
@@ -609,19 +614,21 @@ class CaseStore:
         tick = progress or (lambda _stage, _done, _total: None)
         run_id = _matches.start_run(self._engine, self.case_id, settings.as_dict(), _audit.utc_now())
         try:
-            tick("exact", 0, 1)
-            _matches.insert_exact(self._engine, run_id, self.case_id, set_ids)
-            tick("exact", 1, 1)
             tick("index", 0, 1)
             index = _match.build_entry_index(_matches.pdq_entries(self._engine, set_ids))
             tick("index", 1, 1)
-            queries = _matches.pdq_queries(self._engine, self.case_id, settings.min_pdq_quality)
-            for hits in _match.pdq_hits(index, queries, pdq_threshold, lambda d, t: tick("pdq", d, t)):
-                _matches.insert_pdq_hits(self._engine, run_id, hits)
+            total = _matches.count_case_queries(self._engine, self.case_id)
+            read = _match.QueryCounts()
+            queries = _matches.case_queries(self._engine, self.case_id, settings.min_pdq_quality, read)
+            lookup = _matches.exact_lookup(self._engine, set_ids)
+            tick("match", 0, total)
+            for _chunk, hits in _match.match_chunks(_match.chunked(queries), lookup, index, pdq_threshold):
+                _matches.insert_hits(self._engine, run_id, hits)
+                tick("match", read.queries + read.pdq_skipped_low_quality, total)
             counts: dict[str, Any] = {
                 **_matches.run_counts(self._engine, run_id),
-                "pdq_queried": len(queries.hashes),
-                "pdq_skipped_low_quality": queries.skipped_low_quality,
+                "pdq_queried": read.pdq_queried,
+                "pdq_skipped_low_quality": read.pdq_skipped_low_quality,
                 "pdq_index_hashes": 0 if index is None else len(index),
             }
             summary = {"match_run_id": run_id, "settings": settings.as_dict(), "counts": counts}
@@ -634,6 +641,54 @@ class CaseStore:
             raise
         self._anchor(entry)
         return summary
+
+    def match_hashes(
+        self,
+        chunks: Iterable[Sequence[_MatchQuery]],
+        *,
+        set_names: Sequence[str] | None = None,
+        pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Match hashes that came without media (chunks of queries, key = line number) against the database's
+        hash sets by the same code path as :meth:`run_match`; yield each chunk's hits as dicts (query, key,
+        set, kind, distance, category_scheme, category_value, category_label, series), ordered by key, kind,
+        set name, distance. Reads only: nothing of the case changes, so nothing is written or audited.
+        ``KeyError``/``ValueError`` as :meth:`run_match`, raised before the first chunk is read.
+        """
+        from cairn.matching import match as _match
+
+        if not 0 <= pdq_threshold <= 256:
+            raise ValueError(f"the PDQ threshold must be 0..256, got {pdq_threshold}")
+        found, missing = _matches.complete_sets(self._engine, set_names)
+        if missing:
+            raise KeyError(", ".join(missing))
+        if not found:
+            raise ValueError("no hash sets in this database")
+        names = {int(s["id"]): str(s["name"]) for s in found}
+        index = _match.build_entry_index(_matches.pdq_entries(self._engine, list(names)))
+        lookup = _matches.exact_lookup(self._engine, list(names))
+        return self._hash_hits(_match.match_chunks(chunks, lookup, index, pdq_threshold), names)
+
+    def _hash_hits(
+        self, matched: Iterator[tuple[Sequence[_MatchQuery], list[_MatchHit]]], names: Mapping[int, str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        for _chunk, hits in matched:
+            entries = _matches.entry_details(self._engine, (h.entry_id for h in hits))
+            rows = []
+            for h in hits:
+                entry = entries[h.entry_id]
+                category = _matches.category_dict(entry["category_scheme"], entry["category_value"])
+                rows.append(
+                    {
+                        "query": h.value, "key": h.key, "set": names[int(entry["set_id"])], "kind": h.kind,
+                        "distance": h.distance, "category_scheme": entry["category_scheme"],
+                        "category_value": entry["category_value"],
+                        "category_label": None if category is None else category["label"],
+                        "series": entry["series"],
+                    }
+                )
+            rows.sort(key=lambda r: (r["key"], r["kind"], r["set"], r["distance"], r["query"]))
+            yield rows
 
     def match_runs(self) -> list[dict[str, Any]]:
         """This case's finished match runs, oldest first: id, started_at, ended_at, settings, counts."""

@@ -5,9 +5,11 @@ Contract:
 * A run is a ``match_runs`` row written first with its settings (``ended_at`` NULL), then its hits, then
   :func:`finish_run` sets ``ended_at`` and the counts inside the caller's transaction (which also appends the
   ``match.finished`` audit entry). A run that fails part-way is removed with its hits (:func:`discard_run`).
-* Exact hits (md5, sha1, sha256) are one ``INSERT ... SELECT`` joining ``file_hashes`` with
-  ``hash_set_entries`` on (kind, value), both indexed; PDQ hits are inserted from the index's results. Each
-  hit copies the entry's set, category (with its scheme), series and flags.
+* The case's hashes are read in pages (:func:`case_queries`) and matched by the same code path as
+  ``cairn hashset match-file`` (:func:`cairn.matching.match.match_chunks`): exact kinds through
+  :func:`exact_lookup` (SQL on the indexed ``hash_set_entries(kind, value)``, in batches), PDQ through one
+  index over :func:`pdq_entries`. Each hit (:func:`insert_hits`) copies the entry's set, category (with its
+  scheme), series and flags.
 * Earlier runs and their hits are KEPT for the record (a result can be traced to the run and settings that
   produced it); listings show only the case's latest finished run (:func:`latest_run`).
 
@@ -20,9 +22,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, literal, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, select, update
 
-from cairn.matching.match import EXACT_KINDS, PdqHit, PdqQueries
+from cairn.matching.match import EXACT_KINDS, ExactLookup, Hit, Query, QueryCounts, pdq_quality_ok
 from cairn.matching.schemes import SchemeError, get_scheme
 from cairn.store.db import max_bind_params, read_connection, write_connection
 from cairn.store.hash_sets import COMPLETE
@@ -41,33 +43,6 @@ def start_run(engine: Engine, case_id: int, settings: Mapping[str, Any], utc_now
             conn.execute(
                 match_runs.insert().returning(match_runs.c.id),
                 {"case_id": case_id, "started_at": utc_now, "settings_json": _json(dict(settings))},
-            ).scalar_one()
-        )
-
-
-def insert_exact(engine: Engine, run_id: int, case_id: int, set_ids: Sequence[int]) -> int:
-    """Insert every exact hit of case ``case_id``'s files on ``set_ids``; return how many."""
-    if not set_ids:
-        return 0
-    e = hash_set_entries
-    query = (
-        select(
-            literal(run_id), file_hashes.c.file_id, e.c.set_id, e.c.id, e.c.kind, literal(0),
-            e.c.category_scheme, e.c.category_value, e.c.series, e.c.flags_json,
-        )
-        .select_from(
-            files.join(file_hashes, file_hashes.c.file_id == files.c.id).join(
-                e, (e.c.kind == file_hashes.c.kind) & (e.c.value == file_hashes.c.value)
-            )
-        )
-        .where(files.c.case_id == case_id, file_hashes.c.kind.in_(EXACT_KINDS), e.c.set_id.in_(list(set_ids)))
-    )
-    columns = ["match_run_id", "file_id", "set_id", "entry_id", "kind", "distance", *_COPIED[1:]]
-    with write_connection(engine) as conn:
-        conn.execute(file_matches.insert().from_select(columns, query))
-        return int(
-            conn.execute(
-                select(func.count()).select_from(file_matches).where(file_matches.c.match_run_id == run_id)
             ).scalar_one()
         )
 
@@ -94,44 +69,107 @@ def pdq_entries(engine: Engine, set_ids: Sequence[int]) -> Iterator[tuple[int, s
         last = int(page[-1][0])
 
 
-def pdq_queries(engine: Engine, case_id: int, min_quality: int) -> PdqQueries:
-    """The PDQ hashes of case ``case_id``'s files, those below ``min_quality`` counted, not kept."""
-    out = PdqQueries()
+def exact_lookup(engine: Engine, set_ids: Sequence[int]) -> ExactLookup:
+    """The exact lookup of :func:`cairn.matching.match.match_chunk` on ``set_ids``: one indexed SELECT on
+    ``hash_set_entries(kind, value)`` per batch of values (sized to the backend's bind limit)."""
+    ids = list(set_ids)
+    step = max(1, max_bind_params(engine) - len(ids) - 8)
+    e = hash_set_entries
+
+    def lookup(kind: str, values: Sequence[str]) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        if not ids:
+            return out
+        with read_connection(engine) as conn:
+            for start in range(0, len(values), step):
+                batch = list(values[start : start + step])
+                out.extend(
+                    (str(value), int(entry_id))
+                    for value, entry_id in conn.execute(
+                        select(e.c.value, e.c.id).where(e.c.kind == kind, e.c.value.in_(batch), e.c.set_id.in_(ids))
+                    )
+                )
+        return out
+
+    return lookup
+
+
+def case_queries(
+    engine: Engine, case_id: int, min_quality: int, counts: QueryCounts, page: int = ENTRY_PAGE
+) -> Iterator[Query]:
+    """Every exact hash and every PDQ of quality >= ``min_quality`` of case ``case_id``'s files (key = file id),
+    read ``page`` rows at a time; ``counts`` counts them and the PDQs skipped."""
+    kinds = [*EXACT_KINDS, "pdq"]
+    fh = file_hashes
+    last: tuple[int, str] = (0, "")
+    while True:
+        with read_connection(engine) as conn:
+            rows = conn.execute(
+                select(fh.c.file_id, fh.c.kind, fh.c.value, fh.c.quality)
+                .select_from(files.join(fh, fh.c.file_id == files.c.id))
+                .where(
+                    files.c.case_id == case_id,
+                    fh.c.kind.in_(kinds),
+                    (fh.c.file_id > last[0]) | ((fh.c.file_id == last[0]) & (fh.c.kind > last[1])),
+                )
+                .order_by(fh.c.file_id, fh.c.kind)
+                .limit(page)
+            ).all()
+        for file_id, kind, value, quality in rows:
+            if kind == "pdq" and not pdq_quality_ok(
+                None if quality is None else int(quality), min_quality, counts, unknown_ok=False
+            ):
+                continue
+            counts.queries += 1
+            yield Query(int(file_id), str(kind), str(value).lower())
+        if len(rows) < page:
+            return
+        last = (int(rows[-1][0]), str(rows[-1][1]))
+
+
+def count_case_queries(engine: Engine, case_id: int) -> int:
+    """How many hashes :func:`case_queries` reads at most (for a progress bar)."""
+    fh = file_hashes
     with read_connection(engine) as conn:
-        rows = conn.execute(
-            select(file_hashes.c.file_id, file_hashes.c.value, file_hashes.c.quality)
-            .select_from(files.join(file_hashes, file_hashes.c.file_id == files.c.id))
-            .where(files.c.case_id == case_id, file_hashes.c.kind == "pdq")
-            .order_by(file_hashes.c.file_id)
-        ).all()
-    for file_id, value, quality in rows:
-        out.add(int(file_id), str(value), None if quality is None else int(quality), min_quality)
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(files.join(fh, fh.c.file_id == files.c.id))
+                .where(files.c.case_id == case_id, fh.c.kind.in_([*EXACT_KINDS, "pdq"]))
+            ).scalar_one()
+        )
+
+
+def entry_details(engine: Engine, entry_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Set id, category (scheme, value), series and flags of each entry, by entry id."""
+    ids = sorted(set(entry_ids))
+    step = max(1, max_bind_params(engine) // 2)
+    out: dict[int, dict[str, Any]] = {}
+    with read_connection(engine) as conn:
+        for start in range(0, len(ids), step):
+            for row in conn.execute(
+                select(hash_set_entries.c.id, *(hash_set_entries.c[c] for c in _COPIED)).where(
+                    hash_set_entries.c.id.in_(ids[start : start + step])
+                )
+            ).mappings():
+                out[int(row["id"])] = dict(row)
     return out
 
 
-def insert_pdq_hits(engine: Engine, run_id: int, hits: Sequence[PdqHit]) -> int:
-    """Insert PDQ ``hits`` of run ``run_id`` (each with its entry's set and category) in one transaction."""
+def insert_hits(engine: Engine, run_id: int, hits: Sequence[Hit]) -> int:
+    """Insert ``hits`` of run ``run_id`` (key = file id; each with its entry's set and category) in one
+    transaction."""
     if not hits:
         return 0
-    step = max(1, max_bind_params(engine) // 2)
-    entry_ids = sorted({h.entry_id for h in hits})
+    entries = entry_details(engine, (h.entry_id for h in hits))
+    rows = [
+        {
+            "match_run_id": run_id, "file_id": h.key, "entry_id": h.entry_id, "kind": h.kind,
+            "distance": h.distance, **{c: entries[h.entry_id][c] for c in _COPIED},
+        }
+        for h in hits
+    ]
     with write_connection(engine) as conn:
-        entries: dict[int, Any] = {}
-        for start in range(0, len(entry_ids), step):
-            chunk = entry_ids[start : start + step]
-            for row in conn.execute(
-                select(hash_set_entries.c.id, *(hash_set_entries.c[c] for c in _COPIED)).where(
-                    hash_set_entries.c.id.in_(chunk)
-                )
-            ).mappings():
-                entries[int(row["id"])] = row
-        rows = [
-            {
-                "match_run_id": run_id, "file_id": h.file_id, "entry_id": h.entry_id, "kind": "pdq",
-                "distance": h.distance, **{c: entries[h.entry_id][c] for c in _COPIED},
-            }
-            for h in hits
-        ]
         conn.execute(file_matches.insert(), rows)
     return len(rows)
 
@@ -214,7 +252,7 @@ def matches_for_files(conn: Connection, run_id: int, file_ids: Iterable[int]) ->
                 "set": row["name"],
                 "kind": row["kind"],
                 "distance": int(row["distance"]),
-                "category": _category_dict(row["category_scheme"], row["category_value"]),
+                "category": category_dict(row["category_scheme"], row["category_value"]),
                 "series": row["series"],
                 "flags": json.loads(row["flags_json"]) if row["flags_json"] else {},
                 "ignorable": bool(row["ignorable"]),
@@ -234,7 +272,8 @@ def complete_sets(engine: Engine, names: Sequence[str] | None) -> tuple[list[dic
     return [by_name[n] for n in dict.fromkeys(names) if n in by_name], [n for n in names if n not in by_name]
 
 
-def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | None:
+def category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | None:
+    """A stored category as ``{scheme, value, label}`` (None = uncategorised); an unknown scheme keeps its text."""
     if scheme is None or value is None:
         return None
     try:
