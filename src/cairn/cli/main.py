@@ -353,6 +353,58 @@ def match(
     )
 
 
+@app.command()
+def groups(
+    case: CaseOpt,
+    db: DbOpt = None,
+    pdq_threshold: Annotated[
+        int, typer.Option("--pdq-threshold", min=0, max=256, help="Largest PDQ Hamming distance that groups.")
+    ] = 31,
+    format: Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")] = "table",
+    actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Group the case's near-duplicate files ("stacks"): exact copies first, then PDQs within the threshold.
+
+    A reviewer sees one representative per group (highest PDQ quality, then most pixels, then first path).
+    Each run is stored and audited; `cairn files --format json` shows each file's `group` from the latest run.
+    """
+    import json
+
+    from cairn.store.case_store import default_actor
+
+    if format not in ("table", "json"):
+        err.print(f"[red]Unknown format {format!r}:[/] choose table or json.")
+        raise typer.Exit(2)
+    with _open_store(case, db, create=True) as store, _match_progress(progress) as tick:
+        try:
+            summary = store.run_groups(
+                actor=actor or default_actor(),
+                pdq_threshold=pdq_threshold,
+                progress=None if tick is None else (lambda done, total: tick("groups", done, total)),
+            )
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted:[/] no groups were stored; the previous groups still show.")
+            raise typer.Exit(130) from None
+        found = store.groups()
+    counts = summary["counts"]
+    if format == "json":
+        typer.echo(json.dumps({"group_run_id": summary["group_run_id"], "settings": summary["settings"],
+                               "counts": counts, "groups": found}, ensure_ascii=False, indent=2))
+        return
+    table = Table("group", "files", "representative", "members (PDQ distance to the representative)")
+    for g in found:
+        others = [f"{m['path']} ({'-' if m['distance'] is None else m['distance']})"
+                  for m in g["members"] if not m["representative"]]
+        table.add_row(str(g["group"]), str(len(g["members"])), g["representative"], "\n".join(others))
+    Console(soft_wrap=True).print(table)
+    typer.echo(
+        f"group run #{summary['group_run_id']}: {counts['groups']:,} groups of {counts['grouped_files']:,} files "
+        f"(of {counts['files']:,}; PDQ within {pdq_threshold}, {counts['pdq_skipped']:,} without a PDQ of "
+        "quality 50 compared by SHA-256 only)"
+    )
+
+
 @contextmanager
 def _match_progress(show: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress bar per matching stage (nothing when ``show`` is False)."""

@@ -16,8 +16,9 @@ Contract (the README's ``cairn files`` section says the same):
   evidence: a suspect chooses them.
 * **Matches (JSON only).** When the rows carry ``matches`` (``CaseStore.iter_file_rows(with_matches=True)``),
   each JSON object ends with ``matches``: a list of ``{set, kind, distance, category {scheme, value, label} or
-  null, series, flags, ignorable}`` from the case's latest match run (``[]`` for a file with none). CSV
-  columns are unchanged.
+  null, series, flags, ignorable}`` from the case's latest match run (``[]`` for a file with none), then
+  ``group``: the file's near-duplicate group number in the case's latest ``cairn groups`` run (null when in no
+  group). CSV columns are unchanged.
 """
 
 from __future__ import annotations
@@ -133,10 +134,12 @@ def _project(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _project_json(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object of one stored row: the columns, then ``matches`` when the row carries them."""
+    """The JSON object of one stored row: the columns, then ``matches`` and ``group`` when the row carries them."""
     out = _project(row)
     if "matches" in row:
         out["matches"] = _json_safe(row["matches"])
+    if "group" in row:
+        out["group"] = _json_safe(row["group"])
     return out
 
 

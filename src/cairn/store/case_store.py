@@ -24,6 +24,7 @@ from cairn.case_config import read_config
 from cairn.matching.formats.base import ReadOptions, WriteReport
 from cairn.model import FileResult
 from cairn.store import audit as _audit
+from cairn.store import groups as _groups
 from cairn.store import hash_sets as _hash_sets
 from cairn.store import health as _health
 from cairn.store import identity as _identity
@@ -414,7 +415,8 @@ class CaseStore:
         (its root), mime, extension_mismatch, frames, is_container. Pages use keyset pagination, so
         rows written while iterating after the current position are seen, earlier ones are not.
         ``with_matches`` adds ``matches``: the file's hits in the case's latest finished match run (see
-        :func:`cairn.store.matches.matches_for_files`), an empty list when none.
+        :func:`cairn.store.matches.matches_for_files`), an empty list when none; and ``group``: the file's
+        near-duplicate group number in the case's latest ``cairn groups`` run, None when it is in no group.
         """
         limit = page_size or self.ROW_PAGE
         h = {k: file_hashes.alias(f"h_{k}") for k in ROW_HASHES}
@@ -452,6 +454,7 @@ class CaseStore:
         with read_connection(self._engine) as conn:
             evidence_ids = [int(i) for i in conn.execute(pick).scalars()]
             match_run = _matches.latest_run(conn, self.case_id) if with_matches else None
+            group_run = _groups.latest_run(conn, self.case_id) if with_matches else None
         for ev in evidence_ids:  # per evidence, so each page is a range scan of uq(evidence_id, path)
             last: str | None = None
             while True:
@@ -465,10 +468,16 @@ class CaseStore:
                         if match_run is not None
                         else {}
                     )
+                    in_group = (
+                        _groups.groups_for_files(conn, group_run, [int(r["_file_id"]) for r in page])
+                        if group_run is not None
+                        else {}
+                    )
                 for row in page:
                     file_id = int(row.pop("_file_id"))
                     if with_matches:
                         row["matches"] = hits.get(file_id, [])
+                        row["group"] = in_group.get(file_id)
                     row["extension_mismatch"] = bool(row["extension_mismatch"])
                     row["is_container"] = bool(row["is_container"])
                     last = row["path"]
@@ -693,6 +702,45 @@ class CaseStore:
     def match_runs(self) -> list[dict[str, Any]]:
         """This case's finished match runs, oldest first: id, started_at, ended_at, settings, counts."""
         return _matches.runs(self._engine, self.case_id)
+
+    # -- near-duplicate groups (see cairn.matching.groups and cairn.store.groups) ---------------------
+
+    def run_groups(
+        self,
+        *,
+        actor: str,
+        pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Group this case's files into near-duplicate groups ("stacks"); return the run.
+
+        Exact duplicates (same SHA-256) collapse first, then files whose PDQs (quality >= 50) are within
+        ``pdq_threshold`` are joined (see :mod:`cairn.matching.groups`). The run (settings, counts) and its
+        groups are stored and ``groups.finished`` is appended to the audit log in one transaction. Returns
+        ``{group_run_id, settings, counts}``. ``ValueError`` when the threshold is not 0..256.
+        ``progress(done, total)`` counts PDQ hashes compared.
+        """
+        from cairn.matching import groups as _grouping
+
+        settings = _grouping.GroupSettings(pdq_threshold=pdq_threshold)
+        grouping = _grouping.group_files(_groups.group_inputs(self._engine, self.case_id), settings, progress)
+        with write_connection(self._engine) as conn:
+            self._lock_case(conn)
+            run_id = _groups.write_run(conn, self.case_id, settings.as_dict(), grouping, _audit.utc_now())
+            summary = {"group_run_id": run_id, "settings": settings.as_dict(), "counts": grouping.counts}
+            entry = self._append(conn, "groups.finished", summary, actor)
+        self._anchor(entry)
+        return summary
+
+    def group_runs(self) -> list[dict[str, Any]]:
+        """This case's group runs, oldest first: id, at, settings, counts."""
+        return _groups.runs(self._engine, self.case_id)
+
+    def groups(self) -> list[dict[str, Any]]:
+        """The groups of this case's latest group run (see :func:`cairn.store.groups.run_listing`); [] if none."""
+        with read_connection(self._engine) as conn:
+            run_id = _groups.latest_run(conn, self.case_id)
+        return [] if run_id is None else _groups.run_listing(self._engine, run_id)
 
     # -- audit -----------------------------------------------------------------------------------
 
