@@ -75,7 +75,9 @@ def listed_groups(case_args: list[str]) -> dict[str, int | None]:
     return {Path(r["path"]).name: r["group"] for r in rows}
 
 
-def test_groups_exact_and_near_copies(scanned: tuple[list[str], dict[str, dict[str, Any]]]) -> None:
+def test_groups_exact_and_near_copies(
+    scanned: tuple[list[str], dict[str, dict[str, Any]]], db_url: str | None
+) -> None:
     case_args, files = scanned
     out, found = stacks(case_args)
     assert found == {frozenset(FIRST), frozenset(SECOND)}
@@ -108,6 +110,15 @@ def test_groups_exact_and_near_copies(scanned: tuple[list[str], dict[str, dict[s
     assert "audit chain intact" in run("audit", "verify", *case_args)
     shown = run("audit", "show", *case_args)
     assert shown.count("groups.finished") == 2
+
+    from cairn.store import CaseStore
+
+    with CaseStore.open(Path(case_args[1]), db_url) as store:
+        finished = [e for e in store.audit_entries() if e["action"] == "groups.finished"]
+        assert [e["details"]["group_run_id"] for e in finished] == [out["group_run_id"], again["group_run_id"]]
+        assert finished[-1]["details"]["settings"] == out["settings"]
+        assert finished[-1]["details"]["counts"] == out["counts"]
+        assert [r["counts"] for r in store.group_runs()] == [out["counts"], out["counts"]]
 
 
 def test_threshold_zero_splits_near_copies(scanned: tuple[list[str], dict[str, dict[str, Any]]]) -> None:
