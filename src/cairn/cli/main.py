@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -166,8 +166,19 @@ def scan(
             min=16,
         ),
     ] = None,
+    auto_match: Annotated[
+        bool,
+        typer.Option(
+            "--match/--no-match",
+            help="When the database holds hash sets, run `cairn match` (default settings) after the scan.",
+        ),
+    ] = True,
 ) -> None:
-    """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan."""
+    """Hash and analyse every file of EVIDENCE into the case database; resumes an interrupted scan.
+
+    When the case's database holds at least one complete hash set, the scan ends by matching the case
+    against them (as `cairn match` with its defaults would) unless --no-match is given.
+    """
     from cairn.pipeline.scan import ResumeMismatch
     from cairn.pipeline.scan import scan as run_scan
     from cairn.settings import Limits, ScanSettings
@@ -208,6 +219,7 @@ def scan(
         except OutOfSpace as exc:
             err.print(f"[red]Out of space:[/] {exc.strerror}")
             raise typer.Exit(3) from exc
+        matched = _match_after_scan(store, actor, progress) if auto_match and summary.status == "completed" else None
         totals = store.counts()
     table = Table(title=f"cairn scan: {evidence}", show_header=False)
     table.add_row("case", str(case))
@@ -228,7 +240,29 @@ def scan(
         table.add_row(f"  {code}", f"{n:,}")
     table.add_row("case totals", ", ".join(f"{k} {v:,}" for k, v in totals.items()))
     table.add_row("evidence digest", summary.evidence_digest or "-")
+    if matched is not None:
+        c = matched["counts"]
+        table.add_row(
+            "matches",
+            f"run #{matched['match_run_id']}: {c['files_matched']:,} files matched ({c['exact_hits']:,} exact hits, "
+            f"{c['pdq_hits']:,} PDQ hits, {c['ignorable_hits']:,} on known-harmless sets) against "
+            + ", ".join(s["name"] for s in matched["settings"]["sets"]),
+        )
     Console().print(table)
+
+
+def _match_after_scan(store, actor: str | None, progress: bool):  # type: ignore[no-untyped-def]
+    """`cairn match` with its default settings when the database holds a complete hash set; else None."""
+    from cairn.store.case_store import default_actor
+
+    if not store.hash_sets():
+        return None
+    with _match_progress(progress) as tick:
+        try:
+            return store.run_match(actor=actor or default_actor(), progress=tick)
+        except KeyboardInterrupt:
+            err.print("[yellow]Matching interrupted:[/] the scan is stored; run `cairn match` to match it.")
+            raise typer.Exit(130) from None
 
 
 @app.command()
@@ -414,7 +448,7 @@ def _match_progress(show: bool) -> Iterator[Callable[[str, int, int], None] | No
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    labels = {"exact": "exact hashes", "index": "PDQ index", "pdq": "PDQ near-match"}
+    labels = {"index": "PDQ index", "match": "matching hashes"}
     with Progress(*columns, console=err, transient=True) as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -602,6 +636,112 @@ def hashset_export(
     for warning in report.warnings[:10]:
         err.print(f"[yellow]warning[/] record {warning.position}: {warning.message}")
     typer.echo(f"wrote {report.written:,} records of {set_name!r} to {out} ({len(report.warnings):,} warnings)")
+
+
+#: The columns `cairn hashset match-file` writes, one line per hit.
+MATCH_FILE_COLUMNS = (
+    "query", "query_line", "set", "kind", "distance", "category_scheme", "category_value", "category_label", "series",
+)
+
+
+@hashset_app.command("match-file")
+def hashset_match_file(
+    queries: Annotated[Path, typer.Argument(help="CSV with a pdq, md5, sha1 or sha256 column (read only).")],
+    case: CaseOpt,
+    db: DbOpt = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Match only this hash set (repeat for several; default all).")
+    ] = None,
+    pdq_threshold: Annotated[
+        int, typer.Option("--pdq-threshold", min=0, max=256, help="Largest PDQ Hamming distance that matches.")
+    ] = 31,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The CSV to write (default: stdout).")] = None,
+    chunk: Annotated[int, typer.Option(help="Queries per chunk (bounds memory).", min=1, hidden=True)] = 100_000,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Match hashes that arrived without media against the database's hash sets; one CSV line per hit.
+
+    The same index and code path as `cairn match`, in chunks, so millions of queries fit in bounded memory.
+    Read-only: nothing about the case changes (no file, match run or hit of the case is involved), so the
+    case database and its audit log are not written; the output file is the record of the result.
+    """
+    from cairn.matching.formats import WrongFormat
+    from cairn.matching.match import chunked
+    from cairn.matching.queries import QueryReport, count_lines, read_queries
+
+    if not queries.is_file():
+        err.print(f"[red]No queries file at {queries}.[/] Give a CSV with a pdq, md5, sha1 or sha256 column.")
+        raise typer.Exit(2)
+    report = QueryReport()
+    with _open_store(case, db, create=False) as store:
+        try:
+            hits = store.match_hashes(
+                chunked(read_queries(queries, report), chunk), set_names=sets, pdq_threshold=pdq_threshold
+            )
+        except KeyError as exc:
+            err.print(f"[red]No hash set named {exc.args[0]}[/] in this database; `cairn hashset list` shows them.")
+            raise typer.Exit(2) from exc
+        except ValueError as exc:
+            err.print(f"[red]Nothing matched:[/] {exc}. Import one with `cairn hashset import FILE --case {case}`.")
+            raise typer.Exit(2) from exc
+        try:
+            with _open_out(out) as fh, _lines_progress(progress, count_lines(queries)) as tick:
+                written = _write_hits(hits, fh, tick)
+        except WrongFormat as exc:
+            err.print(f"[red]{queries} holds no hash column:[/] {exc}. Name a column pdq, md5, sha1 or sha256.")
+            raise typer.Exit(2) from exc
+    for warning in report.read.warnings[:10]:
+        err.print(f"[yellow]warning[/] line {warning.position}: {warning.message}")
+    counts = report.counts
+    err.print(
+        f"{counts.queries:,} hashes matched ({report.read.skipped:,} rows skipped, {report.read.warning_count:,} "
+        f"warnings, {counts.pdq_skipped_low_quality:,} PDQs below quality 50 skipped): {written:,} hits"
+        + (f" written to {out}" if out is not None else "")
+    )
+
+
+@contextmanager
+def _open_out(out: Path | None) -> Iterator[TextIO]:
+    if out is None:
+        yield sys.stdout
+        return
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        yield fh
+
+
+def _write_hits(chunks: Iterator[list[dict[str, Any]]], fh: TextIO, tick: Callable[[int], None] | None) -> int:
+    """Write every hit as a CSV line (text cells neutralised for spreadsheets); return how many."""
+    import csv
+
+    from cairn.report.export import neutralise
+
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(MATCH_FILE_COLUMNS)
+    written = 0
+    for rows in chunks:
+        for r in rows:
+            cells = [r["query"], r["key"], r["set"], r["kind"], r["distance"], r["category_scheme"],
+                     r["category_value"], r["category_label"], r["series"]]
+            writer.writerow(["" if c is None else neutralise(c) if isinstance(c, str) else c for c in cells])
+        written += len(rows)
+        if tick is not None and rows:
+            tick(int(rows[-1]["key"]))
+    return written
+
+
+@contextmanager
+def _lines_progress(show: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over the queries file's lines (nothing when ``show`` is False)."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]matching lines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("match-file", total=total)
+        yield lambda line: bar.update(task, completed=line)
+        bar.update(task, completed=total)
 
 
 def main() -> None:  # pragma: no cover - console entry point

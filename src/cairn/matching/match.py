@@ -77,13 +77,15 @@ class Query(NamedTuple):
 
 
 class Hit(NamedTuple):
-    """A query that matched set entry ``entry_id`` (``distance`` 0 for exact kinds)."""
+    """A query that matched set entry ``entry_id`` (``distance`` 0 for exact kinds); ``position`` is the
+    query's place in its chunk."""
 
     key: int
     kind: str
     value: str
     entry_id: int
     distance: int
+    position: int
 
 
 @dataclass
@@ -154,25 +156,25 @@ def match_chunk(
 ) -> list[Hit]:
     """Every hit of ``queries``: exact kinds through ``lookup``, PDQ through ``index`` within ``threshold``.
 
-    Hits come in query order (then kind, then entry id for exact hits, distance for PDQ)."""
-    by_kind: dict[str, list[Query]] = {}
-    for query in queries:
-        by_kind.setdefault(query.kind, []).append(query)
+    Hits come in query order (then distance, then entry id), whatever the chunking."""
+    by_kind: dict[str, list[tuple[int, Query]]] = {}
+    for position, query in enumerate(queries):
+        by_kind.setdefault(query.kind, []).append((position, query))
     hits: list[Hit] = []
     for kind in EXACT_KINDS:
-        keys: dict[str, list[int]] = {}
-        for query in by_kind.get(kind, ()):
-            keys.setdefault(query.value, []).append(query.key)
-        if keys:
-            for value, entry_id in lookup(kind, list(keys)):
-                hits.extend(Hit(key, kind, value, int(entry_id), 0) for key in keys.get(value, ()))
-    pdq = [q for q in by_kind.get("pdq", ()) if _is_pdq(q.value)]
+        where: dict[str, list[tuple[int, Query]]] = {}
+        for position, query in by_kind.get(kind, ()):
+            where.setdefault(query.value, []).append((position, query))
+        if where:
+            for value, entry_id in lookup(kind, list(where)):
+                hits.extend(Hit(q.key, kind, value, int(entry_id), 0, p) for p, q in where.get(value, ()))
+    pdq = [(p, q) for p, q in by_kind.get("pdq", ()) if _is_pdq(q.value)]
     if index is not None and pdq:
-        found = index.query(hex_to_array([q.value.lower() for q in pdq]), threshold)
+        found = index.query(hex_to_array([q.value.lower() for _p, q in pdq]), threshold)
         for qi, entry_id, distance in zip(found.query_index, found.ids, found.distance, strict=True):
-            query = pdq[int(qi)]
-            hits.append(Hit(query.key, "pdq", query.value, int(entry_id), int(distance)))
-    hits.sort(key=lambda h: (h.key, h.kind, h.distance, h.entry_id))
+            position, query = pdq[int(qi)]
+            hits.append(Hit(query.key, "pdq", query.value, int(entry_id), int(distance), position))
+    hits.sort(key=lambda h: (h.position, h.distance, h.entry_id))
     return hits
 
 

@@ -660,8 +660,8 @@ class CaseStore:
     ) -> Iterator[list[dict[str, Any]]]:
         """Match hashes that came without media (chunks of queries, key = line number) against the database's
         hash sets by the same code path as :meth:`run_match`; yield each chunk's hits as dicts (query, key,
-        set, kind, distance, category_scheme, category_value, category_label, series), ordered by key, kind,
-        set name, distance. Reads only: nothing of the case changes, so nothing is written or audited.
+        set, kind, distance, category_scheme, category_value, category_label, series, position), in query
+        order, then set name, then distance. Reads only: nothing of the case changes, so nothing is written or audited.
         ``KeyError``/``ValueError`` as :meth:`run_match`, raised before the first chunk is read.
         """
         from cairn.matching import match as _match
@@ -689,14 +689,15 @@ class CaseStore:
                 category = _matches.category_dict(entry["category_scheme"], entry["category_value"])
                 rows.append(
                     {
-                        "query": h.value, "key": h.key, "set": names[int(entry["set_id"])], "kind": h.kind,
+                        "position": h.position, "query": h.value, "key": h.key,
+                        "set": names[int(entry["set_id"])], "kind": h.kind,
                         "distance": h.distance, "category_scheme": entry["category_scheme"],
                         "category_value": entry["category_value"],
                         "category_label": None if category is None else category["label"],
                         "series": entry["series"],
                     }
                 )
-            rows.sort(key=lambda r: (r["key"], r["kind"], r["set"], r["distance"], r["query"]))
+            rows.sort(key=lambda r: (r["position"], r["set"], r["distance"]))
             yield rows
 
     def match_runs(self) -> list[dict[str, Any]]:
