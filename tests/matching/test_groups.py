@@ -5,18 +5,16 @@ copy of another)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from cairn.cli.main import app
 from cairn.matching.groups import GroupFile, GroupSettings, group_files
 from cairn.signals.pdq import pdq_distance
+from tests.matching.evidence import make_evidence
 
 runner = CliRunner()
 
@@ -31,33 +29,11 @@ def run(*args: str, code: int = 0) -> str:
     return result.output
 
 
-def make_evidence(root: Path) -> None:
-    """Unrelated benign pictures, three near/exact copies of ``noise.png`` and a recompressed ``other-noise``."""
-    root.mkdir()
-    rng = np.random.default_rng(11)
-    smooth = Image.Resampling.BICUBIC
-    noise = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((256, 256), smooth)
-    noise.save(root / "noise.png")
-    shutil.copyfile(root / "noise.png", root / "noise-copy.png")
-    noise.resize((192, 192), Image.Resampling.LANCZOS).save(root / "noise-small.png")
-    noise.save(root / "noise-q85.jpg", quality=85)
-    y, x = np.mgrid[0:128, 0:128]
-    Image.fromarray((x * 2).astype(np.uint8), "L").save(root / "gradient-x.png")
-    Image.fromarray(((x + y) % 256).astype(np.uint8), "L").save(root / "gradient-xy.png")
-    blocks = np.kron(rng.integers(0, 256, (8, 8), dtype=np.uint8), np.ones((16, 16), dtype=np.uint8))
-    Image.fromarray(blocks, "L").save(root / "blocks.png")
-    other = Image.fromarray(np.random.default_rng(99).integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize(
-        (128, 128), smooth
-    )
-    other.save(root / "other-noise.png")
-    other.save(root / "other-noise-q90.jpg", quality=90)
-    (root / "notes.txt").write_text("a benign text file\n")
-
 
 @pytest.fixture
 def scanned(tmp_path: Path, db_url: str | None) -> tuple[list[str], dict[str, dict[str, Any]]]:
     evidence = tmp_path / "evidence"
-    make_evidence(evidence)
+    make_evidence(evidence, exact_copies=True)
     case_args = ["--case", str(tmp_path / "case"), *(["--db", db_url] if db_url else [])]
     run("scan", str(evidence), *case_args, "--workers", "1")
     rows = json.loads(run("files", *case_args, "--format", "json"))

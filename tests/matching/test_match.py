@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from cairn.cli.main import app
 from cairn.signals.pdq import pdq_distance
+from tests.matching.evidence import make_evidence
 
 runner = CliRunner()
 
@@ -23,27 +22,6 @@ def run(*args: str, code: int = 0) -> str:
     assert result.exit_code == code, result.output
     return result.output
 
-
-def make_evidence(root: Path) -> None:
-    """Four unrelated benign pictures and two near-copies of ``noise.png`` (smooth colour noise; resized and
-    recompressed copies)."""
-    root.mkdir()
-    rng = np.random.default_rng(11)
-    smooth = Image.Resampling.BICUBIC
-    noise = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((256, 256), smooth)
-    noise.save(root / "noise.png")
-    noise.resize((192, 192), Image.Resampling.LANCZOS).save(root / "noise-small.png")
-    noise.save(root / "noise-q85.jpg", quality=85)
-    y, x = np.mgrid[0:128, 0:128]
-    Image.fromarray((x * 2).astype(np.uint8), "L").save(root / "gradient-x.png")
-    Image.fromarray(((x + y) % 256).astype(np.uint8), "L").save(root / "gradient-xy.png")
-    blocks = np.kron(rng.integers(0, 256, (8, 8), dtype=np.uint8), np.ones((16, 16), dtype=np.uint8))
-    Image.fromarray(blocks, "L").save(root / "blocks.png")
-    other = Image.fromarray(np.random.default_rng(99).integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize(
-        (128, 128), smooth
-    )
-    other.save(root / "other-noise.png")
-    (root / "notes.txt").write_text("a benign text file\n")
 
 
 @pytest.fixture
