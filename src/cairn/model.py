@@ -42,7 +42,7 @@ def storable_name(text: str) -> str:
     line/paragraph separator -> ``%uXXXX``. Every other character passes unchanged, so after a ``%``
     there is always ``u`` and four hex digits or two hex digits, never anything else.
     """
-    if "%" not in text and text.isprintable() and not BIDI_CONTROLS.intersection(text):
+    if "%" not in text and text.isprintable():  # bidi controls (Cf) and C1/line separators are never printable
         return text
     out = []
     for ch in text:
@@ -53,7 +53,7 @@ def storable_name(text: str) -> str:
 
 def is_odd_name(raw: str) -> bool:
     """True for a raw name that is empty or holds NUL or a bidi control (recorded with an ``odd_name`` note)."""
-    return not raw or "\x00" in raw or bool(BIDI_CONTROLS.intersection(raw))
+    return not raw or "\x00" in raw or not BIDI_CONTROLS.isdisjoint(raw)
 
 
 def escape_path(raw: str) -> str:
