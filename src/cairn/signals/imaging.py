@@ -184,15 +184,15 @@ def _reduce_decode(im: Image.Image, scale: int) -> None:
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_METADATA_CHUNKS = _TEXT_CHUNKS | {b"iCCP"}
 
 
 def _metadata_size(kind: bytes, body: bytes) -> int | None:
-    """Bytes a PNG metadata chunk's value takes once read (None: over ``MAX_TEXT_CHUNK`` decompressed).
+    """Bytes the value of a PNG metadata chunk (a kind in ``_METADATA_CHUNKS``) takes once read (None: over
+    ``MAX_TEXT_CHUNK`` decompressed).
 
     Decompression stops at the limit, as Pillow's own check does, so a bomb costs at most that much here.
     """
-    if kind not in _TEXT_CHUNKS and kind != b"iCCP":
-        return 0
     nul = body.find(b"\0")
     if nul < 0:
         return len(body)
@@ -223,16 +223,16 @@ def skip_oversized_png_chunks(data: bytes) -> tuple[bytes, list[str]]:
     """
     if not data.startswith(PNG_SIGNATURE):
         return data, []
-    kept: list[bytes] = [PNG_SIGNATURE]
+    cut: list[tuple[int, int]] = []  # the byte ranges of the chunks left out
     skipped: list[str] = []
     text_memory = 0
     pos = len(PNG_SIGNATURE)
     while pos + 12 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        length, kind = struct.unpack_from(">I4s", data, pos)
         end = pos + 12 + length
         if end > len(data):
             break
-        size = _metadata_size(kind, data[pos + 8 : end - 4])
+        size = _metadata_size(kind, data[pos + 8 : end - 4]) if kind in _METADATA_CHUNKS else 0
         over_memory = (
             size is not None and kind in _TEXT_CHUNKS and text_memory + size > PngImagePlugin.MAX_TEXT_MEMORY
         )
@@ -241,15 +241,19 @@ def skip_oversized_png_chunks(data: bytes) -> tuple[bytes, list[str]]:
             limit = "MAX_TEXT_CHUNK" if size is None else "MAX_TEXT_MEMORY"
             name = kind.decode("latin-1")
             skipped.append(f"{name} chunk of {length:,} bytes at offset {pos:,} ({why} Pillow's {limit})")
-        else:
-            if kind in _TEXT_CHUNKS:
-                text_memory += size or 0
-            kept.append(data[pos:end])
+            cut.append((pos, end))
+        elif kind in _TEXT_CHUNKS:
+            text_memory += size or 0
         pos = end
-    if not skipped:
+    if not cut:
         return data, []
-    kept.append(data[pos:])
-    return b"".join(kept), skipped
+    pieces: list[bytes] = []
+    start = 0
+    for first, after in cut:
+        pieces.append(data[start:first])
+        start = after
+    pieces.append(data[start:])
+    return b"".join(pieces), skipped
 
 
 def _megabytes(n: int) -> str:
