@@ -22,10 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from cairn.matching.match import MIN_PDQ_QUALITY, hex_to_array, is_pdq
 from cairn.matching.pdq_index import DEFAULT_THRESHOLD, PdqIndex
-
-#: PDQ hashes below this quality are not compared (Meta's recommendation; the same as ``cairn match``).
-MIN_PDQ_QUALITY = 50
 
 #: ``progress(done, total)``: PDQ hashes queried so far.
 Progress = Callable[[int, int], None]
@@ -107,13 +105,7 @@ class _UnionFind:
 
 
 def _usable_pdq(f: GroupFile, min_quality: int) -> bool:
-    if f.pdq is None or f.quality is None or f.quality < min_quality or len(f.pdq) != 64:
-        return False
-    try:
-        bytes.fromhex(f.pdq)
-    except ValueError:
-        return False
-    return True
+    return f.pdq is not None and f.quality is not None and f.quality >= min_quality and is_pdq(f.pdq)
 
 
 def group_files(
@@ -169,8 +161,7 @@ def _join_pdq(
         if progress is not None:
             progress(total, total)
         return 0, 0
-    hex_all = "".join(str(ordered[i].pdq) for i in usable)
-    hashes = np.frombuffer(bytes.fromhex(hex_all), dtype=np.uint8).reshape(total, 32).copy()
+    hashes = hex_to_array([str(ordered[i].pdq) for i in usable])
     index = PdqIndex.build(hashes, np.asarray(usable, dtype=np.int64))
     pairs = joins = done = 0
     chunk = 4096

@@ -107,7 +107,8 @@ def pdq_quality_ok(quality: int | None, min_quality: int, counts: QueryCounts, *
     return ok
 
 
-def _is_pdq(value: str) -> bool:
+def is_pdq(value: str) -> bool:
+    """Whether ``value`` is a PDQ hash as 64 hex digits."""
     if len(value) != 64:
         return False
     try:
@@ -129,7 +130,7 @@ def build_entry_index(entries: Iterable[tuple[int, str]]) -> PdqIndex | None:
     ids: list[int] = []
     values: list[str] = []
     for entry_id, value in entries:
-        if _is_pdq(value):
+        if is_pdq(value):
             ids.append(entry_id)
             values.append(value.lower())
     if not ids:
@@ -168,7 +169,7 @@ def match_chunk(
         if where:
             for value, entry_id in lookup(kind, list(where)):
                 hits.extend(Hit(q.key, kind, value, int(entry_id), 0, p) for p, q in where.get(value, ()))
-    pdq = [(p, q) for p, q in by_kind.get("pdq", ()) if _is_pdq(q.value)]
+    pdq = [(p, q) for p, q in by_kind.get("pdq", ()) if is_pdq(q.value)]
     if index is not None and pdq:
         found = index.query(hex_to_array([q.value.lower() for _p, q in pdq]), threshold)
         for qi, entry_id, distance in zip(found.query_index, found.ids, found.distance, strict=True):
