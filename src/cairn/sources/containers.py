@@ -425,8 +425,12 @@ def _discard(spool: IO[bytes] | None, path: str | None) -> None:
 
 
 def might_hold_container(head: bytes) -> bool:
-    """True when content starting with ``head`` is, or may carry, a container (read it in full)."""
-    return sniff(head) or carries_appended(head)
+    """True when content starting with ``head`` is, or may carry, a container (read it in full).
+
+    That is any content that is not empty: a head that matches no container may still carry one appended
+    (``carries_appended``), so ``sniff(head) or carries_appended(head)`` reduces to ``bool(head)``.
+    """
+    return bool(head)
 
 
 @contextmanager
