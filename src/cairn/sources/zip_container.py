@@ -542,7 +542,8 @@ def _open_entry(stream: IO[bytes], concat: int, e: _Entry) -> _Reader:
     hdr = stream.read(_LOCAL_HDR.size)
     if len(hdr) < _LOCAL_HDR.size or hdr[:4] != _LOCAL:
         raise BadZip(f"no local file header at offset {at}")
-    return _Reader(stream, at + _local_span(stream, at), e.csize, e.method, e.crc, e.flags)
+    nlen, xlen = _LOCAL_HDR.unpack(hdr)[-2:]
+    return _Reader(stream, at + _LOCAL_HDR.size + nlen + xlen, e.csize, e.method, e.crc, e.flags)
 
 
 def _holds_data(e: _Entry) -> bool:
