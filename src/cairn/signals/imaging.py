@@ -268,6 +268,7 @@ def decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
 
 
 def _decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
+    """``decode_image``'s body; runs with Pillow's warnings silenced and its bomb check on."""
     out = DecodeOutcome()
     readable, skipped = skip_oversized_png_chunks(data)
     for what in skipped:
@@ -280,9 +281,7 @@ def _decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         )
     limit = settings.limits.max_image_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(readable))
+        im = Image.open(io.BytesIO(readable))
     except Image.DecompressionBombError as exc:
         out.errors.append(
             errors.item_error(
@@ -359,9 +358,7 @@ def _decode_image(data: bytes, settings: ScanSettings) -> DecodeOutcome:
         scale = im.size[0] / width if width else 1.0
         if decode_cost(im.mode, fmt, *im.size, len(data)) > budget:
             raise _OverBudget
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im.load()
+        im.load()
         normalised = normalise(im)
     except _OverBudget:
         out.info = info(loaded=False)
