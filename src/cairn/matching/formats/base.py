@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from cairn.matching.schemes import Category, SchemeError, SchemeMapping, category
+from cairn.matching.schemes import NONE, Category, SchemeError, SchemeMapping, category
 
 #: Hex length of each hash kind a set may carry. PhotoDNA is 144 bytes (base64 192 chars in files).
 HASH_HEX_LENGTHS: Mapping[str, int] = {
@@ -195,6 +195,43 @@ def read_category(raw: object, options: ReadOptions, default_scheme: str) -> Cat
     return category(options.scheme or default_scheme, raw)
 
 
+def flag_or_extra(
+    key: str, value: object, flag: str, flags: dict[str, bool], extra: dict[str, Any], position: int, report: ReadReport
+) -> None:
+    """Set ``flags[flag]`` from the yes/no ``value``; one that is not yes/no is a warning, kept in ``extra[key]``."""
+    try:
+        parsed = parse_flag(value)
+    except ValueError as exc:
+        report.warn(position, f"{key}: {exc}")
+        extra[key] = value
+        return
+    if parsed is not None:
+        flags[flag] = parsed
+
+
+def category_or_extra(
+    key: str,
+    value: object,
+    options: ReadOptions,
+    default_scheme: str,
+    extra: dict[str, Any],
+    position: int,
+    report: ReadReport,
+) -> Category | None:
+    """The category ``value`` means (see :func:`read_category`), or None with ``value`` kept in ``extra[key]``:
+    verbatim under the ``none`` scheme, with a warning when the scheme does not know it."""
+    if (options.scheme or default_scheme) == NONE.name and options.code_table is None:
+        if value is not None:
+            extra[key] = value
+        return None
+    try:
+        return read_category(value, options, default_scheme)
+    except SchemeError as exc:
+        report.warn(position, str(exc))
+        extra[key] = value
+        return None
+
+
 def collect_hashes(pairs: Mapping[str, object], position: int, report: ReadReport) -> dict[str, str]:
     """Validated hashes from ``{kind: raw}``; empty values are absent, bad ones a warning each."""
     found: dict[str, str] = {}
@@ -234,8 +271,10 @@ __all__ = [
     "SchemeError",
     "WriteReport",
     "WrongFormat",
+    "category_or_extra",
     "collect_hashes",
     "finish_record",
+    "flag_or_extra",
     "kind_for_length",
     "normalise_hash",
     "parse_flag",

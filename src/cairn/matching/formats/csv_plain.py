@@ -24,16 +24,14 @@ from cairn.matching.formats.base import (
     HashRecord,
     ReadOptions,
     ReadReport,
-    SchemeError,
     WriteReport,
     WrongFormat,
+    category_or_extra,
     collect_hashes,
     finish_record,
+    flag_or_extra,
     kind_for_length,
-    parse_flag,
-    read_category,
 )
-from cairn.matching.schemes import NONE
 
 HASH_COLUMNS = {
     **{kind: kind for kind in HASH_HEX_LENGTHS},
@@ -126,44 +124,17 @@ def _record(
         if name in HASH_COLUMNS:
             raw[HASH_COLUMNS[name]] = value
         elif name == "category":
-            fields["category"] = _category(header, value, options, extra, line, report, default_scheme)
+            fields["category"] = (
+                category_or_extra(header, value, options, default_scheme, extra, line, report) if value else None
+            )
         elif name in _ROLE_NAMES:
             fields[_ROLE_NAMES[name]] = value or None
         elif name in FLAG_COLUMNS:
-            try:
-                state = parse_flag(value)
-            except ValueError as exc:
-                report.warn(line, f"{header}: {exc}")
-                extra[header] = value
-                continue
-            if state is not None:
-                flags[name] = state
+            flag_or_extra(header, value, name, flags, extra, line, report)
         elif value:
             extra[header] = value
     hashes = collect_hashes(raw, line, report)
     return finish_record(report, line, hashes, flags=flags, extra=extra, ignorable=bool(options.ignorable), **fields)
-
-
-def _category(
-    header: str,
-    value: str,
-    options: ReadOptions,
-    extra: dict[str, Any],
-    line: int,
-    report: ReadReport,
-    default_scheme: str,
-) -> Any:
-    if not value:
-        return None
-    if (options.scheme or default_scheme) == NONE.name and options.code_table is None:
-        extra[header] = value
-        return None
-    try:
-        return read_category(value, options, default_scheme)
-    except SchemeError as exc:
-        report.warn(line, str(exc))
-        extra[header] = value
-        return None
 
 
 CSV = PlainCsvFormat()

@@ -21,7 +21,7 @@ from cairn.matching.formats.base import (
     WrongFormat,
     collect_hashes,
     finish_record,
-    parse_flag,
+    flag_or_extra,
 )
 
 HASH_COLUMNS = {"md5": "md5", "sha1": "sha1", "sha-1": "sha1", "photodna": "photodna"}
@@ -72,14 +72,7 @@ def _record(
         if name in HASH_COLUMNS:
             raw_hashes[HASH_COLUMNS[name]] = value
         elif name in FLAG_COLUMNS:
-            try:
-                state = parse_flag(value)
-            except ValueError as exc:
-                report.warn(line, f"{header.strip()}: {exc}")
-                extra[header.strip()] = value
-                continue
-            if state is not None:
-                flags[FLAG_COLUMNS[name]] = state
+            flag_or_extra(header.strip(), value, FLAG_COLUMNS[name], flags, extra, line, report)
         elif name == "series name":
             series = value or None
         elif value:

@@ -34,13 +34,13 @@ from cairn.matching.formats.base import (
     SchemeError,
     WriteReport,
     WrongFormat,
+    category_or_extra,
     collect_hashes,
     finish_record,
+    flag_or_extra,
     normalise_hash,
-    parse_flag,
-    read_category,
 )
-from cairn.matching.schemes import NONE, VICS_CODES, CategoryValue, SchemeMapping
+from cairn.matching.schemes import VICS_CODES, CategoryValue, SchemeMapping
 
 #: Media field -> normalised flag. The last two are ICSE flags, written as custom fields so they round-trip.
 FLAG_FIELDS: Mapping[str, str] = {
@@ -246,9 +246,9 @@ def _record(
         if low in _DIRECT_HASHES:
             raw_hashes[_DIRECT_HASHES[low]] = value
         elif low in _FLAG_BY_KEY:
-            _read_flag(key, value, _FLAG_BY_KEY[low], flags, extra, number, report)
+            flag_or_extra(key, value, _FLAG_BY_KEY[low], flags, extra, number, report)
         elif low == "category":
-            fields["category"] = _read_category(key, value, options, extra, number, report, default_scheme)
+            fields["category"] = category_or_extra(key, value, options, default_scheme, extra, number, report)
         elif low in ("series", "comments") and isinstance(value, str | None):
             fields[low] = value
         elif low == "alternativehashes" and isinstance(value, list):
@@ -258,40 +258,6 @@ def _record(
     hashes = collect_hashes(raw_hashes, number, report)
     ignorable = bool(options.ignorable)
     return finish_record(report, number, hashes, flags=flags, extra=extra, ignorable=ignorable, **fields)
-
-
-def _read_flag(
-    key: str, value: object, flag: str, flags: dict[str, bool], extra: dict[str, Any], number: int, report: ReadReport
-) -> None:
-    try:
-        parsed = parse_flag(value)
-    except ValueError as exc:
-        report.warn(number, f"{key}: {exc}")
-        extra[key] = value
-        return
-    if parsed is not None:
-        flags[flag] = parsed
-
-
-def _read_category(
-    key: str,
-    value: object,
-    options: ReadOptions,
-    extra: dict[str, Any],
-    number: int,
-    report: ReadReport,
-    default_scheme: str,
-) -> Any:
-    if (options.scheme or default_scheme) == NONE.name and options.code_table is None:
-        if value is not None:
-            extra[key] = value
-        return None
-    try:
-        return read_category(value, options, default_scheme)
-    except SchemeError as exc:
-        report.warn(number, str(exc))
-        extra[key] = value
-        return None
 
 
 def _read_alternatives(
