@@ -610,13 +610,7 @@ class CaseStore:
         """
         from cairn.matching import match as _match
 
-        if not 0 <= pdq_threshold <= 256:
-            raise ValueError(f"the PDQ threshold must be 0..256, got {pdq_threshold}")
-        found, missing = _matches.complete_sets(self._engine, set_names)
-        if missing:
-            raise KeyError(", ".join(missing))
-        if not found:
-            raise ValueError("no hash sets in this database")
+        found = self._sets_to_match(set_names, pdq_threshold)
         refs = [_match.SetRef(int(s["id"]), s["name"], s["source_sha256"], bool(s["ignorable"])) for s in found]
         settings = _match.MatchSettings(refs, pdq_threshold)
         set_ids = [r.id for r in refs]
@@ -666,6 +660,15 @@ class CaseStore:
         """
         from cairn.matching import match as _match
 
+        found = self._sets_to_match(set_names, pdq_threshold)
+        names = {int(s["id"]): str(s["name"]) for s in found}
+        index = _match.build_entry_index(_matches.pdq_entries(self._engine, list(names)))
+        lookup = _matches.exact_lookup(self._engine, list(names))
+        return self._hash_hits(_match.match_chunks(chunks, lookup, index, pdq_threshold), names)
+
+    def _sets_to_match(self, set_names: Sequence[str] | None, pdq_threshold: int) -> list[dict[str, Any]]:
+        """The complete sets to match against; ``KeyError`` naming the sets not found, ``ValueError`` when there is
+        none or the threshold is not 0..256 (the refusals of :meth:`run_match` and :meth:`match_hashes`)."""
         if not 0 <= pdq_threshold <= 256:
             raise ValueError(f"the PDQ threshold must be 0..256, got {pdq_threshold}")
         found, missing = _matches.complete_sets(self._engine, set_names)
@@ -673,10 +676,7 @@ class CaseStore:
             raise KeyError(", ".join(missing))
         if not found:
             raise ValueError("no hash sets in this database")
-        names = {int(s["id"]): str(s["name"]) for s in found}
-        index = _match.build_entry_index(_matches.pdq_entries(self._engine, list(names)))
-        lookup = _matches.exact_lookup(self._engine, list(names))
-        return self._hash_hits(_match.match_chunks(chunks, lookup, index, pdq_threshold), names)
+        return found
 
     def _hash_hits(
         self, matched: Iterator[tuple[Sequence[_MatchQuery], list[_MatchHit]]], names: Mapping[int, str]
