@@ -257,12 +257,9 @@ def _match_after_scan(store, actor: str | None, progress: bool):  # type: ignore
 
     if not store.hash_sets():
         return None
-    with _match_progress(progress) as tick:
-        try:
-            return store.run_match(actor=actor or default_actor(), progress=tick)
-        except KeyboardInterrupt:
-            err.print("[yellow]Matching interrupted:[/] the scan is stored; run `cairn match` to match it.")
-            raise typer.Exit(130) from None
+    interrupted = _interrupted("the scan is stored; run `cairn match` to match it.", label="Matching interrupted:")
+    with _match_progress(progress) as tick, interrupted:
+        return store.run_match(actor=actor or default_actor(), progress=tick)
 
 
 @app.command()
@@ -363,20 +360,15 @@ def match(
     """
     from cairn.store.case_store import default_actor
 
-    with _open_store(case, db, create=True) as store, _match_progress(progress) as tick:
-        try:
-            summary = store.run_match(
-                actor=actor or default_actor(), set_names=sets, pdq_threshold=pdq_threshold, progress=tick
-            )
-        except KeyError as exc:
-            err.print(f"[red]No hash set named {exc.args[0]}[/] in this database; `cairn hashset list` shows them.")
-            raise typer.Exit(2) from exc
-        except ValueError as exc:
-            err.print(f"[red]Nothing matched:[/] {exc}. Import one with `cairn hashset import FILE --case {case}`.")
-            raise typer.Exit(2) from exc
-        except KeyboardInterrupt:
-            err.print("[yellow]Interrupted:[/] this match run was not kept; the previous results still show.")
-            raise typer.Exit(130) from None
+    with (
+        _open_store(case, db, create=True) as store,
+        _match_progress(progress) as tick,
+        _interrupted("this match run was not kept; the previous results still show."),
+        _sets_refused(case),
+    ):
+        summary = store.run_match(
+            actor=actor or default_actor(), set_names=sets, pdq_threshold=pdq_threshold, progress=tick
+        )
     counts = summary["counts"]
     names = ", ".join(s["name"] for s in summary["settings"]["sets"])
     typer.echo(
@@ -411,15 +403,12 @@ def groups(
         err.print(f"[red]Unknown format {format!r}:[/] choose table or json.")
         raise typer.Exit(2)
     with _open_store(case, db, create=True) as store, _match_progress(progress) as tick:
-        try:
+        with _interrupted("no groups were stored; the previous groups still show."):
             summary = store.run_groups(
                 actor=actor or default_actor(),
                 pdq_threshold=pdq_threshold,
                 progress=None if tick is None else (lambda done, total: tick("groups", done, total)),
             )
-        except KeyboardInterrupt:
-            err.print("[yellow]Interrupted:[/] no groups were stored; the previous groups still show.")
-            raise typer.Exit(130) from None
         found = store.groups()
     counts = summary["counts"]
     if format == "json":
@@ -437,6 +426,30 @@ def groups(
         f"(of {counts['files']:,}; PDQ within {pdq_threshold}, {counts['pdq_skipped']:,} without a PDQ of "
         "quality 50 compared by SHA-256 only)"
     )
+
+
+@contextmanager
+def _interrupted(message: str, label: str = "Interrupted:") -> Iterator[None]:
+    """Ctrl-C in the block: say what was kept (``message``) and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"[yellow]{label}[/] {message}")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _sets_refused(case: Path) -> Iterator[None]:
+    """Exit 2, saying what to do, on the refusals of ``run_match``/``match_hashes``: ``KeyError`` (no set of that
+    name) or ``ValueError`` (no set to match against)."""
+    try:
+        yield
+    except KeyError as exc:
+        err.print(f"[red]No hash set named {exc.args[0]}[/] in this database; `cairn hashset list` shows them.")
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err.print(f"[red]Nothing matched:[/] {exc}. Import one with `cairn hashset import FILE --case {case}`.")
+        raise typer.Exit(2) from exc
 
 
 @contextmanager
@@ -520,7 +533,10 @@ def hashset_import(
     options = ReadOptions(scheme=scheme.value if scheme else None, ignorable=known_harmless)
     with _open_store(case, db, create=True) as store:
         try:
-            with _record_progress(progress) as tick:
+            with (
+                _interrupted("nothing of this set was kept. Run the same command again."),
+                _record_progress(progress) as tick,
+            ):
                 summary = store.import_hash_set(
                     file, actor=actor or default_actor(), name=name, format_name=chosen, options=options,
                     progress=tick,
@@ -534,9 +550,6 @@ def hashset_import(
         except SchemeError as exc:
             err.print(f"[red]Not imported:[/] {exc}. Check --scheme.")
             raise typer.Exit(2) from exc
-        except KeyboardInterrupt:
-            err.print("[yellow]Interrupted:[/] nothing of this set was kept. Run the same command again.")
-            raise typer.Exit(130) from None
     for warning in summary["warning_samples"][:10]:
         err.print(f"[yellow]warning[/] line/record {warning}")
     typer.echo(
@@ -674,16 +687,10 @@ def hashset_match_file(
         raise typer.Exit(2)
     report = QueryReport()
     with _open_store(case, db, create=False) as store:
-        try:
+        with _sets_refused(case):
             hits = store.match_hashes(
                 chunked(read_queries(queries, report), chunk), set_names=sets, pdq_threshold=pdq_threshold
             )
-        except KeyError as exc:
-            err.print(f"[red]No hash set named {exc.args[0]}[/] in this database; `cairn hashset list` shows them.")
-            raise typer.Exit(2) from exc
-        except ValueError as exc:
-            err.print(f"[red]Nothing matched:[/] {exc}. Import one with `cairn hashset import FILE --case {case}`.")
-            raise typer.Exit(2) from exc
         try:
             with _open_out(out) as fh, _lines_progress(progress, count_lines(queries)) as tick:
                 written = _write_hits(hits, fh, tick)
