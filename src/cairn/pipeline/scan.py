@@ -348,9 +348,8 @@ def _count(summary: ScanSummary, result: FileResult) -> None:
     summary.bytes += result.bytes_read
     if any(not is_note(e.code) for e in result.errors):
         summary.errors += 1
-    if result.errors:
-        for err in result.errors:
-            summary.error_codes[err.code] = summary.error_codes.get(err.code, 0) + 1
+    for err in result.errors:
+        summary.error_codes[err.code] = summary.error_codes.get(err.code, 0) + 1
     if result.image is not None:
         summary.images += 1
     if result.is_container:
