@@ -197,17 +197,16 @@ def _process_content(item: EvidenceItem, settings: ScanSettings, result: FileRes
                     )
 
         data: bytes | None = None
-        too_big = ftype.is_image and size > settings.limits.max_image_file_bytes
+        limit = settings.limits.max_image_file_bytes
+        too_big = ftype.is_image and size > limit
         if too_big:
             result.errors.append(
                 errors.item_error(
                     errors.IMAGE_BOMB,
-                    f"picture file is {size:,} bytes, over the {settings.limits.max_image_file_bytes:,}-byte "
-                    "decode limit; its digests were computed, its pixels were not decoded (raise "
-                    "Limits.max_image_file_bytes to decode it)",
+                    f"picture file is {size:,} bytes, over the {limit:,}-byte decode limit; its digests were "
+                    "computed, its pixels were not decoded (raise Limits.max_image_file_bytes to decode it)",
                 )
             )
-        limit = settings.limits.max_image_file_bytes
         if ftype.is_image and not too_big:
             data = item.data if item.data is not None else _read_full(fh, head, limit + 1)  # never a second copy
             view = memoryview(data)
