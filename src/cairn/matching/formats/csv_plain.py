@@ -72,10 +72,10 @@ class PlainCsvFormat:
         with path.open("rb") as stream:
             line = first_line(stream.read(65536))
         delimiter = delimiter_of(line)
-        columns: list[str] | None = None
+        columns: list[tuple[str, str]] | None = None
         for number, row in rows(path, delimiter, report):
             if columns is None:
-                columns = _columns(row, options)
+                columns = [(header, column_name(header)) for header in _columns(row, options)]
                 if any(c in HASH_COLUMNS for c in (column_name(x) for x in row)):
                     continue
             record = _record(columns, row, number, options, report, self.default_scheme)
@@ -113,14 +113,20 @@ def _columns(first: list[str], options: ReadOptions) -> list[str]:
 
 
 def _record(
-    columns: list[str], row: list[str], line: int, options: ReadOptions, report: ReadReport, default_scheme: str
+    columns: list[tuple[str, str]],
+    row: list[str],
+    line: int,
+    options: ReadOptions,
+    report: ReadReport,
+    default_scheme: str,
 ) -> HashRecord | None:
+    """The record of ``row``; ``columns``: each header as given and as :func:`column_name` matches it."""
     raw: dict[str, object] = {}
     flags: dict[str, bool] = {}
     extra: dict[str, Any] = {}
     fields: dict[str, Any] = {}
-    for header, cell in zip(columns, row, strict=False):
-        name, value = column_name(header), cell.strip()
+    for (header, name), cell in zip(columns, row, strict=False):
+        value = cell.strip()
         if name in HASH_COLUMNS:
             raw[HASH_COLUMNS[name]] = value
         elif name == "category":

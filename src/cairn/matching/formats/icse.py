@@ -47,11 +47,11 @@ class IcseFormat:
         return ";" in line and "md5" in names and bool(names & _MARKERS)
 
     def read(self, path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
-        columns: list[str] | None = None
+        columns: list[tuple[str, str]] | None = None
         for line, row in rows(path, ";", report):
             if columns is None:
-                columns = row
-                if "md5" not in {column_name(c) for c in row} and "sha1" not in {column_name(c) for c in row}:
+                columns = [(header.strip(), column_name(header)) for header in row]
+                if not {"md5", "sha1"} & {name for _header, name in columns}:
                     raise WrongFormat("no MD5 or SHA1 column in the ICSE header")
                 continue
             record = _record(columns, row, line, options, report)
@@ -60,23 +60,23 @@ class IcseFormat:
 
 
 def _record(
-    columns: list[str], row: list[str], line: int, options: ReadOptions, report: ReadReport
+    columns: list[tuple[str, str]], row: list[str], line: int, options: ReadOptions, report: ReadReport
 ) -> HashRecord | None:
+    """The record of ``row``; ``columns``: each header stripped and as :func:`column_name` matches it."""
     raw_hashes: dict[str, object] = {}
     flags: dict[str, bool] = {}
     extra: dict[str, Any] = {}
     series: str | None = None
-    for header, cell in zip(columns, row, strict=False):
-        name = column_name(header)
+    for (header, name), cell in zip(columns, row, strict=False):
         value = cell.strip()
         if name in HASH_COLUMNS:
             raw_hashes[HASH_COLUMNS[name]] = value
         elif name in FLAG_COLUMNS:
-            flag_or_extra(header.strip(), value, FLAG_COLUMNS[name], flags, extra, line, report)
+            flag_or_extra(header, value, FLAG_COLUMNS[name], flags, extra, line, report)
         elif name == "series name":
             series = value or None
         elif value:
-            extra[header.strip()] = value
+            extra[header] = value
     hashes = collect_hashes(raw_hashes, line, report)
     return finish_record(
         report, line, hashes, series=series, flags=flags, extra=extra, ignorable=bool(options.ignorable)

@@ -55,19 +55,18 @@ class NsrlFormat:
 
 
 def _read_legacy(path: Path, ignorable: bool, report: ReadReport) -> Iterator[HashRecord]:
-    columns: list[str] | None = None
+    columns: list[tuple[str, str | None]] | None = None  # (header, hash kind or None)
     for number, row in rows(path, ",", report):
         if columns is None:
-            columns = row
-            if not any(column_name(c) in LEGACY_HASHES for c in row):
+            columns = [(header, LEGACY_HASHES.get(column_name(header))) for header in row]
+            if not any(kind for _header, kind in columns):
                 raise WrongFormat("no SHA-1/MD5 column in the NSRL header")
             continue
         raw: dict[str, object] = {}
         extra: dict[str, Any] = {}
-        for header, cell in zip(columns, row, strict=False):
-            name = column_name(header)
-            if name in LEGACY_HASHES:
-                raw[LEGACY_HASHES[name]] = cell
+        for (header, kind), cell in zip(columns, row, strict=False):
+            if kind is not None:
+                raw[kind] = cell
             else:
                 extra[header] = cell
         record = finish_record(report, number, collect_hashes(raw, number, report), extra=extra, ignorable=ignorable)
