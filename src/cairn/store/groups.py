@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from cairn.matching.groups import GroupFile, Grouping
+from cairn.store.audit import canonical_json
 from cairn.store.db import max_bind_params, read_connection
 from cairn.store.schema import evidence, file_groups, file_hashes, files, group_runs, images
 
@@ -68,8 +69,8 @@ def write_run(
             {
                 "case_id": case_id,
                 "at": utc_now,
-                "settings_json": _json(dict(settings)),
-                "counts_json": _json(grouping.counts),
+                "settings_json": canonical_json(dict(settings)),
+                "counts_json": canonical_json(grouping.counts),
             },
         ).scalar_one()
     )
@@ -163,7 +164,3 @@ def run_listing(engine: Engine, run_id: int) -> list[dict[str, Any]]:
                 group["representative"] = member["path"]
     return [{"group": g["group"], "representative": g.get("representative"), "members": g["members"]}
             for g in out.values()]
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, case, delete, func, select, update
 
 from cairn.matching.match import EXACT_KINDS, ExactLookup, Hit, Query, QueryCounts, pdq_quality_ok
 from cairn.matching.schemes import SchemeError, get_scheme
+from cairn.store.audit import canonical_json
 from cairn.store.db import max_bind_params, read_connection, write_connection
 from cairn.store.hash_sets import COMPLETE
 from cairn.store.schema import file_hashes, file_matches, files, hash_set_entries, hash_sets, match_runs
@@ -42,7 +43,7 @@ def start_run(engine: Engine, case_id: int, settings: Mapping[str, Any], utc_now
         return int(
             conn.execute(
                 match_runs.insert().returning(match_runs.c.id),
-                {"case_id": case_id, "started_at": utc_now, "settings_json": _json(dict(settings))},
+                {"case_id": case_id, "started_at": utc_now, "settings_json": canonical_json(dict(settings))},
             ).scalar_one()
         )
 
@@ -193,7 +194,9 @@ def run_counts(engine: Engine, run_id: int) -> dict[str, int]:
 def finish_run(conn: Connection, run_id: int, counts: Mapping[str, Any], utc_now: str) -> None:
     """Mark run ``run_id`` finished with its counts, inside the caller's transaction (which also audits it)."""
     conn.execute(
-        update(match_runs).where(match_runs.c.id == run_id).values(ended_at=utc_now, counts_json=_json(dict(counts)))
+        update(match_runs)
+        .where(match_runs.c.id == run_id)
+        .values(ended_at=utc_now, counts_json=canonical_json(dict(counts)))
     )
 
 
@@ -282,7 +285,3 @@ def category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | Non
         return {"scheme": found.name, "value": parsed, "label": found.label(parsed)}
     except SchemeError:
         return {"scheme": scheme, "value": value, "label": None}
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
