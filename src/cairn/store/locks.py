@@ -17,7 +17,6 @@ Scans of other evidence into the same case, and scans into other cases, are neve
 from __future__ import annotations
 
 import fcntl
-import getpass
 import hashlib
 import json
 import os
@@ -62,10 +61,12 @@ def file_lock(case_dir: Path, root: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _refusal(root, _describe_file_holder(fd)) from None
+        from cairn.store.case_store import default_actor  # case_store imports this module
+
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "user": _user(),
+            "user": default_actor(),
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(fd, 0)
@@ -116,10 +117,3 @@ def _describe_run_holder(engine: Engine, case_id: int, root: str) -> str:
     if run is None:
         return "a scan that is just starting"
     return f"run #{run.id} on {run.host}, user {run.os_user}, since {run.started_at}"
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # getuser raises various errors when no user can be determined
-        return "unknown"
