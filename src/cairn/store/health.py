@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from cairn.store.audit import ANCHOR_FILE
-from cairn.store.db import resolve_url
+from cairn.store.db import resolve_url, sqlite_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -33,10 +31,9 @@ def _corrupt(path: Path, what: str) -> CaseDatabaseCorrupt:
 
 def check_case_database(case_dir: Path, db_url: str | None) -> None:
     """Raise :class:`CaseDatabaseCorrupt` when the case's SQLite file exists and is visibly damaged."""
-    url = make_url(resolve_url(case_dir, db_url))
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return
-    check_sqlite_file(Path(url.database), (case_dir / ANCHOR_FILE).exists())
+    path = sqlite_file(resolve_url(case_dir, db_url))
+    if path is not None:
+        check_sqlite_file(path, (case_dir / ANCHOR_FILE).exists())
 
 
 def check_sqlite_file(path: Path, anchored: bool) -> None:
