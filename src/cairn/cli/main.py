@@ -512,12 +512,19 @@ def hashset_import(
             help="Whether the set lists known-harmless files (ignorable) or known material; required for plain lists.",
         ),
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="A JSON mapping table for the file's category codes (e.g. a tool's CAID codes in a VICS file): "
+            '{"source": "vics-code", "target": "caid", "table": {"1": "A", ...}}. The set takes its target scheme.'
+        ),
+    ] = None,
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Import a hash set into the case's database (every case in that database can then use it)."""
     from cairn.matching.formats import ReadOptions, UnknownFormat, WrongFormat, detect_format
-    from cairn.matching.schemes import SchemeError
+    from cairn.matching.schemes import SchemeError, load_mapping
     from cairn.store.case_store import default_actor
     from cairn.store.hash_sets import HashSetRefused
 
@@ -529,8 +536,16 @@ def hashset_import(
     except UnknownFormat as exc:
         err.print(f"[red]{exc}.[/] Name the format with --format (vics, csv, icse, te, nsrl, list).")
         raise typer.Exit(2) from exc
-    _check_import_options(file, chosen, scheme, known_harmless)
-    options = ReadOptions(scheme=scheme.value if scheme else None, ignorable=known_harmless)
+    code_table = _load_mapping_option(mapping, load_mapping, SchemeError)
+    if code_table is not None and scheme is not None and scheme.value != code_table.target:
+        err.print(
+            f"[red]--scheme {scheme.value} and --mapping {mapping} disagree:[/] the mapping gives {code_table.target} "
+            "categories. Leave out --scheme (the mapping's target is the set's scheme)."
+        )
+        raise typer.Exit(2)
+    if code_table is None or chosen == "list":  # a mapping is the scheme a CSV category column needs
+        _check_import_options(file, chosen, scheme, known_harmless)
+    options = ReadOptions(scheme=scheme.value if scheme else None, code_table=code_table, ignorable=known_harmless)
     with _open_store(case, db, create=True) as store:
         try:
             with (
@@ -557,6 +572,21 @@ def hashset_import(
         f"({summary['skipped']:,} rows skipped); format {summary['format']}, scheme {summary['scheme']}, "
         f"{'known-harmless' if summary['ignorable'] else 'known material'}; SHA-256 {summary['source_sha256']}"
     )
+
+
+def _load_mapping_option(path: Path | None, load: Callable[[Path], Any], error: type[Exception]) -> Any:
+    """The ``--mapping`` table read from ``path`` (None without one); a file that is not one ends the command
+    with what is wrong and the expected shape."""
+    if path is None:
+        return None
+    try:
+        return load(path)
+    except error as exc:
+        err.print(
+            f"[red]Bad --mapping file:[/] {exc}. Expected JSON like "
+            '{"source": "vics-code", "target": "caid", "table": {"1": "A", "2": "B", "3": "C", "4": "N"}}.'
+        )
+        raise typer.Exit(2) from exc
 
 
 def _check_import_options(file: Path, chosen: str, scheme: SetScheme | None, known_harmless: bool | None) -> None:
@@ -638,14 +668,31 @@ def hashset_export(
     only_categorised: Annotated[
         bool, typer.Option("--only-categorised", help="Leave out records that carry no category.")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="VICS only: a JSON mapping table (source vics-code, target the set's scheme) giving the Category "
+            "byte to write for each category, e.g. the receiving tool's CAID codes."
+        ),
+    ] = None,
 ) -> None:
     """Write a hash set as VICS 2.0 JSON or plain CSV (its categories in the set's scheme)."""
+    from cairn.matching.schemes import SchemeError, load_mapping
+
+    code_table = _load_mapping_option(mapping, load_mapping, SchemeError)
     with _open_store(case, db, create=False) as store:
         if not any(s["name"] == set_name for s in store.hash_sets()):
             err.print(f"[red]No hash set named {set_name!r}[/] in this database; `cairn hashset list` shows them.")
             raise typer.Exit(2)
-        with out.open("w", encoding="utf-8", newline="") as fh:
-            report = store.export_hash_set(set_name, format.value, fh, only_categorised=only_categorised)
+        try:
+            with out.open("w", encoding="utf-8", newline="") as fh:
+                report = store.export_hash_set(
+                    set_name, format.value, fh, only_categorised=only_categorised, mapping=code_table
+                )
+        except SchemeError as exc:
+            out.unlink(missing_ok=True)
+            err.print(f"[red]Not exported:[/] {exc}. Check --mapping (its target must be the set's scheme).")
+            raise typer.Exit(2) from exc
     for warning in report.warnings[:10]:
         err.print(f"[yellow]warning[/] record {warning.position}: {warning.message}")
     typer.echo(f"wrote {report.written:,} records of {set_name!r} to {out} ({len(report.warnings):,} warnings)")

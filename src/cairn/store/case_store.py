@@ -9,6 +9,7 @@ Storing results is :mod:`cairn.store.writer`'s work, behind :meth:`CaseStore.sto
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from cairn.case_config import read_config
 from cairn.matching.formats.base import ReadOptions, WriteReport
+from cairn.matching.schemes import SchemeMapping
 from cairn.model import FileResult
 from cairn.store import audit as _audit
 from cairn.store import groups as _groups
@@ -554,6 +556,9 @@ class CaseStore:
                 "warnings": report.warning_count,
                 "skipped": report.skipped,
             }
+            if opts.code_table is not None:
+                summary["mapping"] = _mapping_record(opts.code_table)
+                report.details["mapping"] = summary["mapping"]
             kept = [f"{w.position}: {w.message}" for w in report.warnings[:100]]
             with write_connection(self._engine) as conn:
                 self._lock_case(conn)
@@ -574,11 +579,23 @@ class CaseStore:
         return _hash_sets.list_sets(self._engine)
 
     def export_hash_set(
-        self, name: str, format_name: str, out: TextIO, *, only_categorised: bool = False
+        self,
+        name: str,
+        format_name: str,
+        out: TextIO,
+        *,
+        only_categorised: bool = False,
+        mapping: SchemeMapping | None = None,
     ) -> WriteReport:
         """Write hash set ``name`` to ``out`` as ``format_name`` (vics: VICS 2.0, csv, te); KeyError if no such
-        set, ``UnknownFormat`` if the format cannot write. ``only_categorised`` leaves uncategorised records out."""
+        set, ``UnknownFormat`` if the format cannot write. ``only_categorised`` leaves uncategorised records out.
+
+        ``mapping`` (``vics-code`` -> the set's scheme, e.g. a tool's CAID codes) gives the VICS ``Category``
+        byte written for each category (VICS only); without one, only numeric schemes write a ``Category``.
+        ``SchemeError`` when the mapping's target is not the set's scheme or the format is not VICS."""
         from cairn.matching.formats import WRITERS, UnknownFormat
+        from cairn.matching.formats.vics import vics_codes, write_vics
+        from cairn.matching.schemes import SchemeError
 
         found = _hash_sets.find_set(self._engine, name)
         if found is None:
@@ -587,7 +604,16 @@ class CaseStore:
         if writer is None:
             raise UnknownFormat(f"cannot write {format_name!r} (writable: {', '.join(WRITERS)})")
         records = _hash_sets.iter_records(self._engine, int(found["id"]), only_categorised=only_categorised)
-        return writer.write(records, out)
+        if mapping is None:
+            return writer.write(records, out)
+        if format_name != "vics":
+            raise SchemeError(f"a mapping gives VICS category codes; format {format_name!r} writes the set's own")
+        if mapping.target != found["scheme"]:
+            raise SchemeError(
+                f"mapping {mapping.name!r} maps to {mapping.target!r}, "
+                f"but set {name!r} is in scheme {found['scheme']!r}"
+            )
+        return write_vics(records, out, category_codes=vics_codes(mapping))
 
     # -- matching (see cairn.matching.match and cairn.store.matches) --------------------------------
 
