@@ -389,13 +389,23 @@ static float torben_median(const float *m, int n) {
     return mingt;
 }
 
-/* Returns 0 on success, -1 on allocation failure. words[i] bit j = (dct[i][j] > median). */
-static int pdq_compute(const Pixels *px, uint16_t words[16], int *quality) {
+/* Bits of a 16x16 DCT output: words[i] bit j = (dct[i][j] > median of the 256 values). */
+static void dct_to_words(float dct[16][16], uint16_t words[16]) {
+    float med = torben_median(&dct[0][0], 256);
+    for (int i = 0; i < 16; i++) {
+        words[i] = 0;
+        for (int j = 0; j < 16; j++)
+            if (dct[i][j] > med) words[i] |= (uint16_t)(1u << j);
+    }
+}
+
+/* The 64x64 downsample's 16x16 DCT and quality. Returns 0 on success, 1 for a picture under MIN_DIM on a
+ * side (nothing computed: the all-zero hash, quality 0), -1 on allocation failure. */
+static int pdq_dct(const Pixels *px, float dct[16][16], int *quality) {
     float a[64][64];
-    memset(words, 0, 16 * sizeof(uint16_t));
     if (px->rows < MIN_DIM || px->cols < MIN_DIM) {
         *quality = 0;
-        return 0;
+        return 1;
     }
     if (px->rows == 64 && px->cols == 64) {
         for (int i = 0; i < 64; i++) luma_row(px, i, a[i]);
@@ -432,16 +442,121 @@ static int pdq_compute(const Pixels *px, uint16_t words[16], int *quality) {
         free(wk.mem);
     }
     *quality = quality_metric(a);
-    float dct[16][16];
     dct_64_to_16(a, dct);
-    float med = torben_median(&dct[0][0], 256);
-    for (int i = 0; i < 16; i++)
-        for (int j = 0; j < 16; j++)
-            if (dct[i][j] > med) words[i] |= (uint16_t)(1u << j);
+    return 0;
+}
+
+/* Returns 0 on success, -1 on allocation failure. words[i] bit j = (dct[i][j] > median). */
+static int pdq_compute(const Pixels *px, uint16_t words[16], int *quality) {
+    float dct[16][16];
+    int rc = pdq_dct(px, dct, quality);
+    if (rc != 0) {
+        memset(words, 0, 16 * sizeof(uint16_t));
+        return rc < 0 ? -1 : 0;
+    }
+    dct_to_words(dct, words);
     return 0;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* The dihedral variants (Meta's pdqDihedralHash256esFromFloatLuma): the hash of the picture rotated or
+ * flipped is computed from the original's 16x16 DCT output. A flip of the 64x64 picture along one axis
+ * leaves the coefficients of one parity of index along that axis as they are and negates the others (our
+ * index i is the frequency i + 1, so an even index is an odd frequency); a transpose swaps the two axes.
+ * Each variant is then thresholded at ITS OWN median. Negation is exact, so the bits are the reference's.
+ *
+ * Variant t (1..7, in the reference's order rot90, rot180, rot270, flipx, flipy, flipplus, flipminus):
+ * B = (transpose ? A^T : A) with A[i][j] negated when NEGATE(t, i, j), as the reference defines them:
+ *   rot90:     B[j][i] =  A[i][j] for odd j, -A[i][j] for even j
+ *   rot180:    B[i][j] = -A[i][j] for odd i + j, A[i][j] otherwise
+ *   rot270:    B[j][i] =  A[i][j] for odd i, -A[i][j] for even i
+ *   flipx:     B[i][j] =  A[i][j] for odd i, -A[i][j] for even i
+ *   flipy:     B[i][j] =  A[i][j] for odd j, -A[i][j] for even j
+ *   flipplus:  B[j][i] =  A[i][j]
+ *   flipminus: B[j][i] = -A[i][j] for odd i + j, A[i][j] otherwise */
+
+#define N_VARIANTS 8
+
+static int negated(int t, int i, int j) {
+    switch (t) {
+    case 1: return !(j & 1);
+    case 2: return (i + j) & 1;
+    case 3: return !(i & 1);
+    case 4: return !(i & 1);
+    case 5: return !(j & 1);
+    case 6: return 0;
+    case 7: return (i + j) & 1;
+    default: return 0;
+    }
+}
+
+static const int transposed[N_VARIANTS] = {0, 1, 0, 1, 0, 0, 1, 1};
+
+static void dihedral_dct(float a[16][16], int t, float b[16][16]) {
+    for (int i = 0; i < 16; i++) {
+        for (int j = 0; j < 16; j++) {
+            float v = negated(t, i, j) ? -a[i][j] : a[i][j];
+            if (transposed[t]) b[j][i] = v;
+            else b[i][j] = v;
+        }
+    }
+}
+
+/* The eight variants' words (original first). Returns 0 on success, -1 on allocation failure. */
+static int pdq_compute_dihedral(const Pixels *px, uint16_t words[N_VARIANTS][16], int *quality) {
+    float dct[16][16], b[16][16];
+    int rc = pdq_dct(px, dct, quality);
+    if (rc != 0) {
+        memset(words, 0, N_VARIANTS * 16 * sizeof(uint16_t));
+        return rc < 0 ? -1 : 0;
+    }
+    dct_to_words(dct, words[0]);
+    for (int t = 1; t < N_VARIANTS; t++) {
+        dihedral_dct(dct, t, b);
+        dct_to_words(b, words[t]);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Fill px from a buffer of shape (H, W) grey or (H, W, C>=3); on error set a Python exception and return 0. */
+static int read_pixels(Py_buffer *view, Pixels *px, const char *who) {
+    if (view->itemsize != 1 || (view->format != NULL && strcmp(view->format, "B") != 0)) {
+        PyErr_Format(PyExc_TypeError, "%s needs a uint8 buffer", who);
+        return 0;
+    }
+    if (view->ndim == 2) {
+        px->grey = 1;
+        px->chan_stride = 0;
+    } else if (view->ndim == 3 && view->shape[2] >= 3) {
+        px->grey = 0;
+        px->chan_stride = view->strides[2];
+    } else {
+        PyErr_Format(PyExc_ValueError, "%s needs shape (H, W) or (H, W, 3+)", who);
+        return 0;
+    }
+    px->rows = view->shape[0];
+    px->cols = view->shape[1];
+    px->row_stride = view->strides[0];
+    px->col_stride = view->strides[1];
+    px->base = (const uint8_t *)view->buf;
+    if (px->rows > INT32_MAX / 4 || px->cols > INT32_MAX / 4) {
+        PyErr_SetString(PyExc_ValueError, "image too large for PDQ");
+        return 0;
+    }
+    return 1;
+}
+
+/* 64 lowercase hex digits, bit 255 first (as threatexchange prints it). */
+static void words_to_hex(const uint16_t words[16], char hex[65]) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        uint16_t w = words[15 - i];
+        for (int q = 0; q < 4; q++) hex[4 * i + q] = digits[(w >> (12 - 4 * q)) & 0xF];
+    }
+    hex[64] = '\0';
+}
 
 PyDoc_STRVAR(pdq_hash_doc,
              "pdq_hash(pixels) -> (hex, quality)\n\n"
@@ -454,36 +569,8 @@ static PyObject *pdq_hash(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_STRIDES | PyBUF_FORMAT) != 0) return NULL;
     Pixels px;
-    int ok = 1;
-    if (view.itemsize != 1 || (view.format != NULL && strcmp(view.format, "B") != 0)) {
-        PyErr_SetString(PyExc_TypeError, "pdq_hash needs a uint8 buffer");
-        ok = 0;
-    } else if (view.ndim == 2) {
-        px.grey = 1;
-        px.rows = view.shape[0];
-        px.cols = view.shape[1];
-        px.row_stride = view.strides[0];
-        px.col_stride = view.strides[1];
-        px.chan_stride = 0;
-    } else if (view.ndim == 3 && view.shape[2] >= 3) {
-        px.grey = 0;
-        px.rows = view.shape[0];
-        px.cols = view.shape[1];
-        px.row_stride = view.strides[0];
-        px.col_stride = view.strides[1];
-        px.chan_stride = view.strides[2];
-    } else {
-        PyErr_SetString(PyExc_ValueError, "pdq_hash needs shape (H, W) or (H, W, 3+)");
-        ok = 0;
-    }
-    if (!ok) {
+    if (!read_pixels(&view, &px, "pdq_hash")) {
         PyBuffer_Release(&view);
-        return NULL;
-    }
-    px.base = (const uint8_t *)view.buf;
-    if (px.rows > INT32_MAX / 4 || px.cols > INT32_MAX / 4) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "image too large for PDQ");
         return NULL;
     }
     uint16_t words[16];
@@ -494,17 +581,41 @@ static PyObject *pdq_hash(PyObject *self, PyObject *arg) {
     PyBuffer_Release(&view);
     if (rc != 0) return PyErr_NoMemory();
     char hex[65];
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        uint16_t w = words[15 - i];
-        for (int q = 0; q < 4; q++) hex[4 * i + q] = digits[(w >> (12 - 4 * q)) & 0xF];
-    }
-    hex[64] = '\0';
+    words_to_hex(words, hex);
     return Py_BuildValue("(si)", hex, quality);
+}
+
+PyDoc_STRVAR(pdq_hash_dihedral_doc,
+             "pdq_hash_dihedral(pixels) -> (hexes, quality)\n\n"
+             "The PDQ of the picture and of its seven rotations and flips, from one DCT (as Meta's\n"
+             "pdqDihedralHash256esFromFloatLuma): hexes is a tuple of 8 hex strings in the order original,\n"
+             "rot90, rot180, rot270, flipx, flipy, flipplus, flipminus; the first equals pdq_hash's.");
+
+static PyObject *pdq_hash_dihedral(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_STRIDES | PyBUF_FORMAT) != 0) return NULL;
+    Pixels px;
+    if (!read_pixels(&view, &px, "pdq_hash_dihedral")) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    uint16_t words[N_VARIANTS][16];
+    int quality = 0, rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pdq_compute_dihedral(&px, words, &quality);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (rc != 0) return PyErr_NoMemory();
+    char hex[N_VARIANTS][65];
+    for (int t = 0; t < N_VARIANTS; t++) words_to_hex(words[t], hex[t]);
+    return Py_BuildValue("((ssssssss)i)", hex[0], hex[1], hex[2], hex[3], hex[4], hex[5], hex[6], hex[7],
+                         quality);
 }
 
 static PyMethodDef methods[] = {
     {"pdq_hash", pdq_hash, METH_O, pdq_hash_doc},
+    {"pdq_hash_dihedral", pdq_hash_dihedral, METH_O, pdq_hash_dihedral_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -21,6 +21,27 @@ float rounding makes order part of the result:
    16x64. ``T = D A`` then ``B = T D^T``, each dot product summed from k = 0 upwards, starting at 0.
 6. **Bits**: the median of the 256 values of ``B`` by Torben Mogensen's method (with its exact tie
    rules); bit ``16*i + j`` is set when ``B[i][j] > median``. The hex form prints bit 255 first.
+7. **Dihedral variants** (Meta's ``pdqDihedralHash256esFromFloatLuma``): the hashes of the picture's seven
+   rotations and flips come from ``B`` itself, not from new pictures. Mirroring the 64x64 picture along an
+   axis keeps the coefficients of odd index along that axis (even frequencies: index ``i`` is frequency
+   ``i + 1``) and negates those of even index; a transpose swaps the axes. Each variant's ``B'`` is
+   thresholded at its own median as in step 6. In the reference's order (``^T``: transposed, ``-`` on the
+   coefficients negated):
+
+   ========== ============================= ==========================
+   variant    ``B'``                        same hash as (Pillow)
+   ========== ============================= ==========================
+   rot90      ``B^T``, ``-`` for even ``j``  ``ROTATE_90`` (counter-clockwise)
+   rot180     ``B``, ``-`` for odd ``i+j``   ``ROTATE_180``
+   rot270     ``B^T``, ``-`` for even ``i``  ``ROTATE_270``
+   flipx      ``B``, ``-`` for even ``i``    ``FLIP_TOP_BOTTOM``
+   flipy      ``B``, ``-`` for even ``j``    ``FLIP_LEFT_RIGHT``
+   flipplus   ``B^T``                        ``TRANSPOSE``
+   flipminus  ``B^T``, ``-`` for odd ``i+j`` ``TRANSVERSE``
+   ========== ============================= ==========================
+
+   (``i, j`` index ``B`` before the transpose.) "Same hash as" is up to the resampling: the variant of a
+   picture's hash is near, not always equal to, the hash of the transformed picture.
 """
 
 from __future__ import annotations
@@ -137,16 +158,49 @@ def torben(m: F32) -> np.float32:
     return min_gt
 
 
-def pdq_hash_numpy(pixels: npt.NDArray[np.uint8]) -> tuple[str, int]:
-    """``(64 hex digits, quality)`` of ``H x W x 3`` uint8 RGB or ``H x W`` uint8 grey, as pdqhash gives."""
-    if pixels.shape[0] < MIN_DIM or pixels.shape[1] < MIN_DIM:
-        return "0" * 64, 0
-    a = downsample64(luma(pixels))
-    q = quality(a)
-    b = dct64to16(a)
+def to_hex(b: F32) -> str:
+    """The 64 hex digits of a 16x16 DCT output thresholded at its Torben median (bit 255 first)."""
     med = torben(b.ravel())
     value = 0
     for k, bit in enumerate((b > med).ravel().tolist()):
         if bit:
             value |= 1 << k
-    return f"{value:064x}", q
+    return f"{value:064x}"
+
+
+#: Per variant, in the reference's order: (transposed, which coefficients are negated, from (i, j) of ``B``).
+_I, _J = np.mgrid[0:16, 0:16]
+DIHEDRAL_RULES: tuple[tuple[str, bool, npt.NDArray[np.bool_]], ...] = (
+    ("rot90", True, _J % 2 == 0),
+    ("rot180", False, (_I + _J) % 2 == 1),
+    ("rot270", True, _I % 2 == 0),
+    ("flipx", False, _I % 2 == 0),
+    ("flipy", False, _J % 2 == 0),
+    ("flipplus", True, np.zeros((16, 16), dtype=bool)),
+    ("flipminus", True, (_I + _J) % 2 == 1),
+)
+
+
+def dihedral_dct(b: F32, transposed: bool, negate: npt.NDArray[np.bool_]) -> F32:
+    """A variant's 16x16 DCT output from the original's (step 7): negation is exact, so no rounding."""
+    out: F32 = np.where(negate, -b, b).astype(np.float32)
+    return np.ascontiguousarray(out.T) if transposed else out
+
+
+def pdq_hash_numpy(pixels: npt.NDArray[np.uint8]) -> tuple[str, int]:
+    """``(64 hex digits, quality)`` of ``H x W x 3`` uint8 RGB or ``H x W`` uint8 grey, as pdqhash gives."""
+    if pixels.shape[0] < MIN_DIM or pixels.shape[1] < MIN_DIM:
+        return "0" * 64, 0
+    a = downsample64(luma(pixels))
+    return to_hex(dct64to16(a)), quality(a)
+
+
+def pdq_hash_dihedral_numpy(pixels: npt.NDArray[np.uint8]) -> tuple[tuple[str, ...], int]:
+    """The eight hashes (original, then the variants of :data:`DIHEDRAL_RULES` in order) and the quality, as
+    ``pdqhash.compute_dihedral`` gives them."""
+    if pixels.shape[0] < MIN_DIM or pixels.shape[1] < MIN_DIM:
+        return ("0" * 64,) * 8, 0
+    a = downsample64(luma(pixels))
+    b = dct64to16(a)
+    variants = [to_hex(dihedral_dct(b, transposed, negate)) for _name, transposed, negate in DIHEDRAL_RULES]
+    return (to_hex(b), *variants), quality(a)
