@@ -25,11 +25,14 @@ otherwise a vectorised numpy version of the same algorithm; both return identica
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +56,8 @@ VERSION = 1
 _ALIGN = 4096
 _HEX = frozenset("0123456789abcdefABCDEF")
 _CHUNK = 2048
+_MAX_HEADER = 1 << 22
+_DIGEST_BLOCK = 1 << 26
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
@@ -250,8 +255,14 @@ class PdqIndex:
             "ids": self.ids,
         }
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to one file (header + page-aligned raw arrays); atomically replaces ``path``."""
+    def save(self, path: str | os.PathLike[str], *, meta: Mapping[str, Any] | None = None) -> None:
+        """Write the index to one file (header + page-aligned raw arrays); atomically replaces ``path``.
+
+        The header records ``meta`` (any JSON object, e.g. what the index was built from: :func:`read_meta`
+        returns it without mapping the arrays) and the SHA-256 of every array, in blocks (``load(verify=True)``
+        checks them). The file is written under a unique temporary name in the same folder, flushed to disk,
+        then renamed over ``path``: a reader sees the old file or the new one, never a partial one, and
+        concurrent writers do not collide (the last rename wins)."""
         arrays = self._arrays()
         layout: dict[str, Any] = {
             "version": VERSION,
@@ -260,50 +271,60 @@ class PdqIndex:
             "p": self.layout.p,
             "sh": self.layout.sh,
             "arrays": {},
+            "meta": dict(meta or {}),
         }
         offset = 0
         for name, arr in arrays.items():
-            layout["arrays"][name] = {"dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset}
+            layout["arrays"][name] = {
+                "dtype": arr.dtype.str,
+                "shape": list(arr.shape),
+                "offset": offset,
+                "sha256": _block_digests(np.ascontiguousarray(arr)),
+            }
             offset += -(-arr.nbytes // _ALIGN) * _ALIGN
         header = json.dumps(layout, sort_keys=True).encode()
+        if len(header) > _MAX_HEADER:
+            raise ValueError("PDQ index header too large")
         data_start = -(-(len(MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
-        tmp = Path(f"{os.fspath(path)}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + VERSION.to_bytes(4, "little") + len(header).to_bytes(4, "little") + header)
-            for name, arr in arrays.items():
-                f.seek(data_start + layout["arrays"][name]["offset"])
-                np.ascontiguousarray(arr).tofile(f)
-            f.truncate(data_start + offset)
-        os.replace(tmp, path)
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + VERSION.to_bytes(4, "little") + len(header).to_bytes(4, "little") + header)
+                for name, arr in arrays.items():
+                    f.seek(data_start + layout["arrays"][name]["offset"])
+                    np.ascontiguousarray(arr).tofile(f)
+                f.truncate(data_start + offset)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], *, in_memory: bool = False) -> PdqIndex:
+    def load(cls, path: str | os.PathLike[str], *, in_memory: bool = False, verify: bool = False) -> PdqIndex:
         """Memory-map an index written by ``save``; ValueError if the file is not one.
 
+        ``verify=True`` also checks every array against the SHA-256 digests of the header (reading the whole
+        file once, on ``workers`` threads): a damaged file raises ValueError instead of giving wrong results.
         ``in_memory=True`` copies the arrays into process memory instead (one sequential read; anonymous memory
         can be backed by huge pages, which may help the random probes of very large indexes).
         """
         size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(len(MAGIC) + 8)
-            if len(head) < len(MAGIC) + 8 or head[: len(MAGIC)] != MAGIC:
-                raise ValueError(f"{path}: not a cairn PDQ index")
-            version = int.from_bytes(head[len(MAGIC) : len(MAGIC) + 4], "little")
-            hlen = int.from_bytes(head[len(MAGIC) + 4 :], "little")
-            if version != VERSION or hlen > 1 << 20:
-                raise ValueError(f"{path}: unsupported PDQ index version {version}")
-            try:
-                layout = json.loads(f.read(hlen))
-            except ValueError as exc:
-                raise ValueError(f"{path}: damaged PDQ index header") from exc
-        data_start = -(-(len(MAGIC) + 8 + hlen) // _ALIGN) * _ALIGN
+        layout, data_start = _read_header(path)
         if (
             layout.get("m") != M
             or layout.get("widths") != list(WIDTHS)
-            or layout.get("sh") != max(WIDTHS) - layout.get("p", -1)
+            or not isinstance(layout.get("p"), int)
+            or layout.get("sh") != max(WIDTHS) - layout["p"]
+            or not isinstance(layout.get("arrays"), dict)
         ):
             raise ValueError(f"{path}: PDQ index layout not supported by this version")
         arrays = {name: _map_array(path, size, data_start, layout["arrays"].get(name), name) for name in _EXPECTED}
+        if verify:
+            _verify(path, arrays, layout["arrays"])
         index = cls(
             arrays["hashes"], arrays["dirs"], arrays["entries"], arrays["offsets"], arrays["ids"], int(layout["p"])
         )
@@ -325,9 +346,125 @@ class PdqIndex:
             and self.entries.shape == (M, n)
             and self.offsets.shape == (n + 1,)
             and 8 <= self.layout.p <= 23
+            and n < 1 << (32 - self.layout.sh)
+            and int(self.offsets[0]) == 0
+            and int(self.offsets[-1]) == len(self.ids)
+            and bool(np.all(self.dirs[:, 0] == 0))
+            and bool(np.all(self.dirs[:, -1] == n))
         )
         if not ok:
             raise ValueError(f"{path}: inconsistent PDQ index arrays")
+
+
+class PdqIndexUnion(PdqIndex):
+    """Several indexes queried as one (e.g. one per hash set, each loaded from its own file).
+
+    ``query``/``query_chunks`` give exactly what one index built over all the parts' (hash, id) rows would
+    give: every part is queried (each with its own scan-or-probe choice) and the hits merged, sorted by
+    (query_index, id). Ids should be unique across the parts (a pair found in two parts is reported twice).
+    ``len`` and ``distinct`` are the parts' sums; such a union cannot be saved (save its parts)."""
+
+    def __init__(self, parts: Sequence[PdqIndex]) -> None:  # noqa: D107 - no arrays of its own
+        self.parts = list(parts)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    @property
+    def distinct(self) -> int:
+        """Sum of the parts' distinct hashes."""
+        return sum(p.distinct for p in self.parts)
+
+    def query_chunks(
+        self,
+        queries: HashesLike,
+        threshold: int = DEFAULT_THRESHOLD,
+        *,
+        chunk: int = _CHUNK,
+        workers: int = 1,
+        method: str = "auto",
+    ) -> Iterator[PdqMatches]:
+        """Same contract as :meth:`PdqIndex.query_chunks`, over every part."""
+        if not 0 <= threshold <= 256:
+            raise ValueError(f"threshold must be 0..256, got {threshold}")
+        if method not in ("auto", "mih", "scan"):
+            raise ValueError(f"method must be auto, mih or scan, got {method!r}")
+        q = to_hash_array(queries)
+        linear = [method == "scan" or (method == "auto" and p._scan_is_cheaper(threshold)) for p in self.parts]
+
+        def block(st: int) -> PdqMatches:
+            found = [
+                p._query_block(q[st : st + chunk], threshold, st, lin)
+                for p, lin in zip(self.parts, linear, strict=True)
+            ]
+            return _merge(found)
+
+        starts = range(0, len(q), chunk)
+        if workers <= 1:
+            yield from map(block, starts)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from pool.map(block, starts)
+
+    def save(self, path: str | os.PathLike[str], *, meta: Mapping[str, Any] | None = None) -> None:
+        """Not supported: save each part."""
+        raise TypeError("a PdqIndexUnion is not saved as one file; save each of its parts")
+
+
+def _merge(found: Sequence[PdqMatches]) -> PdqMatches:
+    found = [f for f in found if len(f.ids)]
+    if not found:
+        return _empty_matches()
+    if len(found) == 1:
+        return found[0]
+    q, ids, dist = (np.concatenate([getattr(f, name) for f in found]) for name in PdqMatches._fields)
+    order = np.lexsort((ids, q))
+    return PdqMatches(q[order], ids[order], dist[order])
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``meta`` object an index file was saved with (reads only the header); ValueError if not an index."""
+    layout, _ = _read_header(path)
+    meta = layout.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: damaged PDQ index header")
+    return meta
+
+
+def _read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + 8)
+        if len(head) < len(MAGIC) + 8 or head[: len(MAGIC)] != MAGIC:
+            raise ValueError(f"{path}: not a cairn PDQ index")
+        version = int.from_bytes(head[len(MAGIC) : len(MAGIC) + 4], "little")
+        hlen = int.from_bytes(head[len(MAGIC) + 4 :], "little")
+        if version != VERSION or hlen > _MAX_HEADER:
+            raise ValueError(f"{path}: unsupported PDQ index version {version}")
+        raw = f.read(hlen)
+    try:
+        layout = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{path}: damaged PDQ index header") from exc
+    if not isinstance(layout, dict) or len(raw) != hlen:
+        raise ValueError(f"{path}: damaged PDQ index header")
+    return layout, -(-(len(MAGIC) + 8 + hlen) // _ALIGN) * _ALIGN
+
+
+def _blocks(arr: np.ndarray[Any, Any]) -> list[memoryview]:
+    flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
+    return [flat[i : i + _DIGEST_BLOCK] for i in range(0, max(len(flat), 1), _DIGEST_BLOCK)]
+
+
+def _block_digests(arr: np.ndarray[Any, Any], workers: int = 2) -> list[str]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # hashlib releases the GIL on large buffers
+        return list(pool.map(lambda b: hashlib.sha256(b).hexdigest(), _blocks(arr)))
+
+
+def _verify(path: str | os.PathLike[str], arrays: Mapping[str, Any], specs: Mapping[str, Any]) -> None:
+    for name, arr in arrays.items():
+        want = specs[name].get("sha256")
+        if not isinstance(want, list) or _block_digests(np.ascontiguousarray(arr)) != want:
+            raise ValueError(f"{path}: array {name} does not match its checksum (damaged file)")
 
 
 _EXPECTED = {"hashes": "|u1", "dirs": "<u4", "entries": "<u4", "offsets": "<i8", "ids": "<i8"}
@@ -336,10 +473,15 @@ _EXPECTED = {"hashes": "|u1", "dirs": "<u4", "entries": "<u4", "offsets": "<i8",
 def _map_array(path: str | os.PathLike[str], size: int, data_start: int, spec: Any, name: str) -> Any:
     if not isinstance(spec, dict) or spec.get("dtype") != _EXPECTED[name]:
         raise ValueError(f"{path}: array {name} missing or of the wrong type")
-    shape = tuple(int(x) for x in spec["shape"])
-    offset = data_start + int(spec["offset"])
+    try:
+        shape = tuple(int(x) for x in spec["shape"])
+        offset = data_start + int(spec["offset"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: array {name} has a damaged description") from exc
+    if any(x < 0 for x in shape):
+        raise ValueError(f"{path}: array {name} has a damaged description")
     dtype = np.dtype(_EXPECTED[name])
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     if offset < data_start or offset + nbytes > size:
         raise ValueError(f"{path}: array {name} extends past the end of the file")
     if nbytes == 0:

@@ -571,6 +571,7 @@ class CaseStore:
             _hash_sets.discard(self._engine, set_id)
             raise
         self._anchor(entry)
+        self._build_pdq_cache(set_id)
         return {**summary, "warning_samples": kept}
 
     def hash_sets(self) -> list[dict[str, Any]]:
@@ -644,7 +645,7 @@ class CaseStore:
         run_id = _matches.start_run(self._engine, self.case_id, settings.as_dict(), _audit.utc_now())
         try:
             tick("index", 0, 1)
-            index = _match.build_entry_index(_matches.pdq_entries(self._engine, set_ids))
+            index = self._pdq_index(found)
             tick("index", 1, 1)
             total = _matches.count_case_queries(self._engine, self.case_id)
             read = _match.QueryCounts()
@@ -688,7 +689,7 @@ class CaseStore:
 
         found = self._sets_to_match(set_names, pdq_threshold)
         names = {int(s["id"]): str(s["name"]) for s in found}
-        index = _match.build_entry_index(_matches.pdq_entries(self._engine, list(names)))
+        index = self._pdq_index(found)
         lookup = _matches.exact_lookup(self._engine, list(names))
         return self._hash_hits(_match.match_chunks(chunks, lookup, index, pdq_threshold), names)
 
@@ -855,6 +856,19 @@ class CaseStore:
         if run["status"] != "running":
             raise ValueError(f"scan run {run_id} is {run['status']}, not running")
         return dict(run)
+
+    def _pdq_index(self, sets: Sequence[Mapping[str, Any]]) -> Any:
+        """The PDQ index over ``sets`` from the case's per-set index files (:mod:`cairn.store.pdq_cache`),
+        rebuilt from the database where a file is missing, stale or damaged; a read-only store never writes."""
+        from cairn.store import pdq_cache as _pdq_cache
+
+        return _pdq_cache.load_index(self._engine, self.case_dir, sets, write=not self.read_only)
+
+    def _build_pdq_cache(self, set_id: int) -> None:
+        """Save the index file of the set just imported, so that the first match loads it instead of building."""
+        from cairn.store import pdq_cache as _pdq_cache
+
+        _pdq_cache.build_after_import(self._engine, self.case_dir, set_id)
 
 
 def _is_own_sqlite(case_dir: Path, url: str) -> bool:
