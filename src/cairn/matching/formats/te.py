@@ -4,7 +4,8 @@ Two shapes, both plain text:
 
 * Signal lines ``<signal_type> <signal_str>``: what ``threatexchange hash`` prints (``pdq 3f...``) and what
   the TE CLI's local-file collaboration (``threatexchange.exchanges.impl.file_api``,
-  ``LocalFileSignalExchangeAPI``) reads and appends to, and so what ``threatexchange match`` matches against.
+  ``LocalFileSignalExchangeAPI``) reads and appends to, and so what ``threatexchange match`` matches against;
+  also as ``threatexchange dataset -P`` prints them, followed by ``'<collab>' <CATEGORY> [tags]``.
 * ``threatexchange dataset -P --csv``: a CSV with header ``signal_type,signal_str,collab,category,tags``.
 
 Signal types read: ``pdq``; ``video_md5`` (TE's MD5 of the file's bytes) and ``md5``; ``video_sha256`` and
@@ -15,6 +16,7 @@ opinion (``POSITIVE_CLASS`` ...), not a category scheme, so it is kept in ``extr
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,7 +37,10 @@ SIGNAL_KINDS = {"pdq": "pdq", "video_md5": "md5", "md5": "md5", "video_sha256": 
 #: The name TE gives each kind when cairn writes it.
 TE_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
 CSV_HEADER = ("signal_type", "signal_str", "collab", "category", "tags")
-_LINE = re.compile(r"([a-z][a-z0-9_]*)\s+(\S+)\s*\Z")
+_LINE = re.compile(r"([a-z][a-z0-9_]*)\s+(\S+)(?:\s+(.*?))?\s*\Z")
+#: ``threatexchange dataset -P`` after the signal: ``'<collab>' <CATEGORY> [tag,tag]`` (the collab as Python's
+#: ``repr`` writes it; absent when one collab was asked for).
+_OPINION = re.compile(r"""(?:('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s+)?([A-Z][A-Z0-9_]*)(?:\s+(\S.*))?\Z""")
 
 
 class ThreatExchangeFormat:
@@ -48,8 +53,11 @@ class ThreatExchangeFormat:
         line = first_line(head)
         if [column_name(c) for c in line.split(",")][:2] == ["signal_type", "signal_str"]:
             return True
-        found = _LINE.match(line)
-        return found is not None and found.group(1) in SIGNAL_KINDS
+        # Signal lines: every line a ``<type> <signal>`` pair, and one of them a hash type (``dataset -P`` may
+        # open with text signals such as ``raw_text``).
+        lines = [t for t in head.decode("utf-8", "replace").splitlines()[:-1] if t.strip()] or [line]
+        found = [_LINE.match(t.strip()) for t in lines[:200]]
+        return all(found) and any(m.group(1) in SIGNAL_KINDS for m in found if m)
 
     def read(self, path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
         with path.open("rb") as stream:
@@ -84,13 +92,35 @@ def _read_lines(path: Path, options: ReadOptions, report: ReadReport) -> Iterato
             stripped = text.strip()
             if not stripped or stripped.startswith("#"):
                 continue
-            signal_type, _, signal = stripped.partition(" ")
-            hashes = _signal(signal_type, signal, number, report)
+            found = _LINE.match(stripped)
+            signal_type, signal, rest = found.groups() if found else (*stripped.partition(" ")[::2], None)
+            hashes = _signal(signal_type, signal or "", number, report)
             if hashes is None:
                 continue
-            record = finish_record(report, number, hashes, ignorable=bool(options.ignorable))
+            extra = _opinion(rest, number, report) if rest else {}
+            record = finish_record(report, number, hashes, extra=extra, ignorable=bool(options.ignorable))
             if record is not None:
                 yield record
+
+
+def _opinion(rest: str, line: int, report: ReadReport) -> dict[str, Any]:
+    """``te_collab``, ``te_category``, ``te_tags`` from what ``threatexchange dataset -P`` prints after a signal
+    (tags as ``dataset --csv`` writes them, space-separated); text of another shape is kept whole, with a warning."""
+    found = _OPINION.match(rest)
+    if found is None:
+        report.warn(line, f"text after the signal is not a collab and category: {rest[:80]!r}")
+        return {"te_rest": rest}
+    collab, category, tags = found.groups()
+    extra: dict[str, Any] = {}
+    if collab is not None:
+        try:
+            extra["te_collab"] = str(ast.literal_eval(collab))
+        except (ValueError, SyntaxError):
+            extra["te_collab"] = collab[1:-1]
+    extra["te_category"] = category
+    if tags:
+        extra["te_tags"] = " ".join(t for t in tags.split(",") if t)
+    return extra
 
 
 def _read_csv(path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
