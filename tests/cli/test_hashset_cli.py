@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -29,25 +30,28 @@ def run(*args: str, code: int = 0) -> str:
 
 
 def test_import_list_export_reimport_round_trip(tmp_path: Path, case_args: list[str]) -> None:
-    sample = tv.v20_media_sample()
+    sample = tv.v20_media_sample()  # a VICS 2.0 UK file: its codes are read through the tool's table
     source = sample.build(tmp_path)
-    out = run("hashset", "import", str(source), *case_args, "--name", "vic", "--no-progress")
-    assert "imported hash set 'vic'" in out and "format vics, scheme vic-us" in out
+    table = tmp_path / "tool-x.json"
+    table.write_text(json.dumps({"source": "vics-code", "target": "caid", "table": dict(tv.CAID_CODES.table)}))
+    mapped = ["--mapping", str(table)]
+    out = run("hashset", "import", str(source), *case_args, "--name", "vic", *mapped, "--no-progress")
+    assert "imported hash set 'vic'" in out and "format vics, scheme caid" in out
     listed = run("hashset", "list", *case_args)
     assert "vic" in listed and f"{len(sample.expected):,}" in listed
 
     export = tmp_path / "vic-export.json"
-    out = run("hashset", "export", *case_args, "--set", "vic", "--format", "vics", "--out", str(export))
+    out = run("hashset", "export", *case_args, "--set", "vic", "--format", "vics", "--out", str(export), *mapped)
     assert f"wrote {len(sample.expected)} records" in out
-    run("hashset", "import", str(export), *case_args, "--name", "vic-again", "--no-progress")
+    run("hashset", "import", str(export), *case_args, "--name", "vic-again", *mapped, "--no-progress")
     again = tmp_path / "again.json"
-    run("hashset", "export", *case_args, "--set", "vic-again", "--format", "vics", "--out", str(again))
+    run("hashset", "export", *case_args, "--set", "vic-again", "--format", "vics", "--out", str(again), *mapped)
 
     def records(path: Path) -> list[object]:
-        return [essence(r, False) for r in VICS.read(path, ReadOptions(), ReadReport())]
+        return [essence(r, False) for r in VICS.read(path, ReadOptions(code_table=tv.CAID_CODES), ReadReport())]
 
-    assert records(again) == records(export) == [essence(r, False) for r in VICS.read(source, ReadOptions(),
-                                                                                     ReadReport())]
+    assert records(again) == records(export) == records(source)
+    assert [r[1] for r in records(source)] == [e.category for e in sample.expected]
     assert "audit chain intact" in run("audit", "verify", *case_args)
     assert "hashset.imported" in run("audit", "show", *case_args)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -598,6 +599,17 @@ def _check_import_options(file: Path, chosen: str, scheme: SetScheme | None, kno
             "aside) or --known-bad (known material)."
         )
         raise typer.Exit(2)
+    if chosen == "vics" and scheme is None:
+        with file.open("rb") as stream:
+            variant = re.search(rb"/2\.0\.xml/(UK|CUSTOM)/", stream.read(65536), re.IGNORECASE)
+        if variant is not None:
+            err.print(
+                f"[red]{file.name} is a VICS 2.0 {variant.group(1).decode().upper()} file:[/] its Category bytes are "
+                "the exporting tool's own codes (UK CAID A/B/C/non-indecent), not Project VIC US categories. Give "
+                '--mapping TABLE.json ({"source": "vics-code", "target": "caid", "table": {"1": "A", ...}}) to read '
+                "them, or --scheme none to import the hashes without categories (the codes are kept verbatim)."
+            )
+            raise typer.Exit(2)
     if chosen == "csv" and scheme is None:
         from cairn.matching.formats._text import column_name, delimiter_of, first_line
 

@@ -592,7 +592,8 @@ class CaseStore:
         set, ``UnknownFormat`` if the format cannot write. ``only_categorised`` leaves uncategorised records out.
 
         ``mapping`` (``vics-code`` -> the set's scheme, e.g. a tool's CAID codes) gives the VICS ``Category``
-        byte written for each category (VICS only); without one, only numeric schemes write a ``Category``.
+        byte written for each category (VICS only, as the ``UK`` variant for CAID, else ``CUSTOM``); without one,
+        only numeric schemes write a ``Category``.
         ``SchemeError`` when the mapping's target is not the set's scheme or the format is not VICS."""
         from cairn.matching.formats import WRITERS, UnknownFormat
         from cairn.matching.formats.vics import vics_codes, write_vics
@@ -614,7 +615,8 @@ class CaseStore:
                 f"mapping {mapping.name!r} maps to {mapping.target!r}, "
                 f"but set {name!r} is in scheme {found['scheme']!r}"
             )
-        return write_vics(records, out, category_codes=vics_codes(mapping))
+        variant = "UK" if mapping.target == "caid" else "CUSTOM"  # the codes are a tool's, not VIC US categories
+        return write_vics(records, out, variant=variant, category_codes=vics_codes(mapping))
 
     # -- matching (see cairn.matching.match and cairn.store.matches) --------------------------------
 
@@ -659,6 +661,7 @@ class CaseStore:
                 **_matches.run_counts(self._engine, run_id),
                 "pdq_queried": read.pdq_queried,
                 "pdq_skipped_low_quality": read.pdq_skipped_low_quality,
+                "pdq_without_variants": read.pdq_without_variants,
                 "pdq_index_hashes": 0 if index is None else len(index),
             }
             summary = {"match_run_id": run_id, "settings": settings.as_dict(), "counts": counts}
@@ -869,6 +872,14 @@ class CaseStore:
         from cairn.store import pdq_cache as _pdq_cache
 
         _pdq_cache.build_after_import(self._engine, self.case_dir, set_id)
+
+
+def _mapping_record(mapping: SchemeMapping) -> dict[str, Any]:
+    """How a set's categories were read through a user's mapping, as its import records it (reproducible:
+    the whole table, with its canonical digest)."""
+    table = {str(k): v for k, v in sorted(mapping.table.items())}
+    body = {"name": mapping.name, "source": mapping.source, "target": mapping.target, "table": table}
+    return {**body, "sha256": hashlib.sha256(_audit.canonical_json(body).encode()).hexdigest()}
 
 
 def _is_own_sqlite(case_dir: Path, url: str) -> bool:

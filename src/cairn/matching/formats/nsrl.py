@@ -1,11 +1,13 @@
 """NIST NSRL RDS, known-harmless files: the legacy ``NSRLFile.txt`` CSV and the current RDS SQLite release.
 
 Legacy: a quoted CSV with header ``"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode",
-"OpSystemCode","SpecialCode"`` (a ``"SHA-256"`` column is read too). Current (RDSv3): an SQLite database,
-recognised by its schema: the table ``FILE`` or ``METADATA`` (else any table) with ``sha256``/``sha1``/``md5``
-columns; it is opened read-only (``mode=ro``, ``immutable=1``: nothing is written, not even a journal) and
-rows are streamed by cursor. Hashes are validated and lower-cased; CRC32, file name, size and product
-columns are kept in ``extra``. Records are ``ignorable`` (known-harmless) unless the options say otherwise.
+"OpSystemCode","SpecialCode"`` (or the older ``"SHA-1","FileName","FileSize","ProductCode","OpSystemCode",
+"MD4","MD5","CRC32","SpecialCode"``; columns are read by name, a ``"SHA-256"`` column too). Current (RDSv3):
+an SQLite database, recognised by its schema: the table ``FILE`` or ``METADATA`` (else any table) with
+``sha256``/``sha1``/``md5`` columns; it is opened read-only (``mode=ro``, ``immutable=1``: nothing is
+written, not even a journal) and rows are streamed by cursor. Hashes are validated and lower-cased; CRC32,
+file name, size and product columns are kept in ``extra``. Records are ``ignorable`` (known-harmless)
+unless the options say otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 LEGACY_HASHES = {"sha-1": "sha1", "md5": "md5", "sha-256": "sha256", "sha1": "sha1", "sha256": "sha256"}
 SQL_HASHES = {"sha256": "sha256", "sha1": "sha1", "md5": "md5"}
 PREFERRED_TABLES = ("file", "metadata")
+_LEGACY_MARKERS = frozenset({"productcode", "opsystemcode", "specialcode"})
 
 
 class NsrlFormat:
@@ -41,8 +44,10 @@ class NsrlFormat:
     def sniff(self, head: bytes, filename: str) -> bool:
         if head.startswith(SQLITE_MAGIC):
             return True
-        cells = [column_name(c) for c in first_line(head).split(",")]
-        return cells[:2] == ["sha-1", "md5"]
+        cells = {column_name(c) for c in first_line(head).split(",")}
+        # Every legacy layout NIST shipped (e.g. "SHA-1","MD5","CRC32","FileName",... and the older
+        # "SHA-1","FileName","FileSize","ProductCode","OpSystemCode","MD4","MD5",...) has SHA-1 and its codes.
+        return "sha-1" in cells and bool(cells & _LEGACY_MARKERS)
 
     def read(self, path: Path, options: ReadOptions, report: ReadReport) -> Iterator[HashRecord]:
         ignorable = True if options.ignorable is None else options.ignorable
