@@ -351,13 +351,22 @@ def match(
     sets: Annotated[
         list[str] | None, typer.Option("--set", help="Match only this hash set (repeat for several; default all).")
     ] = None,
+    dihedral: Annotated[
+        bool,
+        typer.Option(
+            "--dihedral",
+            help="Also match each picture's 7 rotated/mirrored PDQ variants (rot90, rot180, rot270, flipx, flipy, "
+            "flipplus, flipminus); a hit records the transform.",
+        ),
+    ] = False,
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Match the case's files against the database's hash sets: exact (md5, sha1, sha256) and PDQ near-match.
 
     Each run is recorded (settings, the sets' SHA-256, counts) and audited; `cairn files --format json` shows
-    the latest run's hits. Run it again after importing a new set: no rescan needed.
+    the latest run's hits. Run it again after importing a new set: no rescan needed. With --dihedral, rotated
+    and mirrored copies of listed pictures are found too; each such hit names its `transform`.
     """
     from cairn.store.case_store import default_actor
 
@@ -368,16 +377,27 @@ def match(
         _sets_refused(case),
     ):
         summary = store.run_match(
-            actor=actor or default_actor(), set_names=sets, pdq_threshold=pdq_threshold, progress=tick
+            actor=actor or default_actor(),
+            set_names=sets,
+            pdq_threshold=pdq_threshold,
+            progress=tick,
+            dihedral=dihedral,
         )
     counts = summary["counts"]
     names = ", ".join(s["name"] for s in summary["settings"]["sets"])
+    turned = f" ({counts['dihedral_hits']:,} rotated/mirrored)" if dihedral else ""
     typer.echo(
         f"match run #{summary['match_run_id']} against {names}: {counts['files_matched']:,} files matched "
-        f"({counts['exact_hits']:,} exact hits, {counts['pdq_hits']:,} PDQ hits within {pdq_threshold}, "
+        f"({counts['exact_hits']:,} exact hits, {counts['pdq_hits']:,} PDQ hits within {pdq_threshold}{turned}, "
         f"{counts['ignorable_hits']:,} on known-harmless sets); {counts['pdq_skipped_low_quality']:,} PDQs below "
         "quality 50 skipped"
     )
+    if dihedral and counts["pdq_without_variants"]:
+        err.print(
+            f"[yellow]{counts['pdq_without_variants']:,} pictures have no stored rotated/mirrored PDQ variants[/] "
+            "(scanned by an older cairn): only their own PDQ was matched. Scan the evidence again into a new "
+            "--case folder to match their rotations and flips."
+        )
 
 
 @app.command()

@@ -15,6 +15,15 @@ Contract:
   resolved here. Memory is bounded by one chunk (and the index), whatever the number of queries.
 * Which PDQ queries are good enough (quality >= ``MIN_PDQ_QUALITY``) is decided where they are read
   (:func:`pdq_quality_ok`); malformed hashes (stored or queried) are skipped, not fatal.
+* Rotated and mirrored copies (``cairn match --dihedral``, recorded as ``MatchSettings.dihedral``): a PDQ query
+  may carry its file's seven dihedral variants (``Query.variants``, the stored ``pdq_dihedral`` value, see
+  :mod:`cairn.signals.pdq`), which the reader attaches only for such a run. Each variant is matched like the
+  PDQ itself, within the same threshold. An entry found by several of a file's eight hashes gives ONE hit, at
+  the smallest distance; on a tie the file's own hash wins, then the transforms in :data:`DIHEDRAL_TRANSFORMS`
+  order. ``Hit.transform`` says how the file relates to the listed picture: None when the file's own PDQ
+  matched, else the transform that turns the listed picture into the file (``rot90``: the file is the listed
+  picture turned 90 degrees counter-clockwise; see :data:`~cairn.signals.pdq.DIHEDRAL_TRANSFORMS`). The
+  variant matched is the file's hash under the INVERSE transform (it undoes what was done to the picture).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cairn.matching.pdq_index import DEFAULT_THRESHOLD, PdqIndex
+from cairn.signals.pdq import DIHEDRAL_INVERSE, DIHEDRAL_TRANSFORMS, dihedral_variants
 
 #: Hash kinds matched exactly (by equality of lower-case hex).
 EXACT_KINDS = ("md5", "sha1", "sha256")
@@ -56,12 +66,14 @@ class MatchSettings:
     sets: Sequence[SetRef]
     pdq_threshold: int = DEFAULT_THRESHOLD
     min_pdq_quality: int = MIN_PDQ_QUALITY
+    dihedral: bool = False  # also match each file's seven rotated/mirrored PDQ variants
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as the run and its audit entry record them."""
         return {
             "pdq_threshold": self.pdq_threshold,
             "min_pdq_quality": self.min_pdq_quality,
+            "dihedral": self.dihedral,
             "sets": [
                 {"name": s.name, "source_sha256": s.source_sha256, "known_harmless": s.ignorable} for s in self.sets
             ],
@@ -69,16 +81,21 @@ class MatchSettings:
 
 
 class Query(NamedTuple):
-    """One hash to match: ``key`` says whose it is (a file id, a line number), ``value`` is lower-case hex."""
+    """One hash to match: ``key`` says whose it is (a file id, a line number), ``value`` is lower-case hex.
+
+    ``variants``: for a PDQ of a ``--dihedral`` run, the file's stored seven dihedral variants (the
+    ``pdq_dihedral`` value); empty otherwise."""
 
     key: int
     kind: str
     value: str
+    variants: str = ""
 
 
 class Hit(NamedTuple):
     """A query that matched set entry ``entry_id`` (``distance`` 0 for exact kinds); ``position`` is the
-    query's place in its chunk."""
+    query's place in its chunk. ``transform``: None, or the dihedral transform that turns the entry's picture
+    into the query's file (the file's variant under the inverse transform is within ``distance``)."""
 
     key: int
     kind: str
@@ -86,15 +103,19 @@ class Hit(NamedTuple):
     entry_id: int
     distance: int
     position: int
+    transform: str | None = None
 
 
 @dataclass
 class QueryCounts:
-    """What the readers of queries counted: queries read, PDQs kept, PDQs skipped for low quality."""
+    """What the readers of queries counted: queries read, PDQs kept, PDQs skipped for low quality, and (for a
+    ``--dihedral`` run) PDQs kept that came without dihedral variants (scanned by a cairn that did not store them:
+    only their own hash is matched)."""
 
     queries: int = 0
     pdq_queried: int = 0
     pdq_skipped_low_quality: int = 0
+    pdq_without_variants: int = 0  # --dihedral: PDQs matched whose file has no stored dihedral variants
 
 
 def pdq_quality_ok(quality: int | None, min_quality: int, counts: QueryCounts, *, unknown_ok: bool) -> bool:
@@ -112,10 +133,9 @@ def is_pdq(value: str) -> bool:
     if len(value) != 64:
         return False
     try:
-        bytes.fromhex(value)
+        return len(bytes.fromhex(value)) == 32  # fromhex skips spaces: "00 11..." is not a PDQ
     except ValueError:
         return False
-    return True
 
 
 def hex_to_array(values: Sequence[str]) -> npt.NDArray[np.uint8]:
@@ -171,12 +191,40 @@ def match_chunk(
                 hits.extend(Hit(q.key, kind, value, int(entry_id), 0, p) for p, q in where.get(value, ()))
     pdq = [(p, q) for p, q in by_kind.get("pdq", ()) if is_pdq(q.value)]
     if index is not None and pdq:
-        found = index.query(hex_to_array([q.value.lower() for _p, q in pdq]), threshold)
-        for qi, entry_id, distance in zip(found.query_index, found.ids, found.distance, strict=True):
-            position, query = pdq[int(qi)]
-            hits.append(Hit(query.key, "pdq", query.value, int(entry_id), int(distance), position))
+        hits.extend(_pdq_hits(pdq, index, threshold))
     hits.sort(key=lambda h: (h.position, h.distance, h.entry_id))
     return hits
+
+
+#: Tie order of a file's hashes for one entry: its own PDQ (transform None) first, then the variants in order.
+_TRANSFORM_RANK: dict[str | None, int] = {None: 0, **{t: i for i, t in enumerate(DIHEDRAL_TRANSFORMS, start=1)}}
+
+
+def _preference(hit: Hit) -> tuple[int, int]:
+    return hit.distance, _TRANSFORM_RANK[hit.transform]
+
+
+def _pdq_hits(pdq: Sequence[tuple[int, Query]], index: PdqIndex, threshold: int) -> list[Hit]:
+    """The PDQ hits of ``(position, query)`` pairs: each query's own hash and, when it carries them, its dihedral
+    variants, all in one index query; one hit per (query, entry): the smallest distance, then the rank."""
+    hashes: list[str] = []
+    owner: list[tuple[int, Query, str | None]] = []  # per hash queried: position, query, transform
+    for position, query in pdq:
+        hashes.append(query.value.lower())
+        owner.append((position, query, None))
+        variants = dihedral_variants(query.variants) if query.variants else None
+        for variant, value in variants or ():  # malformed variants are skipped, like a malformed PDQ
+            hashes.append(value)
+            owner.append((position, query, DIHEDRAL_INVERSE[variant]))
+    found = index.query(hex_to_array(hashes), threshold)
+    best: dict[tuple[int, int], Hit] = {}
+    for qi, entry_id, distance in zip(found.query_index, found.ids, found.distance, strict=True):
+        position, query, transform = owner[int(qi)]
+        hit = Hit(query.key, "pdq", query.value, int(entry_id), int(distance), position, transform)
+        kept = best.get((position, hit.entry_id))
+        if kept is None or _preference(hit) < _preference(kept):
+            best[(position, hit.entry_id)] = hit
+    return list(best.values())
 
 
 def match_chunks(

@@ -32,6 +32,7 @@ from cairn.pipeline.executor import make_executor
 from cairn.pipeline.progress import ScanProgress
 from cairn.pipeline.task import item_budget, lost_result, process_item
 from cairn.settings import ScanSettings
+from cairn.signals.image_pdq import PDQ_KINDS
 from cairn.signals.pdq import PDQ_IMPLEMENTATION
 from cairn.signals.registry import signals
 from cairn.sources.deep_path import lstat_path
@@ -44,8 +45,9 @@ BATCH_ITEMS = 256
 BATCH_SECONDS = 1.0
 
 #: Settings that change what is stored. A scan that resumes stored work must use the same ones (and the
-#: same cairn version), or one evidence's rows would mix results made in different ways.
-RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size")
+#: same cairn version), or one evidence's rows would mix results made in different ways. ``pdq_kinds`` (the
+#: hash kinds the PDQ signal stores) is absent from runs of a cairn that stored no dihedral variants.
+RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size", "pdq_kinds")
 
 
 class ResumeMismatch(ValueError):
@@ -199,6 +201,7 @@ def run_record(settings: ScanSettings, executor_name: str, workers: int) -> dict
         "workers": workers,
         "signals": signals().names,
         "pdq_implementation": PDQ_IMPLEMENTATION,
+        "pdq_kinds": list(PDQ_KINDS),
         "python": platform.python_version(),
         "pillow": PIL.__version__,
         "platform": platform.platform(),

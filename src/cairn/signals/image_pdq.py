@@ -7,6 +7,9 @@ from cairn.settings import ScanSettings
 from cairn.signals.base import DecodedImage
 from cairn.signals.pdq import DIHEDRAL_KIND, dihedral_value, pdq_dihedral_from_rgb
 
+#: The hash kinds :class:`PdqSignal` stores (a scan records them: a resume must not mix runs storing others).
+PDQ_KINDS = ("pdq", DIHEDRAL_KIND)
+
 
 class PdqSignal:
     """Stores hash kind ``pdq`` (64 hex chars) with its quality (0-100), and kind ``pdq_dihedral`` with the

@@ -627,6 +627,7 @@ class CaseStore:
         set_names: Sequence[str] | None = None,
         pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
         progress: Callable[[str, int, int], None] | None = None,
+        dihedral: bool = False,
     ) -> dict[str, Any]:
         """Match this case's files against the database's hash sets (``set_names``, or all); return the run.
 
@@ -635,13 +636,15 @@ class CaseStore:
         ``match.finished`` to the audit log; a failure part-way leaves no run behind. ``KeyError`` naming the
         sets not found; ``ValueError`` when there is no set to match against or the threshold is not 0..256.
         ``progress(stage, done, total)`` is called with stage "index" or "match". The same code path as
-        :meth:`match_hashes` (:func:`cairn.matching.match.match_chunks`).
+        :meth:`match_hashes` (:func:`cairn.matching.match.match_chunks`). ``dihedral`` also matches each file's
+        seven rotated/mirrored PDQ variants stored by the scan; a hit through one records its ``transform``, and
+        ``counts["pdq_without_variants"]`` counts the PDQs that had none (scanned by an older cairn).
         """
         from cairn.matching import match as _match
 
         found = self._sets_to_match(set_names, pdq_threshold)
         refs = [_match.SetRef(int(s["id"]), s["name"], s["source_sha256"], bool(s["ignorable"])) for s in found]
-        settings = _match.MatchSettings(refs, pdq_threshold)
+        settings = _match.MatchSettings(refs, pdq_threshold, dihedral=dihedral)
         set_ids = [r.id for r in refs]
         tick = progress or (lambda _stage, _done, _total: None)
         run_id = _matches.start_run(self._engine, self.case_id, settings.as_dict(), _audit.utc_now())
@@ -651,7 +654,9 @@ class CaseStore:
             tick("index", 1, 1)
             total = _matches.count_case_queries(self._engine, self.case_id)
             read = _match.QueryCounts()
-            queries = _matches.case_queries(self._engine, self.case_id, settings.min_pdq_quality, read)
+            queries = _matches.case_queries(
+                self._engine, self.case_id, settings.min_pdq_quality, read, dihedral=dihedral
+            )
             lookup = _matches.exact_lookup(self._engine, set_ids)
             tick("match", 0, total)
             for _chunk, hits in _match.match_chunks(_match.chunked(queries), lookup, index, pdq_threshold):

@@ -9,7 +9,9 @@ Contract:
   ``cairn hashset match-file`` (:func:`cairn.matching.match.match_chunks`): exact kinds through
   :func:`exact_lookup` (SQL on the indexed ``hash_set_entries(kind, value)``, in batches), PDQ through one
   index over :func:`pdq_entries`. Each hit (:func:`insert_hits`) copies the entry's set, category (with its
-  scheme), series and flags.
+  scheme), series and flags, and records its dihedral ``transform`` (NULL unless a ``--dihedral`` run found the
+  entry through one of the file's rotated/mirrored PDQ variants, which :func:`case_queries` attaches to each PDQ
+  query from the file's stored ``pdq_dihedral`` hash).
 * Earlier runs and their hits are KEPT for the record (a result can be traced to the run and settings that
   produced it); listings show only the case's latest finished run (:func:`latest_run`).
 
@@ -22,10 +24,11 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, delete, func, select, update
 
 from cairn.matching.match import EXACT_KINDS, ExactLookup, Hit, Query, QueryCounts, pdq_quality_ok
 from cairn.matching.schemes import SchemeError, get_scheme
+from cairn.signals.pdq import DIHEDRAL_KIND
 from cairn.store.audit import canonical_json
 from cairn.store.db import max_bind_params, read_connection, write_connection
 from cairn.store.hash_sets import COMPLETE
@@ -96,18 +99,34 @@ def exact_lookup(engine: Engine, set_ids: Sequence[int]) -> ExactLookup:
 
 
 def case_queries(
-    engine: Engine, case_id: int, min_quality: int, counts: QueryCounts, page: int = ENTRY_PAGE
+    engine: Engine,
+    case_id: int,
+    min_quality: int,
+    counts: QueryCounts,
+    page: int = ENTRY_PAGE,
+    *,
+    dihedral: bool = False,
 ) -> Iterator[Query]:
     """Every exact hash and every PDQ of quality >= ``min_quality`` of case ``case_id``'s files (key = file id),
-    read ``page`` rows at a time; ``counts`` counts them and the PDQs skipped."""
+    read ``page`` rows at a time; ``counts`` counts them and the PDQs skipped. With ``dihedral`` each PDQ query
+    carries the file's stored dihedral variants (``Query.variants``; a PDQ without them is counted in
+    ``counts.pdq_without_variants`` and matched alone)."""
     kinds = [*EXACT_KINDS, "pdq"]
     fh = file_hashes
+    dih = file_hashes.alias("dih")
     last: tuple[int, str] = (0, "")
     while True:
         with read_connection(engine) as conn:
+            columns: list[ColumnElement[Any]] = [fh.c.file_id, fh.c.kind, fh.c.value, fh.c.quality]
+            joined = files.join(fh, fh.c.file_id == files.c.id)
+            if dihedral:
+                columns.append(dih.c.value.label("variants"))
+                joined = joined.outerjoin(
+                    dih, and_(dih.c.file_id == fh.c.file_id, fh.c.kind == "pdq", dih.c.kind == DIHEDRAL_KIND)
+                )
             rows = conn.execute(
-                select(fh.c.file_id, fh.c.kind, fh.c.value, fh.c.quality)
-                .select_from(files.join(fh, fh.c.file_id == files.c.id))
+                select(*columns)
+                .select_from(joined)
                 .where(
                     files.c.case_id == case_id,
                     fh.c.kind.in_(kinds),
@@ -116,13 +135,17 @@ def case_queries(
                 .order_by(fh.c.file_id, fh.c.kind)
                 .limit(page)
             ).all()
-        for file_id, kind, value, quality in rows:
+        for row in rows:
+            file_id, kind, value, quality = row[:4]
             if kind == "pdq" and not pdq_quality_ok(
                 None if quality is None else int(quality), min_quality, counts, unknown_ok=False
             ):
                 continue
             counts.queries += 1
-            yield Query(int(file_id), str(kind), str(value).lower())
+            variants = str(row[4]) if dihedral and kind == "pdq" and row[4] is not None else ""
+            if dihedral and kind == "pdq" and not variants:
+                counts.pdq_without_variants += 1
+            yield Query(int(file_id), str(kind), str(value).lower(), variants)
         if len(rows) < page:
             return
         last = (int(rows[-1][0]), str(rows[-1][1]))
@@ -166,7 +189,7 @@ def insert_hits(engine: Engine, run_id: int, hits: Sequence[Hit]) -> int:
     rows = [
         {
             "match_run_id": run_id, "file_id": h.key, "entry_id": h.entry_id, "kind": h.kind,
-            "distance": h.distance, **{c: entries[h.entry_id][c] for c in _COPIED},
+            "distance": h.distance, "transform": h.transform, **{c: entries[h.entry_id][c] for c in _COPIED},
         }
         for h in hits
     ]
@@ -176,19 +199,21 @@ def insert_hits(engine: Engine, run_id: int, hits: Sequence[Hit]) -> int:
 
 
 def run_counts(engine: Engine, run_id: int) -> dict[str, int]:
-    """Hits of run ``run_id``: total, exact, pdq, files (distinct) and ignorable (on known-harmless sets)."""
+    """Hits of run ``run_id``: total, exact, pdq, files (distinct), ignorable (on known-harmless sets) and
+    dihedral (PDQ hits through a rotated/mirrored variant; counted in ``pdq_hits`` too)."""
     fm = file_matches
     is_pdq = func.coalesce(func.sum(case((fm.c.kind == "pdq", 1), else_=0)), 0)
     ignorable = func.coalesce(func.sum(case((hash_sets.c.ignorable, 1), else_=0)), 0)
+    turned = func.coalesce(func.sum(case((fm.c.transform.is_not(None), 1), else_=0)), 0)
     with read_connection(engine) as conn:
         row = conn.execute(
-            select(func.count(), is_pdq, func.count(func.distinct(fm.c.file_id)), ignorable)
+            select(func.count(), is_pdq, func.count(func.distinct(fm.c.file_id)), ignorable, turned)
             .select_from(fm.join(hash_sets, hash_sets.c.id == fm.c.set_id))
             .where(fm.c.match_run_id == run_id)
         ).one()
-    total, pdq, matched, ign = (int(v) for v in row)
+    total, pdq, matched, ign, dihedral = (int(v) for v in row)
     return {"hits": total, "exact_hits": total - pdq, "pdq_hits": pdq, "files_matched": matched,
-            "ignorable_hits": ign}
+            "ignorable_hits": ign, "dihedral_hits": dihedral}
 
 
 def finish_run(conn: Connection, run_id: int, counts: Mapping[str, Any], utc_now: str) -> None:
@@ -235,8 +260,9 @@ def runs(engine: Engine, case_id: int) -> list[dict[str, Any]]:
 def matches_for_files(conn: Connection, run_id: int, file_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     """The hits of run ``run_id`` on ``file_ids``, per file id, ordered by set name, kind and distance.
 
-    Each: set, kind, distance, category (``{scheme, value, label}`` or None = uncategorised), series, flags,
-    ignorable (the set lists known-harmless files).
+    Each: set, kind, distance, transform (None, or the dihedral transform that turns the listed picture into
+    the file, e.g. ``rot90``: see :mod:`cairn.matching.match`), category (``{scheme, value, label}`` or None =
+    uncategorised), series, flags, ignorable (the set lists known-harmless files).
     """
     ids = list(file_ids)
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
@@ -255,6 +281,7 @@ def matches_for_files(conn: Connection, run_id: int, file_ids: Iterable[int]) ->
                 "set": row["name"],
                 "kind": row["kind"],
                 "distance": int(row["distance"]),
+                "transform": row["transform"],
                 "category": category_dict(row["category_scheme"], row["category_value"]),
                 "series": row["series"],
                 "flags": json.loads(row["flags_json"]) if row["flags_json"] else {},

@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0005). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0006). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -244,7 +244,8 @@ class MatchRun(Base):
 
 class FileMatch(Base):
     """One hit of a match run: a file, the set entry it matched, the hash kind and distance (0 when exact),
-    and the entry's category (with its scheme), series and flags as they were at match time."""
+    and the entry's category (with its scheme), series and flags as they were at match time; ``transform``
+    names the dihedral transform (``rot90``...) when a ``--dihedral`` run matched a rotated/mirrored copy."""
 
     __tablename__ = "file_matches"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -258,6 +259,7 @@ class FileMatch(Base):
     category_value: Mapped[str | None] = mapped_column(String(32))
     series: Mapped[str | None] = mapped_column(Text)
     flags_json: Mapped[str | None] = mapped_column(Text)
+    transform: Mapped[str | None] = mapped_column(String(16))  # dihedral transform of a --dihedral hit (0006)
 
 
 class GroupRun(Base):
