@@ -1,0 +1,718 @@
+"""ComfyUI generation records: the API graph (``prompt``) walked back from each sampler node.
+
+Where ComfyUI writes its graphs (the carriers module finds them; this parser reads carriers with these keys):
+PNG tEXt ``prompt`` (the API graph ``{id: {"class_type", "inputs", "_meta"}}``, an input that is a link is
+``[node_id, output_slot]``) and ``workflow`` (the UI graph: ``nodes`` with ``widgets_values``, ``links``), one
+chunk per further key; animated PNGs carry the same as private ``comf`` chunks (``key\\0json``); WebP and
+other containers carry them as EXIF IFD0 strings ``prompt:{json}``, ``workflow:{json}``.
+
+Decisions (documented, tested):
+
+* **The API graph is authoritative**: it is what ComfyUI executed (muted and bypassed nodes are already gone
+  from it, primitive widgets are inlined). The UI graph is read only (a) when a file has no readable API graph
+  (for example an exported "workflow image"): it is turned into an API graph (widget values named by a table of
+  the core nodes, links resolved through Reroute, bypassed and primitive nodes) and walked the same way, the
+  record saying ``extra["graph"] == "workflow"``; and (b) for what the API graph lacks: the frontend version
+  and the download list of models a workflow declares (``models``: name, url, declared hash), stored in
+  ``extra["workflow_models"]`` and never as a model's hash (it says what the author meant to download, not
+  which file ran).
+* **One record per sampler node** (KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced and any
+  node with ``model`` and ``positive`` links and a seed), in node-id order: each sampler is one generation
+  step with its own model, LoRAs, prompts and seed. A second pass (hires fix, refiner) is its own record, and
+  ``extra["latent_from_sampler"]`` names the sampler whose output it refines.
+* Core ComfyUI names models by file name only: every model reference is ``link="name-only"`` with no hash.
+  Custom nodes that write model hashes (Image Saver, SaveImageWithMetaData, Civitai's) write them as an
+  A1111-style ``parameters`` text, which the A1111 parser reads; in the graph their loaders are read by name.
+* A model name is kept as the graph wrote it (sub-folder and all, e.g. ``SDXL/base.safetensors``).
+* Prompts: the texts of every text encoder that reaches the sampler's ``positive`` (or ``negative``) input
+  through conditioning nodes, distinct texts joined by a line break in walk order; a text fed by a link is
+  followed through primitive and string nodes.
+
+Hostile graphs: at most ``max_graph_nodes`` nodes are read, every walk shares one budget of
+``max_walk_steps`` per graph, a node seen again on the same path is a cycle (warned, never followed), links to
+missing nodes and values of the wrong type are warnings: nothing here raises on input or loops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cairn.signals.provenance.limits import load_json
+from cairn.signals.provenance.parsers import ParseContext
+from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
+
+TOOL = "ComfyUI"
+
+#: Known sampler node classes (others are recognised by their inputs, see ``_is_sampler``).
+SAMPLERS = frozenset(
+    {
+        "KSampler",
+        "KSamplerAdvanced",
+        "SamplerCustom",
+        "SamplerCustomAdvanced",
+        "KSampler (Efficient)",
+        "KSampler Adv. (Efficient)",
+        "KSamplerSDXL (Eff.)",
+    }
+)
+#: Inputs that name a checkpoint or diffusion-model file, in order of preference.
+MODEL_NAME_INPUTS = ("ckpt_name", "unet_name", "model_name", "model_path")
+#: Inputs holding prompt text on a text-encoder node.
+TEXT_INPUTS = ("text", "text_g", "text_l", "clip_l", "clip_g", "t5xxl", "prompt")
+#: Inputs a string or primitive node keeps its value in.
+STRING_VALUE_INPUTS = ("value", "text", "string", "prompt", "STRING")
+#: The values of ComfyUI's "control after generate" widget (a UI-only widget after seed inputs).
+CONTROL_VALUES = frozenset({"fixed", "increment", "decrement", "randomize"})
+_CONTROL = "\0control"  # marker in WIDGETS: the control widget may follow here
+
+#: Widget names, in ``widgets_values`` order, of core nodes (for reading a UI graph without an API graph).
+WIDGETS: dict[str, tuple[str, ...]] = {
+    "KSampler": ("seed", _CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"),
+    "KSamplerAdvanced": (
+        "add_noise",
+        "noise_seed",
+        _CONTROL,
+        "steps",
+        "cfg",
+        "sampler_name",
+        "scheduler",
+        "start_at_step",
+        "end_at_step",
+        "return_with_leftover_noise",
+    ),
+    "SamplerCustom": ("add_noise", "noise_seed", _CONTROL, "cfg"),
+    "RandomNoise": ("noise_seed", _CONTROL),
+    "KSamplerSelect": ("sampler_name",),
+    "BasicScheduler": ("scheduler", "steps", "denoise"),
+    "CFGGuider": ("cfg",),
+    "CheckpointLoaderSimple": ("ckpt_name",),
+    "CheckpointLoader": ("config_name", "ckpt_name"),
+    "ImageOnlyCheckpointLoader": ("ckpt_name",),
+    "unCLIPCheckpointLoader": ("ckpt_name",),
+    "UNETLoader": ("unet_name", "weight_dtype"),
+    "LoraLoader": ("lora_name", "strength_model", "strength_clip"),
+    "LoraLoaderModelOnly": ("lora_name", "strength_model"),
+    "VAELoader": ("vae_name",),
+    "CLIPTextEncode": ("text",),
+    "CLIPTextEncodeSDXL": ("width", "height", "crop_w", "crop_h", "target_width", "target_height", "text_g", "text_l"),
+    "CLIPTextEncodeSDXLRefiner": ("ascore", "width", "height", "text"),
+    "EmptyLatentImage": ("width", "height", "batch_size"),
+    "EmptySD3LatentImage": ("width", "height", "batch_size"),
+    "LatentUpscale": ("upscale_method", "width", "height", "crop"),
+    "LatentUpscaleBy": ("upscale_method", "scale_by"),
+    "FluxGuidance": ("guidance",),
+    "PrimitiveString": ("value",),
+    "PrimitiveStringMultiline": ("value",),
+    "StringConcatenate": ("string_a", "string_b", "delimiter"),
+}
+#: UI node modes: 2 = muted ("never"), 4 = bypassed.
+MODE_MUTED = 2
+MODE_BYPASS = 4
+
+
+class _Exhausted(Exception):
+    """The walk budget of one graph is spent."""
+
+
+Link = tuple[str, int]
+
+
+def _link(value: Any) -> Link | None:
+    """``[node_id, slot]`` as (str id, int slot), or None when ``value`` is not a link."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and not isinstance(value[0], bool)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    ):
+        return str(value[0]), value[1]
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _node_key(node_id: str) -> tuple[int, int, str]:
+    """Sort key: numeric ids in numeric order, then the rest."""
+    return (0, int(node_id), "") if node_id.isdigit() and len(node_id) < 19 else (1, 0, node_id)
+
+
+@dataclass
+class _Graph:
+    """An API graph as read: nodes by id (each with class_type and inputs), and who consumes what."""
+
+    nodes: dict[str, tuple[str, dict[str, Any], str | None]]  # id -> (class_type, inputs, title)
+    consumers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # id -> [(consumer id, input)]
+
+
+@dataclass
+class _Walk:
+    """One graph's walk: its budget and where warnings go (each distinct warning once)."""
+
+    graph: _Graph
+    ctx: ParseContext
+    where: str
+    steps_left: int
+    warned: set[str] = field(default_factory=set)
+
+    def step(self) -> None:
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise _Exhausted
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned and len(self.warned) < 50:
+            self.warned.add(message)
+            self.ctx.warn(self.where, message)
+
+    def node(self, link: Link, path: frozenset[str]) -> tuple[str, dict[str, Any]] | None:
+        """The (class_type, inputs) a link points at; None (warned) for a missing node or a cycle."""
+        self.step()
+        node_id = link[0]
+        if node_id in path:
+            self.warn(f"cycle in the graph at node {node_id!r}: not followed again")
+            return None
+        found = self.graph.nodes.get(node_id)
+        if found is None:
+            self.warn(f"link to missing node {node_id!r}")
+            return None
+        return found[0], found[1]
+
+
+# --- reading the graphs -------------------------------------------------------------------------------
+
+
+def _read_api_graph(data: Any, walk_where: str, ctx: ParseContext) -> _Graph | None:
+    """The API graph in ``data``, or None when ``data`` is not one (no node with a class_type)."""
+    if not isinstance(data, dict):
+        return None
+    limit = ctx.limits.max_graph_nodes
+    nodes: dict[str, tuple[str, dict[str, Any], str | None]] = {}
+    skipped = 0
+    for count, (node_id, node) in enumerate(data.items()):
+        if count >= limit:
+            ctx.warn(walk_where, f"graph of {len(data):,} nodes: only the first {limit:,} read")
+            break
+        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
+            skipped += 1
+            continue
+        inputs = node.get("inputs")
+        if not isinstance(inputs, dict):
+            if inputs is not None:
+                skipped += 1
+            inputs = {}
+        meta = node.get("_meta")
+        title = meta.get("title") if isinstance(meta, dict) else None
+        nodes[str(node_id)] = (node["class_type"], inputs, title if isinstance(title, str) else None)
+    if not nodes:
+        return None
+    if skipped:
+        ctx.warn(walk_where, f"{skipped} node(s) without a class_type or with inputs that are not an object: skipped")
+    return _with_consumers(nodes)
+
+
+def _with_consumers(nodes: dict[str, tuple[str, dict[str, Any], str | None]]) -> _Graph:
+    graph = _Graph(nodes)
+    for node_id, (_cls, inputs, _title) in nodes.items():
+        for name, value in inputs.items():
+            link = _link(value)
+            if link is not None:
+                graph.consumers.setdefault(link[0], []).append((node_id, name))
+    return graph
+
+
+def _ui_links(data: dict[str, Any]) -> dict[int, tuple[str, int, Any]]:
+    """Link id -> (origin node id, origin slot, type) from a UI graph's links (0.4 arrays or 1.0 objects)."""
+    links: dict[int, tuple[str, int, Any]] = {}
+    raw = data.get("links")
+    if not isinstance(raw, list):
+        return links
+    for item in raw:
+        if isinstance(item, list) and len(item) >= 6:
+            link_id, origin, slot, kind = item[0], item[1], item[2], item[5]
+        elif isinstance(item, dict):
+            link_id, origin, slot, kind = (
+                item.get("id"),
+                item.get("origin_id"),
+                item.get("origin_slot"),
+                item.get("type"),
+            )
+        else:
+            continue
+        if isinstance(link_id, int) and isinstance(origin, int | str) and isinstance(slot, int):
+            links[link_id] = (str(origin), slot, kind)
+    return links
+
+
+def _widget_inputs(node_type: str, values: Any) -> dict[str, Any]:
+    """A UI node's widget values by name (a dict as is; a list through ``WIDGETS``; unknown types: none)."""
+    if isinstance(values, dict):
+        return {str(k): v for k, v in values.items()}
+    names = WIDGETS.get(node_type)
+    if not isinstance(values, list) or names is None:
+        return {}
+    named: dict[str, Any] = {}
+    index = 0
+    for name in names:
+        if index >= len(values):
+            break
+        if name == _CONTROL:
+            if isinstance(values[index], str) and values[index] in CONTROL_VALUES:
+                index += 1
+            continue
+        named[name] = values[index]
+        index += 1
+    return named
+
+
+def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
+    """A UI graph turned into an API graph: muted nodes dropped, links resolved through Reroute, bypassed and
+    primitive nodes; None when ``data`` is not a UI graph."""
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        return None
+    limit = ctx.limits.max_graph_nodes
+    raw_nodes = data["nodes"]
+    if len(raw_nodes) > limit:
+        ctx.warn(where, f"workflow of {len(raw_nodes):,} nodes: only the first {limit:,} read")
+    ui: dict[str, dict[str, Any]] = {}
+    for node in raw_nodes[:limit]:
+        if isinstance(node, dict) and isinstance(node.get("type"), str) and isinstance(node.get("id"), int | str):
+            ui[str(node["id"])] = node
+    if not ui:
+        return None
+    links = _ui_links(data)
+    budget = [ctx.limits.max_walk_steps]
+
+    def input_link(node: dict[str, Any], slot_type: Any) -> int | None:
+        """The link into a bypassed node's first input of ``slot_type`` (what the bypass passes on)."""
+        node_inputs = node.get("inputs")
+        for item in node_inputs if isinstance(node_inputs, list) else []:
+            if isinstance(item, dict) and item.get("type") == slot_type and isinstance(item.get("link"), int):
+                link: int = item["link"]
+                return link
+        return None
+
+    def resolve(link_id: int) -> Any:
+        """A link as the API graph would hold it: ``[origin, slot]``, a primitive's value, or None."""
+        seen: set[int] = set()
+        current: int | None = link_id
+        while current is not None:
+            budget[0] -= 1
+            if budget[0] < 0 or current in seen:
+                return None
+            seen.add(current)
+            found = links.get(current)
+            if found is None:
+                return None
+            origin_id, slot, kind = found
+            origin = ui.get(origin_id)
+            if origin is None:
+                return [origin_id, slot]  # a link to a node that is not there: the walk warns
+            mode = origin.get("mode")
+            if origin["type"] == "Reroute":
+                inputs = origin.get("inputs")
+                first = inputs[0] if isinstance(inputs, list) and inputs and isinstance(inputs[0], dict) else {}
+                current = first.get("link") if isinstance(first.get("link"), int) else None
+                continue
+            if mode == MODE_BYPASS:
+                current = input_link(origin, kind)
+                continue
+            if mode == MODE_MUTED:
+                return None
+            if origin["type"] == "PrimitiveNode":
+                values = origin.get("widgets_values")
+                return values[0] if isinstance(values, list) and values else None
+            return [origin_id, slot]
+        return None
+
+    nodes: dict[str, tuple[str, dict[str, Any], str | None]] = {}
+    for node_id, node in ui.items():
+        if node.get("mode") in (MODE_MUTED, MODE_BYPASS) or node["type"] in ("Reroute", "PrimitiveNode", "Note"):
+            continue
+        inputs = _widget_inputs(node["type"], node.get("widgets_values"))
+        node_inputs = node.get("inputs")
+        for item in node_inputs if isinstance(node_inputs, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                continue
+            if isinstance(item.get("link"), int):
+                value = resolve(item["link"])
+                if value is not None:
+                    inputs[item["name"]] = value
+        title = node.get("title")
+        nodes[node_id] = (node["type"], inputs, title if isinstance(title, str) else None)
+    if budget[0] < 0:
+        ctx.warn(where, "workflow links too long or cyclic: some not resolved")
+    return _with_consumers(nodes) if nodes else None
+
+
+def _workflow_extras(data: Any) -> dict[str, Any]:
+    """What a UI graph adds to the API graph: frontend version and declared model downloads."""
+    extra: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        return extra
+    meta = data.get("extra")
+    if isinstance(meta, dict) and isinstance(meta.get("frontendVersion"), str):
+        extra["frontend_version"] = meta["frontendVersion"][:100]
+    declared: list[dict[str, str]] = []
+    sources: list[Any] = [data.get("models")]
+    nodes = data.get("nodes")
+    if isinstance(nodes, list):
+        sources.extend(n.get("properties", {}).get("models") for n in nodes[:10_000] if isinstance(n, dict))
+    for source in sources:
+        if not isinstance(source, list):
+            continue
+        for model in source:
+            if not isinstance(model, dict) or not isinstance(model.get("name"), str) or len(declared) >= 100:
+                continue
+            item = {k: str(model[k])[:1000] for k in ("name", "url", "hash", "hash_type", "directory") if k in model}
+            if item not in declared:
+                declared.append(item)
+    if declared:
+        extra["workflow_models"] = declared
+    return extra
+
+
+# --- walking from a sampler ---------------------------------------------------------------------------
+
+
+def _is_sampler(class_type: str, inputs: dict[str, Any]) -> bool:
+    if class_type in SAMPLERS:
+        return True
+    has_seed = any(k in inputs for k in ("seed", "noise_seed", "noise"))
+    return has_seed and _link(inputs.get("model")) is not None and _link(inputs.get("positive")) is not None
+
+
+def _scalar(walk: _Walk, value: Any, names: Sequence[str], path: frozenset[str] = frozenset()) -> Any:
+    """A widget value, following a link to a primitive/seed node's first input among ``names``."""
+    for _ in range(64):
+        link = _link(value)
+        if link is None:
+            return value
+        found = walk.node(link, path)
+        if found is None:
+            return None
+        path = path | {link[0]}
+        inputs = found[1]
+        value = next((inputs[n] for n in names if n in inputs), None)
+    return None
+
+
+def _string(walk: _Walk, value: Any, path: frozenset[str]) -> str | None:
+    """A text input's string: itself, or followed through primitive, string and concatenation nodes."""
+    link = _link(value)
+    if link is None:
+        return value if isinstance(value, str) else None
+    found = walk.node(link, path)
+    if found is None:
+        return None
+    class_type, inputs = found
+    path = path | {link[0]}
+    if "string_a" in inputs and "string_b" in inputs:
+        parts = [_string(walk, inputs["string_a"], path), _string(walk, inputs["string_b"], path)]
+        delimiter = inputs.get("delimiter", "")
+        return (delimiter if isinstance(delimiter, str) else "").join(p for p in parts if p is not None)
+    for name in STRING_VALUE_INPUTS + TEXT_INPUTS:
+        if name in inputs:
+            return _string(walk, inputs[name], path)
+    walk.warn(f"text from node {link[0]!r} ({class_type}) not read")
+    return None
+
+
+def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> None:
+    """Collect the prompt texts of every encoder that reaches a conditioning input ``value``."""
+    link = _link(value)
+    if link is None:
+        return
+    found = walk.node(link, path)
+    if found is None:
+        return
+    _class_type, inputs = found
+    path = path | {link[0]}
+    text_names = [n for n in TEXT_INPUTS if n in inputs]
+    if text_names and "clip" in inputs:
+        for name in text_names:
+            text = _string(walk, inputs[name], path)
+            if text is not None and text not in out:
+                out.append(text)
+        return
+    if "positive" in inputs and "negative" in inputs:  # passes both on: output 0 positive, 1 negative
+        side = {0: "positive", 1: "negative"}.get(link[1])
+        if side is not None:
+            _texts(walk, inputs[side], path, out)
+        return
+    for name, item in inputs.items():
+        if name.startswith(("conditioning", "cond")) or name == "positive":
+            _texts(walk, item, path, out)
+
+
+def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
+    """Follow a ``model`` link back through LoRA and patch nodes to the loader(s); fill model and LoRAs."""
+    loras: list[ModelRef] = []
+    checkpoints: list[tuple[str, str]] = []
+    pending: list[tuple[Any, frozenset[str]]] = [(value, frozenset())]
+    while pending:
+        current, path = pending.pop()
+        link = _link(current)
+        if link is None:
+            continue
+        found = walk.node(link, path)
+        if found is None:
+            continue
+        class_type, inputs = found
+        path = path | {link[0]}
+        name = next((inputs[n] for n in MODEL_NAME_INPUTS if isinstance(inputs.get(n), str)), None)
+        if name is not None:
+            checkpoints.append((name, class_type))
+            continue
+        if isinstance(inputs.get("lora_name"), str):
+            loras.append(
+                ModelRef(
+                    "lora",
+                    inputs["lora_name"],
+                    weight=_number(_scalar(walk, inputs.get("strength_model"), ("value", "float"), path)),
+                    weight_clip=_number(_scalar(walk, inputs.get("strength_clip"), ("value", "float"), path)),
+                    link="name-only",
+                )
+            )
+        else:  # rgthree's Power Lora Loader: lora_1 = {"on": true, "lora": name, "strength": w}
+            for key in sorted(k for k in inputs if k.startswith("lora_")):
+                item = inputs[key]
+                if isinstance(item, dict) and item.get("on") is True and isinstance(item.get("lora"), str):
+                    loras.append(
+                        ModelRef(
+                            "lora",
+                            item["lora"],
+                            weight=_number(item.get("strength")),
+                            weight_clip=_number(item.get("strengthTwo")),
+                            link="name-only",
+                        )
+                    )
+        followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
+        for n in reversed(followed):
+            pending.append((inputs[n], path))
+    loras.reverse()  # walked from the sampler back: the loader's end first; record them in applying order
+    record.loras.extend(loras)
+    for index, (name, loader) in enumerate(checkpoints):
+        ref = ModelRef("checkpoint", name, link="name-only")
+        if index == 0:
+            record.model = ref
+            record.extra["model_loader"] = loader
+        else:
+            record.other_models.append(ref)
+
+
+def _size(walk: _Walk, value: Any, record: GenerationRecord) -> None:
+    """Width and height of the latent a sampler starts from; notes img2img and a previous sampler."""
+    scale = 1.0
+    path: frozenset[str] = frozenset()
+    for _ in range(64):
+        link = _link(value)
+        if link is None:
+            return
+        found = walk.node(link, path)
+        if found is None:
+            return
+        class_type, inputs = found
+        path = path | {link[0]}
+        width = _scalar(walk, inputs.get("width"), ("value", "int"), path)
+        height = _scalar(walk, inputs.get("height"), ("value", "int"), path)
+        if "samples" not in inputs and (w := _number(width)) is not None and (h := _number(height)) is not None:
+            record.width, record.height = round(w * scale), round(h * scale)
+            return
+        if class_type == "LatentUpscale" and _number(width) and _number(height):
+            record.width, record.height = round(float(width) * scale), round(float(height) * scale)
+            return
+        if "scale_by" in inputs and (factor := _number(inputs["scale_by"])) is not None:
+            scale *= factor
+        if _is_sampler(class_type, inputs) and "latent_from_sampler" not in record.extra:
+            record.extra["latent_from_sampler"] = link[0]
+        if "pixels" in inputs and "vae" in inputs:
+            record.extra.setdefault("latent_from", class_type)  # VAEEncode: img2img from an image
+            return
+        value = next((inputs[n] for n in ("latent_image", "samples", "latent") if n in inputs), None)
+
+
+def _vae(walk: _Walk, sampler_id: str, record: GenerationRecord) -> None:
+    """The VAE of the decode node that takes this sampler's output (None: the checkpoint's own, noted)."""
+    for consumer_id, input_name in walk.graph.consumers.get(sampler_id, [])[:100]:
+        walk.step()
+        inputs = walk.graph.nodes[consumer_id][1]
+        link = _link(inputs.get("vae"))
+        if input_name != "samples" or link is None:
+            continue
+        found = walk.node(link, frozenset({consumer_id}))
+        if found is None:
+            return
+        if isinstance(found[1].get("vae_name"), str):
+            record.vae = ModelRef("vae", found[1]["vae_name"], link="name-only")
+        else:
+            record.extra["vae_from"] = found[0]
+        return
+
+
+def _sampler_record(walk: _Walk, sampler_id: str, raw: str, extra: dict[str, Any]) -> GenerationRecord:
+    class_type, inputs, title = walk.graph.nodes[sampler_id]
+    path = frozenset({sampler_id})
+    record = GenerationRecord(tool=TOOL, where=walk.where, parser=PARSER.name, raw=raw)
+    record.extra.update({"sampler_node": sampler_id, "sampler_class": class_type})
+    if title and title != class_type:
+        record.extra["sampler_title"] = title
+    record.extra.update(extra)
+    guider: dict[str, Any] = {}
+    guider_link = _link(inputs.get("guider"))
+    if guider_link is not None:
+        found = walk.node(guider_link, path)
+        if found is not None:
+            guider = found[1]
+    sampler_node: dict[str, Any] = {}
+    sigmas_node: dict[str, Any] = {}
+    for name, target in (("sampler", sampler_node), ("sigmas", sigmas_node)):
+        link = _link(inputs.get(name))
+        if link is not None and (found := walk.node(link, path)) is not None:
+            target.update(found[1])
+            if name == "sigmas" and "scheduler" not in found[1]:
+                target.setdefault("scheduler", found[0])  # KarrasScheduler, AlignYourStepsScheduler, ...
+
+    seed = _scalar(
+        walk, inputs.get("seed", inputs.get("noise_seed", inputs.get("noise"))), ("noise_seed", "seed", "value"), path
+    )
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        record.seed = seed
+    steps = _scalar(walk, inputs.get("steps", sigmas_node.get("steps")), ("value", "steps", "int"), path)
+    if isinstance(steps, int) and not isinstance(steps, bool):
+        record.steps = steps
+    record.cfg = _number(_scalar(walk, inputs.get("cfg", guider.get("cfg")), ("value", "cfg", "float"), path))
+    sampler_name = _scalar(
+        walk, inputs.get("sampler_name", sampler_node.get("sampler_name")), ("value", "sampler_name"), path
+    )
+    record.sampler = sampler_name if isinstance(sampler_name, str) else None
+    scheduler = _scalar(walk, inputs.get("scheduler", sigmas_node.get("scheduler")), ("value", "scheduler"), path)
+    record.scheduler = scheduler if isinstance(scheduler, str) else None
+    denoise = _number(_scalar(walk, inputs.get("denoise", sigmas_node.get("denoise")), ("value", "float"), path))
+    if denoise is not None:
+        record.extra["denoise"] = denoise
+    for name in ("start_at_step", "end_at_step"):
+        if isinstance(inputs.get(name), int) and not isinstance(inputs[name], bool):
+            record.extra[name] = inputs[name]
+    for bad, value in (("seed", seed), ("steps", steps)):
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
+            walk.warn(f"sampler {sampler_id!r}: {bad} is not an integer: {str(value)[:40]!r}")
+
+    _models(walk, inputs.get("model", guider.get("model")), record)
+    positive: list[str] = []
+    negative: list[str] = []
+    _texts(
+        walk,
+        inputs.get("positive", guider.get("positive", guider.get("conditioning", guider.get("cond1")))),
+        path,
+        positive,
+    )
+    _texts(walk, inputs.get("negative", guider.get("negative")), path, negative)
+    record.prompt = "\n".join(positive) if positive else None
+    record.negative_prompt = "\n".join(negative) if negative else None
+    _size(walk, inputs.get("latent_image"), record)
+    _vae(walk, sampler_id, record)
+    return record
+
+
+def _records(graph: _Graph, raw: str, where: str, ctx: ParseContext, extra: dict[str, Any]) -> list[GenerationRecord]:
+    walk = _Walk(graph, ctx, where, ctx.limits.max_walk_steps)
+    samplers = sorted((i for i, (c, inputs, _t) in graph.nodes.items() if _is_sampler(c, inputs)), key=_node_key)
+    if not samplers:
+        ctx.warn(where, "ComfyUI graph without a sampler node: no generation settings to read")
+        record = GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=raw)
+        record.extra.update(extra)
+        return [record]
+    records: list[GenerationRecord] = []
+    for sampler_id in samplers:
+        if len(records) >= ctx.limits.max_records:
+            ctx.warn(where, f"{len(samplers):,} sampler nodes: records for the first {ctx.limits.max_records} only")
+            break
+        try:
+            records.append(_sampler_record(walk, sampler_id, raw, extra))
+        except _Exhausted:
+            ctx.warn(where, f"graph walk stopped after {ctx.limits.max_walk_steps:,} steps")
+            break
+    return records
+
+
+# --- the parser -----------------------------------------------------------------------------------------
+
+
+def _load(carrier: Carrier, ctx: ParseContext) -> Any:
+    """The carrier's JSON, or None (warned when it looked like JSON)."""
+    text = carrier.text
+    if text is None and carrier.data is not None:
+        text = carrier.data.decode("utf-8", "replace")
+    if text is None or not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return load_json(text, ctx.limits)
+    except ValueError as exc:
+        ctx.warn(carrier.where, f"ComfyUI {carrier.key} is not readable JSON: {exc}")
+        return None
+
+
+@dataclass(frozen=True)
+class ComfyUIParser:
+    name: str = "comfyui"
+    order: int = 40
+
+    def parse(self, carriers: Sequence[Carrier], ctx: ParseContext) -> list[GenerationRecord]:
+        prompts = [c for c in carriers if c.key.lower() == "prompt"]
+        workflows = [c for c in carriers if c.key.lower() == "workflow"]
+        if not prompts and not workflows:
+            return []
+        loaded_workflows: list[tuple[Carrier, Any]] = []
+        for carrier in workflows:
+            data = _load(carrier, ctx)
+            if isinstance(data, dict) and isinstance(data.get("nodes"), list):
+                loaded_workflows.append((carrier, data))
+            elif data is not None:
+                ctx.warn(carrier.where, "ComfyUI workflow is not a graph with a list of nodes")
+        used: set[int] = set()
+        records: list[GenerationRecord] = []
+        for carrier in prompts:
+            data = _load(carrier, ctx)
+            graph = _read_api_graph(data, carrier.where, ctx) if data is not None else None
+            if graph is None:
+                if isinstance(data, dict | list):
+                    ctx.warn(carrier.where, "a 'prompt' JSON that is not a ComfyUI API graph")
+                continue
+            ctx.claim(carrier)
+            where = carrier.where
+            extra: dict[str, Any] = {"graph": "prompt", "graph_nodes": len(graph.nodes)}
+            partner = next(
+                (i for i, (w, _d) in enumerate(loaded_workflows) if i not in used and w.container == carrier.container),
+                None,
+            )
+            if partner is not None:
+                used.add(partner)
+                workflow_carrier, workflow = loaded_workflows[partner]
+                ctx.claim(workflow_carrier)
+                where = f"{where} + {workflow_carrier.where}"
+                extra.update(_workflow_extras(workflow))
+            records.extend(_records(graph, carrier.text or "", where, ctx, extra))
+        for index, (carrier, data) in enumerate(loaded_workflows):
+            if index in used:
+                continue
+            graph = _read_ui_graph(data, carrier.where, ctx)
+            if graph is None:
+                ctx.warn(carrier.where, "ComfyUI workflow without readable nodes")
+                continue
+            ctx.claim(carrier)
+            extra = {"graph": "workflow", "graph_nodes": len(graph.nodes), **_workflow_extras(data)}
+            records.extend(_records(graph, carrier.text or "", carrier.where, ctx, extra))
+        return records
+
+
+PARSER = ComfyUIParser()
