@@ -38,6 +38,7 @@ IMAGE_CHUNK_SKIPPED = "image_chunk_skipped"  # an oversized metadata chunk was s
 IMAGE_REDUCED_DECODE = "image_reduced_decode"  # decoded at reduced scale to stay in the memory budget
 TIME_OUT_OF_RANGE = "time_out_of_range"  # a timestamp no calendar date can show; raw value kept
 UNSHOWABLE_VALUE = "unshowable_value"  # a listing could not show a stored value as its type; shown as text
+PROVENANCE_UNREADABLE = "provenance_unreadable"  # AI-provenance metadata was found but (partly) not read
 
 ERROR_CODES = frozenset(
     {
@@ -72,6 +73,7 @@ NOTE_CODES = frozenset(
         IMAGE_REDUCED_DECODE,
         TIME_OUT_OF_RANGE,
         UNSHOWABLE_VALUE,
+        PROVENANCE_UNREADABLE,
     }
 )
 
