@@ -39,6 +39,7 @@ IMAGE_REDUCED_DECODE = "image_reduced_decode"  # decoded at reduced scale to sta
 TIME_OUT_OF_RANGE = "time_out_of_range"  # a timestamp no calendar date can show; raw value kept
 UNSHOWABLE_VALUE = "unshowable_value"  # a listing could not show a stored value as its type; shown as text
 PROVENANCE_UNREADABLE = "provenance_unreadable"  # AI-provenance metadata was found but (partly) not read
+WATERMARK_SKIPPED = "watermark_skipped"  # an invisible-watermark check was due but the picture cannot hold one
 
 ERROR_CODES = frozenset(
     {
@@ -74,6 +75,7 @@ NOTE_CODES = frozenset(
         TIME_OUT_OF_RANGE,
         UNSHOWABLE_VALUE,
         PROVENANCE_UNREADABLE,
+        WATERMARK_SKIPPED,
     }
 )
 

@@ -78,6 +78,7 @@ class ScanSettings:
     workers: int = 0  # 0 = one per core
     chunk_size: int = 1024 * 1024
     temp_dir: str | None = None  # where large archive members are spooled (never inside the evidence)
+    watermarks: str = "auto"  # invisible-watermark decode: auto (records or generator sizes), all, off
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
