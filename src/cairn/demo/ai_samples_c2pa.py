@@ -162,15 +162,24 @@ _SIGN_SETTINGS = {
 
 
 def sign_picture(
-    data: bytes, mime: str, chain: TestChain, definition: dict[str, Any], salt_seed: bytes | None = b"cairn"
+    data: bytes,
+    mime: str,
+    chain: TestChain,
+    definition: dict[str, Any],
+    salt_seed: bytes | None = b"cairn",
+    parent: tuple[bytes, str, dict[str, Any]] | None = None,
 ) -> bytes:
     """``data`` (a JPEG or PNG) signed by ``chain``'s leaf with ``definition`` through ``c2pa.Builder``.
 
     With ``salt_seed`` the library's random assertion salts are replaced by ones derived from it and the claim
     is signed again (see the module's note), so the output is byte-for-byte reproducible; None keeps the
-    library's random salts.
+    library's random salts. ``parent`` = (bytes, MIME type, ingredient JSON) adds an ingredient (its manifest
+    comes along); it needs ``salt_seed=None``, since the ingredient assertion holds hashes of the parent's boxes.
     """
     import c2pa
+
+    if parent is not None and salt_seed is not None:
+        raise ValueError("a picture with an ingredient is signed with the library's own salts (salt_seed=None)")
 
     calls: list[bytes] = []
 
@@ -183,6 +192,8 @@ def sign_picture(
         c2pa.Signer.from_callback(sign, c2pa.C2paSigningAlg.ED25519, chain.chain_pem.decode("ascii"), None) as signer,
         c2pa.Builder(definition, context) as builder,
     ):
+        if parent is not None:
+            builder.add_ingredient(parent[2], parent[1], io.BytesIO(parent[0]))
         out = io.BytesIO()
         store = builder.sign(signer, mime, io.BytesIO(data), out)
     signed = out.getvalue()

@@ -419,7 +419,7 @@ def _ingredients(manifests: dict[str, Any], label: str | None) -> list[dict[str,
                     "relationship": _s(ing.get("relationship")),
                     "manifest": _s(ing_label),
                     "manifest_present": ing_label in manifests if ing_label else False,
-                    "failure_codes": [_s(c) for c in codes[:_MAX_ITEMS]],
+                    "codes_at_signing": [_s(c) for c in codes[:_MAX_ITEMS]],
                 }
             )
             if ing_label and ing_label not in seen and depth < _MAX_CHAIN_DEPTH:
@@ -444,7 +444,9 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
     trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia), ``ai_in_chain`` (the same in any
     ingredient's manifest), ``source_type_notes`` (why a recorded non-generative source type such as
     algorithmicMedia does not count), ``ingredients`` (the chain: parent, depth, title, format, relationship,
-    manifest, manifest_present, failure_codes). :func:`read_manifest` adds ``embedded``, ``remote_url``,
+    manifest, manifest_present, codes_at_signing = the failure codes the signer recorded for the ingredient
+    when it was added; this read's own verdict on an ingredient is in ``validation`` with its scope).
+    :func:`read_manifest` adds ``embedded``, ``remote_url``,
     ``trust`` and ``library``.
     """
     manifests_raw = store.get("manifests")
