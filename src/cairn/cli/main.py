@@ -273,7 +273,8 @@ def files(
     """One row per file: path, size, type, md5, sha1, sha256, pdq, pdq_quality, width, height, error, ...
 
     ... then extension_mismatch, mtime (ISO 8601 UTC) and evidence (the root the file came from). JSON adds
-    ``matches``: the file's hits in the latest `cairn match` run.
+    ``matches``: the file's hits in the latest `cairn match` run, ``group``, and ``provenance``: the file's
+    generation records, watermark and C2PA findings and provenance warnings.
     """
     from cairn.report.export import write_csv, write_json
 
@@ -281,11 +282,67 @@ def files(
     with_matches = format is Format.json
     with _open_store(case, db, create=False) as store:
         if output is None:
-            writer(store.iter_file_rows(with_matches=with_matches), sys.stdout)
+            writer(store.iter_file_rows(with_matches=with_matches, with_provenance=with_matches), sys.stdout)
         else:
             with output.open("w", encoding="utf-8", newline="") as fh:
-                n = writer(store.iter_file_rows(with_matches=with_matches), fh)
+                n = writer(store.iter_file_rows(with_matches=with_matches, with_provenance=with_matches), fh)
             err.print(f"wrote {n:,} rows to {output}")
+
+
+@app.command()
+def provenance(
+    case: CaseOpt,
+    db: DbOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")] = "table",
+    top: Annotated[int, typer.Option(min=1, help="How many models and LoRAs to list.")] = 20,
+) -> None:
+    """Summarise the case's AI provenance: images with generation records by tool, top models and LoRAs (by hash
+    kind and hash, and by name), watermark and C2PA findings, and images whose records are only in the pixels.
+    """
+    import json
+
+    if format not in ("table", "json"):
+        err.print(f"[red]Unknown format {format!r}:[/] choose table or json.")
+        raise typer.Exit(2)
+    with _open_store(case, db, create=False) as store:
+        summary = store.provenance_summary(top=top)
+    if format == "json":
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    console = Console(soft_wrap=True)
+    typer.echo(
+        f"{summary['images_with_records']:,} images carry {summary['records']:,} generation records "
+        f"({summary['declared_ai_images']:,} declared AI by XMP/EXIF only)"
+    )
+    tools = Table("tool", "images", "records", title="Generation records by tool")
+    for row in summary["by_tool"]:
+        tools.add_row(row["tool"], str(row["images"]), str(row["records"]))
+    console.print(tools)
+    for label in ("models", "loras"):
+        by_hash = Table("hash kind", "hash", "images", "names", title=f"Top {label} by hash")
+        for row in summary[label]["by_hash"]:
+            by_hash.add_row(row["hash_kind"], row["hash"], str(row["images"]), ", ".join(row.get("names", [])))
+        console.print(by_hash)
+        by_name = Table("name", "images", title=f"Top {label} by name")
+        for row in summary[label]["by_name"]:
+            by_name.add_row(row["name"], str(row["images"]))
+        console.print(by_name)
+    marks, c2pa = summary["watermarks"], summary["c2pa"]
+    typer.echo(
+        f"watermarks: {marks['findings']:,} findings in {marks['images']:,} images"
+        + "".join(f"; {r['scheme']} {r['verdict']}: {r['findings']}" for r in marks["by_scheme"])
+    )
+    codes = ", ".join(f"{k} {v}" for k, v in c2pa["failure_codes"].items())
+    typer.echo(
+        f"C2PA: {c2pa['findings']:,} findings in {c2pa['images']:,} images, "
+        f"{c2pa['ai_generated_images']:,} declaring generative AI; states "
+        + (", ".join(f"{k} {v}" for k, v in c2pa["by_state"].items()) or "-")
+        + (f"; failure codes {codes}" if codes else "")
+    )
+    typer.echo(f"provenance warnings: {summary['warnings']['findings']:,} in {summary['warnings']['images']:,} images")
+    typer.echo(f"records only in the pixels (metadata stripped): {len(summary['pixels_only']):,}")
+    for path in summary["pixels_only"]:
+        typer.echo(f"  {path}")
 
 
 @audit_app.command("verify")

@@ -19,6 +19,9 @@ Contract (the README's ``cairn files`` section says the same):
   null, series, flags, ignorable}`` from the case's latest match run (``[]`` for a file with none), then
   ``group``: the file's near-duplicate group number in the case's latest ``cairn groups`` run (null when in no
   group). CSV columns are unchanged.
+* **Provenance (JSON only).** When the rows carry ``provenance`` (``iter_file_rows(with_provenance=True)``), each
+  JSON object ends with ``provenance``: ``{generation_records, watermarks, c2pa, warnings}``, the file's AI
+  provenance findings (see :mod:`cairn.store.provenance`), empty lists for a file with none.
 """
 
 from __future__ import annotations
@@ -134,12 +137,15 @@ def _project(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _project_json(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object of one stored row: the columns, then ``matches`` and ``group`` when the row carries them."""
+    """The JSON object of one stored row: the columns, then ``matches``, ``group`` and ``provenance`` when the row
+    carries them."""
     out = _project(row)
     if "matches" in row:
         out["matches"] = _json_safe(row["matches"])
     if "group" in row:
         out["group"] = _json_safe(row["group"])
+    if "provenance" in row:
+        out["provenance"] = _json_safe(row["provenance"])
     return out
 
 

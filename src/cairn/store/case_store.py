@@ -32,6 +32,7 @@ from cairn.store import health as _health
 from cairn.store import identity as _identity
 from cairn.store import locks as _locks
 from cairn.store import matches as _matches
+from cairn.store import provenance as _provenance
 from cairn.store import seal as _seal
 from cairn.store.db import (
     CaseDatabaseMissing,
@@ -409,7 +410,12 @@ class CaseStore:
             return ResultWriter(self._engine, self.case_id).store(conn, run_id, evidence_id, results)
 
     def iter_file_rows(
-        self, evidence_id: int | None = None, *, page_size: int | None = None, with_matches: bool = False
+        self,
+        evidence_id: int | None = None,
+        *,
+        page_size: int | None = None,
+        with_matches: bool = False,
+        with_provenance: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Stream this case's files ordered by evidence id then path, one short read per page.
 
@@ -419,6 +425,8 @@ class CaseStore:
         ``with_matches`` adds ``matches``: the file's hits in the case's latest finished match run (see
         :func:`cairn.store.matches.matches_for_files`), an empty list when none; and ``group``: the file's
         near-duplicate group number in the case's latest ``cairn groups`` run, None when it is in no group.
+        ``with_provenance`` adds ``provenance``: the file's AI-provenance findings (see
+        :func:`cairn.store.provenance.provenance_for_files`).
         """
         limit = page_size or self.ROW_PAGE
         h = {k: file_hashes.alias(f"h_{k}") for k in ROW_HASHES}
@@ -475,17 +483,28 @@ class CaseStore:
                         if group_run is not None
                         else {}
                     )
+                    found = (
+                        _provenance.provenance_for_files(conn, [int(r["_file_id"]) for r in page])
+                        if with_provenance
+                        else {}
+                    )
                 for row in page:
                     file_id = int(row.pop("_file_id"))
                     if with_matches:
                         row["matches"] = hits.get(file_id, [])
                         row["group"] = in_group.get(file_id)
+                    if with_provenance:
+                        row["provenance"] = found.get(file_id) or _provenance.empty_provenance()
                     row["extension_mismatch"] = bool(row["extension_mismatch"])
                     row["is_container"] = bool(row["is_container"])
                     last = row["path"]
                     yield row
                 if len(page) < limit:
                     break
+
+    def provenance_summary(self, top: int = 20) -> dict[str, Any]:
+        """The case's AI-provenance summary (``cairn provenance``): see :func:`cairn.store.provenance.case_summary`."""
+        return _provenance.case_summary(_provenance.iter_case_findings(self._engine, self.case_id), top=top)
 
     def thumbnail(self, sha256: str) -> bytes | None:
         """The WebP thumbnail stored for content ``sha256``, or None."""
