@@ -168,6 +168,7 @@ def sign_picture(
     definition: dict[str, Any],
     salt_seed: bytes | None = b"cairn",
     parent: tuple[bytes, str, dict[str, Any]] | None = None,
+    remote_url: str | None = None,
 ) -> bytes:
     """``data`` (a JPEG or PNG) signed by ``chain``'s leaf with ``definition`` through ``c2pa.Builder``.
 
@@ -175,6 +176,8 @@ def sign_picture(
     is signed again (see the module's note), so the output is byte-for-byte reproducible; None keeps the
     library's random salts. ``parent`` = (bytes, MIME type, ingredient JSON) adds an ingredient (its manifest
     comes along); it needs ``salt_seed=None``, since the ingredient assertion holds hashes of the parent's boxes.
+    ``remote_url`` embeds no store: the picture's XMP names the URL (``dcterms:provenance``) and the store is
+    only returned by the library, not kept (salts then do not matter).
     """
     import c2pa
 
@@ -194,10 +197,13 @@ def sign_picture(
     ):
         if parent is not None:
             builder.add_ingredient(parent[2], parent[1], io.BytesIO(parent[0]))
+        if remote_url is not None:
+            builder.set_no_embed()
+            builder.set_remote_url(remote_url)
         out = io.BytesIO()
         store = builder.sign(signer, mime, io.BytesIO(data), out)
     signed = out.getvalue()
-    if salt_seed is None:
+    if salt_seed is None or remote_url is not None:
         return signed
     return _resalt(signed, bytes(store), calls[-1], chain.leaf_key.sign, salt_seed)
 

@@ -5,7 +5,8 @@ containers) and stores nothing. A file with one is read from the bytes the scan 
 ``c2pa-python`` (see :mod:`cairn.signals.provenance.c2pa_read` for the record and the trust anchors). Where the
 library is not installed the finding says the store was found but not checked, with the install hint. A store
 the library cannot read (truncated, garbage, hostile) gives a ``provenance_warning`` finding instead, never an
-exception out of the signal.
+exception out of the signal. A file whose XMP only names a remote store (``dcterms:provenance``) gets a ``c2pa``
+finding with ``checked: False`` and the URL: cairn never fetches it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class C2paSignal:
     def apply(self, decoded: DecodedImage, result: FileResult, settings: ScanSettings) -> None:
         location = c2pa_read.locate_manifest(decoded.data)
         if location is None:
+            return
+        if location.remote_url is not None:
+            data = c2pa_read.remote_not_fetched(location.remote_url)
+            result.findings.append(Finding(self.name, KIND, data, location.where))
             return
         if c2pa_read.c2pa_module() is None:
             data = c2pa_read.not_checked("c2pa-python is not installed: C2PA was not checked")

@@ -139,7 +139,7 @@ def test_signed_jpeg_without_anchors_is_valid_and_untrusted(signed: dict[str, by
     d = finding.data
     assert d["checked"] is True
     assert d["validation_state"] == "Valid"
-    assert d["failure_codes"] == [UNTRUSTED]
+    assert d["failure_codes"] == [UNTRUSTED] and d["ingredient_failure_codes"] == []
     failures = [(v["code"], v["explanation"]) for v in d["validation"] if v["kind"] == "failure"]
     assert failures == [(UNTRUSTED, "signing certificate untrusted")]
     successes = sorted(v["code"] for v in d["validation"] if v["kind"] == "success")
@@ -271,7 +271,7 @@ def test_edit_with_ingredient_chain(chain: demo.TestChain, pictures: dict[str, b
         pictures["jpeg"], "image/jpeg", chain, edit, salt_seed=None, parent=(parent, "image/jpeg", ingredient)
     )
     d = only(scan(data)).data
-    assert (d["validation_state"], d["failure_codes"]) == ("Trusted", [])
+    assert (d["validation_state"], d["failure_codes"], d["ingredient_failure_codes"]) == ("Trusted", [], [])
     assert d["active_manifest"] == edit["label"] and d["manifest_count"] == 2
     assert d["ai_generated"] is True and d["ai_in_chain"] is True
     assert [(a["manifest"], a["action"], a["source_type"], a["generative_ai"]) for a in d["actions"]] == [
@@ -378,6 +378,49 @@ def test_other_containers_are_searched_for_the_store_type(pictures: dict[str, by
     data = webp + box
     loc = c2pa_read.locate_manifest(data)
     assert loc is not None and loc.offset == len(webp) and loc.where == f"JUMBF manifest store at byte {len(webp)}"
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("jpeg", "image/jpeg"), ("png", "image/png")])
+def test_remote_store_is_recorded_and_never_fetched(
+    fmt: str, mime: str, chain: demo.TestChain, pictures: dict[str, bytes], no_anchors: None
+) -> None:
+    """The library's own writer puts the URL into the picture's XMP; the scan records it, fetching nothing (a
+    read through the same offline settings refuses to fetch: proof that they hold)."""
+    url = "http://127.0.0.1:9/manifests/bicycle.c2pa"
+    data = demo.sign_picture(pictures[fmt], mime, chain, demo.manifest_definition(TITLE), remote_url=url)
+    finding = only(scan(data, f"x.{fmt}"))
+    assert finding.kind == "c2pa"
+    assert finding.data == {
+        "checked": False,
+        "reason": "the manifest store is remote (XMP dcterms:provenance); cairn reads offline and did not fetch it",
+        "xmp_provenance": url,
+        "remote_url": url,
+        "embedded": False,
+    }
+    if fmt == "jpeg":
+        at = data.index(b"http://ns.adobe.com/xap/1.0/\x00") - 4
+        assert finding.where == f"JPEG APP1 XMP at byte {at} (dcterms:provenance)"
+    else:
+        at = data.index(b"iTXtXML:com.adobe.xmp") - 4
+        assert finding.where == f"PNG iTXt XML:com.adobe.xmp chunk at byte {at} (dcterms:provenance)"
+    with pytest.raises(c2pa.C2paError, match=f"Remote: must fetch remote manifests from url {url}"):
+        c2pa_read.read_manifest(data, mime, c2pa_read.TrustConfig(None, {"anchors": "none"}))
+
+
+def test_stripped_store_named_by_xmp(pictures: dict[str, bytes]) -> None:
+    """XMP that still names an embedded store (``self#jumbf=``) in a file that no longer holds it."""
+    ref = "self#jumbf=/c2pa/urn:c2pa:0000/c2pa.claim"
+    xmp = (
+        b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF><rdf:Description "
+        b"xmlns:dcterms='http://purl.org/dc/terms/' dcterms:provenance='" + ref.encode() + b"'/></rdf:RDF></x:xmpmeta>"
+    )
+    jpeg = pictures["jpeg"]
+    data = jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp + jpeg[2:]
+    finding = only(scan(data))
+    assert finding.where == "JPEG APP1 XMP at byte 2 (dcterms:provenance)"
+    assert finding.data["checked"] is False and finding.data["remote_url"] is None
+    assert finding.data["xmp_provenance"] == ref
+    assert "removed after signing" in finding.data["reason"]
 
 
 def test_summarize_is_bounded_and_shape_tolerant() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,19 +56,40 @@ _MAX_CHAIN_DEPTH = 16  # ingredient manifests followed below the active one
 
 @dataclass(frozen=True)
 class ManifestLocation:
-    """Where a file keeps its C2PA manifest store: the first byte, the carrier and the container's MIME type."""
+    """Where a file keeps its C2PA manifest store: the first byte, the carrier and the container's MIME type.
+
+    ``remote_url`` is set where the file holds no store but its XMP names one elsewhere (``dcterms:provenance``):
+    offline, that store is not fetched, and the location is the XMP packet's.
+    """
 
     offset: int
     where: str
     mime: str | None
+    remote_url: str | None = None
+
+
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+_PROVENANCE = re.compile(rb"dcterms:provenance\s*(?:=\s*[\"']([^\"'<>]{1,2048})[\"']|>\s*([^<\s]{1,2048})\s*<)")
+
+
+def _remote_url(xmp: bytes) -> str | None:
+    """The ``dcterms:provenance`` URL an XMP packet names (attribute or element form), or None."""
+    if b"dcterms:provenance" not in xmp:
+        return None
+    m = _PROVENANCE.search(xmp)
+    if m is None:
+        return None
+    return (m.group(1) or m.group(2)).decode("utf-8", "replace")[:_MAX_STR]
 
 
 def _jpeg_location(data: bytes) -> ManifestLocation | None:
-    """APP11 (JUMBF, ``JP`` common identifier) segments holding the C2PA store, walked up to the scan data."""
+    """APP11 (JUMBF, ``JP`` common identifier) segments holding the C2PA store, walked up to the scan data; or,
+    without one, an APP1 XMP packet naming a remote store."""
     pos = 2
     n = len(data)
     first: int | None = None
     segments = 0
+    remote: ManifestLocation | None = None
     while pos + 4 <= n:
         if data[pos] != 0xFF:
             return None  # not a marker where one must be: leave it to the byte search
@@ -91,36 +113,48 @@ def _jpeg_location(data: bytes) -> ManifestLocation | None:
                 first = pos
         elif marker == 0xEB and payload[:2] == b"JP" and first is not None:
             segments += 1  # a continuation segment of the same store
+        elif marker == 0xE1 and remote is None and payload.startswith(_XMP_APP1):
+            url = _remote_url(payload)
+            if url is not None:
+                remote = ManifestLocation(pos, f"JPEG APP1 XMP at byte {pos} (dcterms:provenance)", "image/jpeg", url)
         pos += 2 + length
     if first is None:
-        return None
+        return remote
     plural = "s" if segments != 1 else ""
     return ManifestLocation(first, f"JPEG APP11 JUMBF at byte {first} ({segments} segment{plural})", "image/jpeg")
 
 
 def _png_location(data: bytes) -> ManifestLocation | None:
-    """The ``caBX`` chunk, found by walking chunk headers (lengths only, nothing read or decompressed)."""
+    """The ``caBX`` chunk, found by walking chunk headers (lengths only, nothing decompressed); or, without one,
+    an uncompressed ``XML:com.adobe.xmp`` iTXt chunk naming a remote store."""
     pos = 8
     n = len(data)
+    remote: ManifestLocation | None = None
     for _ in range(_MAX_PNG_CHUNKS):
         if pos + 8 > n:
-            return None
+            return remote
         length = struct.unpack_from(">I", data, pos)[0]
         ctype = data[pos + 4 : pos + 8]
         if ctype == b"caBX":
             return ManifestLocation(pos, f"PNG caBX chunk at byte {pos} ({length} bytes)", "image/png")
         if ctype == b"IEND":
-            return None
+            return remote
+        if ctype == b"iTXt" and remote is None and data.startswith(b"XML:com.adobe.xmp\x00\x00", pos + 8):
+            url = _remote_url(data[pos + 8 : pos + 8 + length])
+            if url is not None:
+                where = f"PNG iTXt XML:com.adobe.xmp chunk at byte {pos} (dcterms:provenance)"
+                remote = ManifestLocation(pos, where, "image/png", url)
         pos += 12 + length
-    return None
+    return remote
 
 
 def locate_manifest(data: bytes) -> ManifestLocation | None:
     """Where ``data`` keeps a C2PA manifest store, or None: a cheap test that parses nothing past the carrier.
 
     JPEG and PNG are walked by their own structure (APP11 segments before the scan; ``caBX`` chunks); for them
-    a miss is final unless the walk met a broken structure. Other containers (WebP, AVIF/HEIF, TIFF, GIF, ...)
-    are searched for the manifest store's JUMBF type.
+    a miss is final unless the walk met a broken structure, and an XMP packet naming a remote store
+    (``dcterms:provenance``) is a location with ``remote_url``. Other containers (WebP, AVIF/HEIF, TIFF,
+    GIF, ...) are searched for the manifest store's JUMBF type.
     """
     if data.startswith(_JPEG_SOI):
         loc = _jpeg_location(data)
@@ -436,9 +470,11 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
     ``claim_generator_info`` (list of flat dicts), ``signer_common_name``, ``signer_issuer``,
     ``signature_alg``, ``cert_serial_number``, ``signing_time`` (the time-stamp's time; None when the
     signature carries no time-stamp), ``validation_state`` (``Valid`` / ``Invalid`` / ``Trusted``, as the
-    library says; None from libraries that give none), ``failure_codes`` (the failure codes, in order, no
-    repeats), ``validation`` (every status: code, url, explanation, kind = failure / informational / success,
-    scope = active or the ingredient's URI), ``actions`` (every action with a digitalSourceType, in every
+    library says; None from libraries that give none), ``failure_codes`` (the active manifest's failure codes,
+    in order, no repeats), ``ingredient_failure_codes`` (the same for this read's check of the ingredients'
+    manifests: an ingredient's failure alone can make the state ``Invalid``), ``validation`` (every status:
+    code, url, explanation, kind = failure / informational / success, scope = active or the ingredient's
+    URI), ``actions`` (every action with a digitalSourceType, in every
     manifest: manifest, action, digital_source_type, source_type, generative_ai, software_agent),
     ``ai_generated`` (an action ``c2pa.created``/``c2pa.edited`` of the active manifest has digitalSourceType
     trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia), ``ai_in_chain`` (the same in any
@@ -446,8 +482,7 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
     algorithmicMedia does not count), ``ingredients`` (the chain: parent, depth, title, format, relationship,
     manifest, manifest_present, codes_at_signing = the failure codes the signer recorded for the ingredient
     when it was added; this read's own verdict on an ingredient is in ``validation`` with its scope).
-    :func:`read_manifest` adds ``embedded``, ``remote_url``,
-    ``trust`` and ``library``.
+    :func:`read_manifest` adds ``embedded``, ``remote_url``, ``trust`` and ``library``.
     """
     manifests_raw = store.get("manifests")
     manifests: dict[str, Any] = manifests_raw if isinstance(manifests_raw, dict) else {}
@@ -464,6 +499,11 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
         code = entry["code"]
         if entry["kind"] == "failure" and entry["scope"] == "active" and code and code not in failure_codes:
             failure_codes.append(code)
+    ingredient_codes: list[str] = []
+    for entry in validation:
+        code = entry["code"]
+        if entry["kind"] == "failure" and entry["scope"] != "active" and code and code not in ingredient_codes:
+            ingredient_codes.append(code)
     actions = _actions(active, label)
     chain_actions: list[dict[str, Any]] = []
     for other_label, manifest in list(manifests.items())[:_MAX_ITEMS]:
@@ -489,6 +529,7 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
         "signing_time": _s(sig.get("time")),
         "validation_state": _s(state),
         "failure_codes": failure_codes,
+        "ingredient_failure_codes": ingredient_codes,
         "validation": validation,
         "actions": all_actions,
         "ai_generated": any(a["generative_ai"] for a in actions),
@@ -501,3 +542,19 @@ def summarize(store: dict[str, Any]) -> dict[str, Any]:
 def not_checked(reason: str) -> dict[str, Any]:
     """The record of a manifest store found but not read (the library is missing): says so, with the hint."""
     return {"checked": False, "reason": reason, "install_hint": INSTALL_HINT}
+
+
+def remote_not_fetched(url: str) -> dict[str, Any]:
+    """The record of a file whose XMP names a manifest store (``dcterms:provenance``) that it does not hold: a
+    remote store (kept as evidence, never fetched), or ``self#jumbf=...``, a store once embedded and since
+    stripped."""
+    if url.startswith("self#"):
+        reason = (
+            "XMP dcterms:provenance names an embedded manifest store the file does not hold: "
+            "the store was removed after signing"
+        )
+        remote = None
+    else:
+        reason = "the manifest store is remote (XMP dcterms:provenance); cairn reads offline and did not fetch it"
+        remote = url
+    return {"checked": False, "reason": reason, "xmp_provenance": url, "remote_url": remote, "embedded": False}
