@@ -346,7 +346,7 @@ def test_cyclic_model_and_conditioning_links() -> None:
     assert r.prompt == "a red bicycle on a beach"
     assert r.negative_prompt == "blurry"
     assert r.width is None
-    assert "cycle in the graph at node '10'" in messages(warnings)
+    assert "node '10' reached twice on the model chain" in messages(warnings)
     assert "cycle in the graph at node '6'" in messages(warnings)
 
 
@@ -384,7 +384,7 @@ def test_fifty_thousand_nodes_are_bounded() -> None:
     assert "link to missing node '10000'" in text
 
 
-def test_walk_budget_stops_a_long_chain() -> None:
+def test_walk_budget_stops_a_long_chain_and_keeps_what_it_read() -> None:
     graph: dict[str, Any] = {"0": copy.deepcopy(demo.comfyui_prompt()["3"])}
     graph["0"]["inputs"]["model"] = ["1", 0]
     for i in range(1, 500):
@@ -393,8 +393,38 @@ def test_walk_budget_stops_a_long_chain() -> None:
             "inputs": {"model": [str(i + 1), 0], "lora_name": f"l{i}"},
         }
     records, warnings = read_graph(graph, limits=ProvenanceLimits(max_walk_steps=100))
-    assert records == []
-    assert "graph walk stopped after 100 steps" in messages(warnings)
+    assert len(records) == 1
+    assert records[0].seed == 1234 and records[0].steps == 25
+    assert records[0].model is None and len(records[0].loras) == 100
+    assert "graph walk stopped after 100 steps: the last record is partial" in messages(warnings)
+
+
+def test_exponential_conditioning_fan_is_bounded() -> None:
+    graph = demo.comfyui_prompt()
+    graph["3"]["inputs"]["positive"] = ["100", 0]
+    for i in range(100, 160):  # each combine node feeds both inputs from the next: 2^60 paths
+        graph[str(i)] = {
+            "class_type": "ConditioningCombine",
+            "inputs": {"conditioning_1": [str(i + 1), 0], "conditioning_2": [str(i + 1), 0]},
+        }
+    graph["160"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a red bicycle on a beach", "clip": ["10", 1]}}
+    records, warnings = read_graph(graph)
+    assert len(records) == 1
+    assert records[0].prompt == "a red bicycle on a beach"  # found on the first path, kept when the walk ended
+    assert records[0].seed == 1234 and records[0].model == CHECKPOINT
+    assert "graph walk stopped after 100,000 steps: the last record is partial" in messages(warnings)
+
+
+def test_deep_conditioning_chain_is_cut() -> None:
+    graph = demo.comfyui_prompt()
+    graph["3"]["inputs"]["positive"] = ["1000", 0]
+    for i in range(1000, 1500):
+        graph[str(i)] = {"class_type": "ConditioningSetTimestepRange", "inputs": {"conditioning": [str(i + 1), 0]}}
+    graph["1500"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a red bicycle on a beach", "clip": ["10", 1]}}
+    records, warnings = read_graph(graph)
+    assert records[0].prompt is None
+    assert records[0].negative_prompt == "blurry"
+    assert "conditioning path longer than 200 nodes: not followed further" in messages(warnings)
 
 
 def test_many_samplers_give_at_most_max_records() -> None:

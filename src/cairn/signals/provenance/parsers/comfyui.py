@@ -113,6 +113,10 @@ MODE_MUTED = 2
 MODE_BYPASS = 4
 
 
+#: Nodes one conditioning or text path may pass through (the walk recurses along it).
+MAX_PATH = 200
+
+
 class _Exhausted(Exception):
     """The walk budget of one graph is spent."""
 
@@ -411,6 +415,9 @@ def _string(walk: _Walk, value: Any, path: frozenset[str]) -> str | None:
     link = _link(value)
     if link is None:
         return value if isinstance(value, str) else None
+    if len(path) > MAX_PATH:
+        walk.warn(f"text path longer than {MAX_PATH} nodes: not followed further")
+        return None
     found = walk.node(link, path)
     if found is None:
         return None
@@ -431,6 +438,9 @@ def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> Non
     """Collect the prompt texts of every encoder that reaches a conditioning input ``value``."""
     link = _link(value)
     if link is None:
+        return
+    if len(path) > MAX_PATH:
+        walk.warn(f"conditioning path longer than {MAX_PATH} nodes: not followed further")
         return
     found = walk.node(link, path)
     if found is None:
@@ -456,51 +466,64 @@ def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> Non
 
 def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
     """Follow a ``model`` link back through LoRA and patch nodes to the loader(s); fill model and LoRAs."""
-    loras: list[ModelRef] = []
+    groups: list[list[ModelRef]] = []  # LoRAs per node, walked from the sampler back
     checkpoints: list[tuple[str, str]] = []
-    pending: list[tuple[Any, frozenset[str]]] = [(value, frozenset())]
-    while pending:
-        current, path = pending.pop()
-        link = _link(current)
-        if link is None:
-            continue
-        found = walk.node(link, path)
-        if found is None:
-            continue
-        class_type, inputs = found
-        path = path | {link[0]}
-        name = next((inputs[n] for n in MODEL_NAME_INPUTS if isinstance(inputs.get(n), str)), None)
-        if name is not None:
-            checkpoints.append((name, class_type))
-            continue
-        if isinstance(inputs.get("lora_name"), str):
-            loras.append(
-                ModelRef(
-                    "lora",
-                    inputs["lora_name"],
-                    weight=_number(_scalar(walk, inputs.get("strength_model"), ("value", "float"), path)),
-                    weight_clip=_number(_scalar(walk, inputs.get("strength_clip"), ("value", "float"), path)),
-                    link="name-only",
+    pending: list[Any] = [value]
+    seen: set[str] = set()  # a chain can be long: one set for the walk, not a path per node
+    try:
+        while pending:
+            link = _link(pending.pop())
+            if link is None:
+                continue
+            if link[0] in seen:
+                walk.warn(
+                    f"node {link[0]!r} reached twice on the model chain (a cycle or a shared branch): followed once"
                 )
-            )
-        else:  # rgthree's Power Lora Loader: lora_1 = {"on": true, "lora": name, "strength": w}
-            for key in sorted(k for k in inputs if k.startswith("lora_")):
-                item = inputs[key]
-                if isinstance(item, dict) and item.get("on") is True and isinstance(item.get("lora"), str):
-                    loras.append(
-                        ModelRef(
-                            "lora",
-                            item["lora"],
-                            weight=_number(item.get("strength")),
-                            weight_clip=_number(item.get("strengthTwo")),
-                            link="name-only",
-                        )
+                continue
+            seen.add(link[0])
+            found = walk.node(link, frozenset())
+            if found is None:
+                continue
+            class_type, inputs = found
+            path = frozenset({link[0]})
+            loras: list[ModelRef] = []
+            groups.append(loras)
+            name = next((inputs[n] for n in MODEL_NAME_INPUTS if isinstance(inputs.get(n), str)), None)
+            if name is not None:
+                checkpoints.append((name, class_type))
+                continue
+            if isinstance(inputs.get("lora_name"), str):
+                loras.append(
+                    ModelRef(
+                        "lora",
+                        inputs["lora_name"],
+                        weight=_number(_scalar(walk, inputs.get("strength_model"), ("value", "float"), path)),
+                        weight_clip=_number(_scalar(walk, inputs.get("strength_clip"), ("value", "float"), path)),
+                        link="name-only",
                     )
-        followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
-        for n in reversed(followed):
-            pending.append((inputs[n], path))
-    loras.reverse()  # walked from the sampler back: the loader's end first; record them in applying order
-    record.loras.extend(loras)
+                )
+            else:  # rgthree's Power Lora Loader: lora_1 = {"on": true, "lora": name, "strength": w}
+                for key in sorted(k for k in inputs if k.startswith("lora_")):
+                    item = inputs[key]
+                    if isinstance(item, dict) and item.get("on") is True and isinstance(item.get("lora"), str):
+                        loras.append(
+                            ModelRef(
+                                "lora",
+                                item["lora"],
+                                weight=_number(item.get("strength")),
+                                weight_clip=_number(item.get("strengthTwo")),
+                                link="name-only",
+                            )
+                        )
+            followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
+            pending.extend(inputs[n] for n in reversed(followed))
+    finally:  # what was read stays when the walk budget ends part way
+        _store_models(record, groups, checkpoints)
+
+
+def _store_models(record: GenerationRecord, groups: list[list[ModelRef]], checkpoints: list[tuple[str, str]]) -> None:
+    for group in reversed(groups):  # the loader's end first: the order they are applied in
+        record.loras.extend(group)
     for index, (name, loader) in enumerate(checkpoints):
         ref = ModelRef("checkpoint", name, link="name-only")
         if index == 0:
@@ -559,10 +582,11 @@ def _vae(walk: _Walk, sampler_id: str, record: GenerationRecord) -> None:
         return
 
 
-def _sampler_record(walk: _Walk, sampler_id: str, raw: str, extra: dict[str, Any]) -> GenerationRecord:
+def _sampler_record(walk: _Walk, sampler_id: str, record: GenerationRecord, extra: dict[str, Any]) -> None:
+    """Fill ``record`` from the sampler node ``sampler_id`` (raises ``_Exhausted`` part way when the budget ends:
+    what was read by then stays in the record)."""
     class_type, inputs, title = walk.graph.nodes[sampler_id]
     path = frozenset({sampler_id})
-    record = GenerationRecord(tool=TOOL, where=walk.where, parser=PARSER.name, raw=raw)
     record.extra.update({"sampler_node": sampler_id, "sampler_class": class_type})
     if title and title != class_type:
         record.extra["sampler_title"] = title
@@ -608,20 +632,18 @@ def _sampler_record(walk: _Walk, sampler_id: str, raw: str, extra: dict[str, Any
             walk.warn(f"sampler {sampler_id!r}: {bad} is not an integer: {str(value)[:40]!r}")
 
     _models(walk, inputs.get("model", guider.get("model")), record)
-    positive: list[str] = []
-    negative: list[str] = []
-    _texts(
-        walk,
-        inputs.get("positive", guider.get("positive", guider.get("conditioning", guider.get("cond1")))),
-        path,
-        positive,
-    )
-    _texts(walk, inputs.get("negative", guider.get("negative")), path, negative)
-    record.prompt = "\n".join(positive) if positive else None
-    record.negative_prompt = "\n".join(negative) if negative else None
+    positive = inputs.get("positive", guider.get("positive", guider.get("conditioning", guider.get("cond1"))))
+    for side, value in (("positive", positive), ("negative", inputs.get("negative", guider.get("negative")))):
+        texts: list[str] = []
+        try:
+            _texts(walk, value, path, texts)
+        finally:  # what was read stays when the walk budget ends part way
+            if texts and side == "positive":
+                record.prompt = "\n".join(texts)
+            elif texts:
+                record.negative_prompt = "\n".join(texts)
     _size(walk, inputs.get("latent_image"), record)
     _vae(walk, sampler_id, record)
-    return record
 
 
 def _records(graph: _Graph, raw: str, where: str, ctx: ParseContext, extra: dict[str, Any]) -> list[GenerationRecord]:
@@ -637,10 +659,12 @@ def _records(graph: _Graph, raw: str, where: str, ctx: ParseContext, extra: dict
         if len(records) >= ctx.limits.max_records:
             ctx.warn(where, f"{len(samplers):,} sampler nodes: records for the first {ctx.limits.max_records} only")
             break
+        record = GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=raw)
+        records.append(record)
         try:
-            records.append(_sampler_record(walk, sampler_id, raw, extra))
+            _sampler_record(walk, sampler_id, record, extra)
         except _Exhausted:
-            ctx.warn(where, f"graph walk stopped after {ctx.limits.max_walk_steps:,} steps")
+            ctx.warn(where, f"graph walk stopped after {ctx.limits.max_walk_steps:,} steps: the last record is partial")
             break
     return records
 
