@@ -6,10 +6,11 @@ code after the model name is stored with hash kind ``novelai``, lower-case), ``G
 JSON with ``prompt``, ``uc`` (negative prompt), ``steps``, ``seed``, ``scale`` (CFG), ``sampler``,
 ``noise_schedule``, ``width``, ``height`` and more (kept in ``extra``).
 
-Accepted carriers: the PNG chunks above, when ``Software`` is ``NovelAI`` or ``Comment`` is a JSON object with
-NovelAI's keys (``uc`` and ``scale``); and any carrier (whatever its key: the stealth reader's) whose text is one
-JSON object holding ``Software``/``Comment``/``Description`` as NovelAI's pixel copy does, ``Comment`` being
-itself JSON text (or an object).
+Accepted carriers: the PNG chunks above, or the same keys from the stealth reader (container ``pixels``, one
+carrier per JSON key; the record's ``where`` is then the pixel copy's), when ``Software`` is ``NovelAI`` or
+``Comment`` is a JSON object with NovelAI's keys (``uc`` and ``scale``); and any carrier (whatever its key) whose
+text is one JSON object holding ``Software``/``Comment``/``Description`` as NovelAI's pixel copy does,
+``Comment`` being itself JSON text (or an object).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from cairn.signals.provenance.parsers._common import (
 from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
 
 PNG_KEYS = ("Title", "Description", "Software", "Source", "Generation time", "Comment")
+#: Where those keys come from: PNG text chunks, or the stealth reader's flattened JSON (container "pixels").
+CONTAINERS = ("png", "pixels")
 _SOURCE = re.compile(r"(.*\S)\s+([0-9A-Fa-f]{4,64})")
 _TAKEN = {"prompt", "uc", "steps", "seed", "scale", "sampler", "noise_schedule", "width", "height"}
 
@@ -106,17 +109,20 @@ class NovelAIParser:
 
     def parse(self, carriers: Sequence[Carrier], ctx: ParseContext) -> list[GenerationRecord]:
         records: list[GenerationRecord] = []
-        png = by_key((c for c in carriers if c.container == "png"), *PNG_KEYS)
-        software = png.get("Software")
-        comment = png.get("Comment")
-        is_novelai = software is not None and (software.text or "").strip().startswith("NovelAI")
-        if not is_novelai and comment is not None and (comment.text or "").lstrip().startswith("{"):
-            is_novelai = _is_novelai_comment(_comment(comment.text, ctx, comment.where))
-        if is_novelai:
-            used = [png[k] for k in PNG_KEYS if k in png]
+        for container in CONTAINERS:
+            group = by_key((c for c in carriers if c.container == container), *PNG_KEYS)
+            software = group.get("Software")
+            comment = group.get("Comment")
+            is_novelai = software is not None and (software.text or "").strip().startswith("NovelAI")
+            if not is_novelai and comment is not None and (comment.text or "").lstrip().startswith("{"):
+                is_novelai = _is_novelai_comment(_comment(comment.text, ctx, comment.where))
+            if not is_novelai:
+                continue
+            used = [group[k] for k in PNG_KEYS if k in group]
             fields = {c.key: c.text for c in used}
             raw = "\n".join(f"{c.key}: {c.text}" for c in used)
-            records.append(record_from_fields(fields, raw, joined_where(used), ctx))
+            where = used[0].where.split("; JSON key")[0] if container == "pixels" else joined_where(used)
+            records.append(record_from_fields(fields, raw, where, ctx))
             for c in used:
                 ctx.claim(c)
         for carrier in carriers:
