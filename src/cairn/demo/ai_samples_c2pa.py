@@ -25,10 +25,11 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from cairn.demo.context import DemoContext, contributor
-from cairn.demo.manifest import IMAGE, TEXT, DemoEntry
+import numpy as np
+
 from cairn.demo.pictures import draw_picture, encode
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,6 @@ TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedi
 COMPOSITE_TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 ALGORITHMIC = "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia"
 
-#: Role tags of the demo entries this module writes.
-C2PA = "c2pa"
-C2PA_AI = "c2pa:ai"
-C2PA_TAMPERED = "c2pa:tampered"
-C2PA_CA = "c2pa:ca"
-
-FOLDER = "Users/sam/Downloads/credentials"
 GENERATOR = {"name": "cairn-demo", "version": "1.0"}
 NOT_BEFORE = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
 #: Validity ends far ahead: without a time-stamp c2pa-rs checks the signer's certificate at the time of reading.
@@ -332,30 +326,47 @@ def c2pa_available() -> bool:
     return True
 
 
-@contributor("ai_samples_c2pa")
-def write_c2pa_samples(ctx: DemoContext) -> list[DemoEntry]:
-    """A C2PA-signed JPEG and PNG declaring trainedAlgorithmicMedia, a tampered copy of the JPEG and the demo
-    CA's certificate (to try ``CAIRN_C2PA_TRUST_ANCHORS``). Nothing where c2pa-python is not installed."""
-    if not c2pa_available():
-        log.warning("demo: c2pa-python is not installed; no C2PA-signed pictures written")
-        return []
-    rng = ctx.rng("ai_samples_c2pa")
-    seed = str(ctx.seed).encode("ascii")
+#: The seed of the demo's chain and pictures (the AI-samples hook passes none: every sample is fixed).
+DEMO_SEED = b"cairn demo"
+SIGNED_JPEG = "c2pa_bicycle_signed.jpg"
+SIGNED_PNG = "c2pa_bicycle_signed.png"
+TAMPERED_JPEG = "c2pa_bicycle_signed_edited.jpg"
+
+
+def demo_chain(seed: bytes = DEMO_SEED) -> TestChain:
+    """The demo's chain: ``demo_chain().ca_pem`` written to a file and named by ``CAIRN_C2PA_TRUST_ANCHORS``
+    makes the demo's signed pictures ``Trusted``."""
+    return make_chain(seed)
+
+
+def c2pa_samples(seed: bytes = DEMO_SEED) -> dict[str, bytes]:
+    """The demo's C2PA pictures by file name: a signed JPEG and PNG declaring trainedAlgorithmicMedia and a copy
+    of the JPEG with changed scan data (its data hash no longer matches). Same seed, same bytes."""
+    rng = np.random.default_rng(list(hashlib.sha256(b"cairn-demo-c2pa/pictures/" + seed).digest()[:8]))
     chain = make_chain(seed)
-    out: list[DemoEntry] = []
     jpeg = encode(draw_picture(rng, 640, 480, "gradient"), "jpeg")
     png = encode(draw_picture(rng, 320, 240, "blobs"), "png")
     title = "a red bicycle on a beach"
     signed_jpeg = sign_picture(jpeg, "image/jpeg", chain, manifest_definition(title, label_seed=seed + b"/jpeg"), seed)
     signed_png = sign_picture(png, "image/png", chain, manifest_definition(title, label_seed=seed + b"/png"), seed)
-    out.append(ctx.write(f"{FOLDER}/bicycle_signed.jpg", signed_jpeg, "jpeg", (IMAGE, C2PA, C2PA_AI)))
-    out.append(ctx.write(f"{FOLDER}/bicycle_signed.png", signed_png, "png", (IMAGE, C2PA, C2PA_AI)))
-    tampered = tamper_jpeg(signed_jpeg)
-    out.append(ctx.write(f"{FOLDER}/bicycle_signed_edited.jpg", tampered, "jpeg", (IMAGE, C2PA, C2PA_TAMPERED)))
-    out.append(ctx.write(f"{FOLDER}/cairn-demo-ca.pem", chain.ca_pem, "text", (TEXT, C2PA_CA)))
-    ctx.report(len(out))
-    return out
+    return {SIGNED_JPEG: signed_jpeg, SIGNED_PNG: signed_png, TAMPERED_JPEG: tamper_jpeg(signed_jpeg)}
 
 
-#: The writers the demo hook (``cairn.demo.ai_samples``) runs.
-WRITERS = (write_c2pa_samples,)
+def write_c2pa(folder: Path) -> list[Path]:
+    """The AI-samples hook's writer: :func:`c2pa_samples` into ``folder``; nothing (with a logged note) where
+    c2pa-python is not installed."""
+    if not c2pa_available():
+        log.warning("demo: c2pa-python is not installed; no C2PA-signed pictures written")
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in c2pa_samples().items():
+        path = folder / name
+        with open(path, "xb") as fh:
+            fh.write(data)
+        paths.append(path)
+    return paths
+
+
+#: The writers for the demo's AI-samples hook (``cairn.demo.ai_samples.WRITERS``), ``(folder) -> [paths]``.
+WRITERS: tuple[Callable[[Path], list[Path]], ...] = (write_c2pa,)

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cairn.demo.context import DemoContext
 from cairn.model import FileResult, Finding, ItemMeta, Locator
 from cairn.settings import ScanSettings
 from cairn.signals.base import DecodedImage
@@ -476,26 +475,20 @@ print(json.dumps([[f.kind, f.data, f.where] for f in result.findings]))
 # --- the demo writer ---------------------------------------------------------------------------------------------
 
 
-def _demo(root: Path, seed: int) -> dict[str, bytes]:
-    ctx = DemoContext(root, seed, "small", 100)
-    entries = demo.write_c2pa_samples(ctx)
-    return {e.path: (root / e.path).read_bytes() for e in entries}
-
-
 def test_demo_writer_is_deterministic_and_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, again, other = _demo(tmp_path / "a", 7), _demo(tmp_path / "b", 7), _demo(tmp_path / "c", 8)
-    assert first == again
-    assert sorted(first) == sorted(other) and all(first[p] != other[p] for p in first)
-    folder = demo.FOLDER
-    ca = tmp_path / "a" / folder / "cairn-demo-ca.pem"
+    paths = demo.write_c2pa(tmp_path / "a")
+    first = {p.name: p.read_bytes() for p in paths}
+    assert sorted(first) == sorted([demo.SIGNED_JPEG, demo.SIGNED_PNG, demo.TAMPERED_JPEG])
+    assert {p.name: p.read_bytes() for p in demo.write_c2pa(tmp_path / "b")} == first
+    other = demo.c2pa_samples(b"another seed")
+    assert all(other[name] != first[name] for name in first)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(demo.demo_chain().ca_pem)
     monkeypatch.setenv(c2pa_read.TRUST_ANCHORS_ENV, str(ca))
-    results = {
-        name: only(scan(first[f"{folder}/{name}"], name)).data
-        for name in ("bicycle_signed.jpg", "bicycle_signed.png", "bicycle_signed_edited.jpg")
-    }
+    results = {name: only(scan(data, name)).data for name, data in first.items()}
     assert {n: (d["validation_state"], d["failure_codes"], d["ai_generated"]) for n, d in results.items()} == {
-        "bicycle_signed.jpg": ("Trusted", [], True),
-        "bicycle_signed.png": ("Trusted", [], True),
-        "bicycle_signed_edited.jpg": ("Invalid", [DATA_HASH_MISMATCH], True),
+        demo.SIGNED_JPEG: ("Trusted", [], True),
+        demo.SIGNED_PNG: ("Trusted", [], True),
+        demo.TAMPERED_JPEG: ("Invalid", [DATA_HASH_MISMATCH], True),
     }
-    assert list(demo.WRITERS) == [demo.write_c2pa_samples]
+    assert list(demo.WRITERS) == [demo.write_c2pa]
