@@ -156,3 +156,59 @@ def test_not_an_index_refused(tmp_path: Path, data: tuple[U8, npt.NDArray[np.int
         f.truncate(path.stat().st_size // 2)
     with pytest.raises(ValueError, match="past the end"):
         PdqIndex.load(path)
+
+
+def test_verify_detects_a_flipped_bit_and_meta_round_trips(
+    tmp_path: Path, data: tuple[U8, npt.NDArray[np.int64], U8]
+) -> None:
+    stored, ids, queries = data
+    path = tmp_path / "set.pdqidx"
+    PdqIndex.build(stored, ids).save(path, meta={"set": "known", "n": 3})
+    assert P.read_meta(path) == {"set": "known", "n": 3}
+    _same(PdqIndex.load(path, verify=True).query(queries, 31), _brute(stored, ids, queries, 31))
+    raw = bytearray(path.read_bytes())
+    layout, data_start = P._read_header(path)
+    raw[data_start + layout["arrays"]["ids"]["offset"] + 5] ^= 1  # one bit of one id
+    path.write_bytes(bytes(raw))
+    PdqIndex.load(path)  # the layout is intact; only the checksums tell
+    with pytest.raises(ValueError, match="checksum"):
+        PdqIndex.load(path, verify=True)
+
+
+def test_damaged_arrays_never_read_out_of_bounds(tmp_path: Path, data: tuple[U8, npt.NDArray[np.int64], U8]) -> None:
+    """Entries pointing past the hashes and directories past the entries (an unverified damaged file) give
+    wrong hits at worst, never a crash."""
+    stored, ids, queries = data
+    index = PdqIndex.build(stored, ids)
+    index.entries = np.full_like(index.entries, np.uint32(0xFFFFFFFF))
+    index.dirs = np.array(index.dirs)
+    index.dirs[:, 1:-1] = np.uint32(0xFFFFFFF0)
+    found = index.query(queries, 31, method="mih")
+    assert len(found.ids) == 0
+
+
+def test_union_equals_one_index_over_all_parts(data: tuple[U8, npt.NDArray[np.int64], U8]) -> None:
+    stored, ids, queries = data
+    cuts = [0, 5, 1200, 3000, len(stored)]
+    parts = [PdqIndex.build(stored[a:b], ids[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    union = P.PdqIndexUnion(parts)
+    assert len(union) == len(stored) and union.distinct == sum(p.distinct for p in parts)
+    for t in (0, 31, 45):
+        _same(union.query(queries, t), _brute(stored, ids, queries, t))
+        _same(union.query(queries, t, workers=2, method="mih"), _brute(stored, ids, queries, t))
+    with pytest.raises(TypeError):
+        union.save("never-written")
+
+
+def test_concurrent_saves_leave_one_valid_file(tmp_path: Path, data: tuple[U8, npt.NDArray[np.int64], U8]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stored, ids, queries = data
+    indexes = [PdqIndex.build(stored[: 1000 * (k + 1)], ids[: 1000 * (k + 1)]) for k in range(4)]
+    path = tmp_path / "shared.pdqidx"
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: indexes[k].save(path, meta={"k": k}), range(4)))
+    k = P.read_meta(path)["k"]
+    loaded = PdqIndex.load(path, verify=True)
+    _same(loaded.query(queries, 31), indexes[k].query(queries, 31))
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.pdqidx"]

@@ -167,8 +167,11 @@ static HOT int query_one(const Ctx *c, const uint8_t *q, int64_t qi, Out *o, Wor
         if (k >= DIST && k - DIST < np) {
             Probe *p = pr + (k - DIST);
             const uint32_t *d = c->dirs + (size_t)p->s * dirlen + p->lo;
-            p->lo = d[0];
-            p->hi = d[1];
+            /* Clamped so that a damaged index (not a valid save) can give wrong hits but never read out of
+             * bounds; the cache verifies checksums before use, so this costs two compares per probe. */
+            uint32_t hi = d[1] < c->n ? d[1] : (uint32_t)c->n;
+            p->lo = d[0] < hi ? d[0] : hi;
+            p->hi = hi;
             __builtin_prefetch(c->entries + (size_t)p->s * c->n + p->lo);
         }
         if (k >= 2 * DIST && k - 2 * DIST < np) {
@@ -181,6 +184,7 @@ static HOT int query_one(const Ctx *c, const uint8_t *q, int64_t qi, Out *o, Wor
                 uint32_t ev = e[i];
                 if (__builtin_popcount((ev & resmask) ^ qr) <= p->rem) {
                     uint32_t idx = ev >> c->sh;
+                    if (idx >= c->n) continue;
                     __builtin_prefetch(c->hashes + (size_t)idx * 32);
                     w->cand[nc].idx = idx;
                     w->cand[nc].s = (uint8_t)ss;

@@ -58,6 +58,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _CHUNK = 2048
 _MAX_HEADER = 1 << 22
 _DIGEST_BLOCK = 1 << 26
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
@@ -76,6 +78,15 @@ class PdqMatches(NamedTuple):
 def have_c_kernel() -> bool:
     """True when the compiled query kernel is available (else the numpy fallback runs)."""
     return _core is not None
+
+
+def default_workers() -> int:
+    """Threads a query uses when not told: the CPUs this process may run on (at most 8)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
 
 
 def to_hash_array(hashes: HashesLike) -> U8:
@@ -133,8 +144,9 @@ class PdqIndex:
     # -- construction -------------------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, hashes: HashesLike, ids: npt.ArrayLike) -> PdqIndex:
-        """Index ``hashes`` (n, 32 uint8 or hex strings) with one int64 id each."""
+    def build(cls, hashes: HashesLike, ids: npt.ArrayLike, *, prefix_bits: int | None = None) -> PdqIndex:
+        """Index ``hashes`` (n, 32 uint8 or hex strings) with one int64 id each (``prefix_bits``: the
+        directory's key bits, 8..23, default from the size; any value gives the same results)."""
         arr = to_hash_array(hashes)
         id_arr = np.ascontiguousarray(np.asarray(ids, dtype=np.int64))
         if id_arr.shape != (len(arr),):
@@ -143,7 +155,9 @@ class PdqIndex:
             raise ValueError("at most 2**31 - 1 hashes per index")
         distinct, offsets, grouped_ids = _dedupe(arr, id_arr)
         n = len(distinct)
-        p = _prefix_bits(n)
+        p = _prefix_bits(n) if prefix_bits is None else prefix_bits
+        if not 8 <= p <= min(WIDTHS) or n > 1 << (32 - max(WIDTHS) + p):
+            raise ValueError(f"prefix_bits {p} does not fit {n} hashes")
         sh = max(WIDTHS) - p
         dirs = np.zeros((M, (1 << p) + 1), dtype=np.uint32)
         entries = np.empty((M, n), dtype=np.uint32)
@@ -151,7 +165,7 @@ class PdqIndex:
             keys = substring_keys(distinct, s)
             rbits = WIDTHS[s] - p
             prefix = keys >> np.uint32(rbits)
-            order = np.argsort(prefix, kind="stable")
+            order = _prefix_order(prefix)
             dirs[s, 1:] = np.cumsum(np.bincount(prefix, minlength=1 << p), dtype=np.uint64)
             residual = keys[order] & np.uint32((1 << rbits) - 1)
             entries[s] = (order.astype(np.uint32) << np.uint32(sh)) | residual
@@ -168,7 +182,12 @@ class PdqIndex:
     # -- queries ------------------------------------------------------------------------------------------------
 
     def query(
-        self, queries: HashesLike, threshold: int = DEFAULT_THRESHOLD, *, workers: int = 1, method: str = "auto"
+        self,
+        queries: HashesLike,
+        threshold: int = DEFAULT_THRESHOLD,
+        *,
+        workers: int | None = None,
+        method: str = "auto",
     ) -> PdqMatches:
         """Every (query, id) with Hamming distance <= threshold, sorted by (query_index, id).
 
@@ -186,10 +205,11 @@ class PdqIndex:
         threshold: int = DEFAULT_THRESHOLD,
         *,
         chunk: int = _CHUNK,
-        workers: int = 1,
+        workers: int | None = None,
         method: str = "auto",
     ) -> Iterator[PdqMatches]:
-        """``query`` in chunks of ``chunk`` queries (global query indices), run on ``workers`` threads."""
+        """``query`` in chunks of ``chunk`` queries (global query indices), run on ``workers`` threads (default:
+        :func:`default_workers`); the rows do not depend on the number of threads."""
         if not 0 <= threshold <= 256:
             raise ValueError(f"threshold must be 0..256, got {threshold}")
         if method not in ("auto", "mih", "scan"):
@@ -197,7 +217,8 @@ class PdqIndex:
         q = to_hash_array(queries)
         linear = method == "scan" or (method == "auto" and self._scan_is_cheaper(threshold))
         starts = range(0, len(q), chunk)
-        if workers <= 1:
+        workers = default_workers() if workers is None else workers
+        if workers <= 1 or len(starts) <= 1:
             for st in starts:
                 yield self._query_block(q[st : st + chunk], threshold, st, linear)
             return
@@ -289,6 +310,7 @@ class PdqIndex:
         target = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # as open() would create it (mkstemp makes it private)
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + VERSION.to_bytes(4, "little") + len(header).to_bytes(4, "little") + header)
                 for name, arr in arrays.items():
@@ -308,7 +330,7 @@ class PdqIndex:
         """Memory-map an index written by ``save``; ValueError if the file is not one.
 
         ``verify=True`` also checks every array against the SHA-256 digests of the header (reading the whole
-        file once, on ``workers`` threads): a damaged file raises ValueError instead of giving wrong results.
+        file once, on :func:`default_workers` threads): a damaged file raises ValueError, never gives wrong hits.
         ``in_memory=True`` copies the arrays into process memory instead (one sequential read; anonymous memory
         can be backed by huge pages, which may help the random probes of very large indexes).
         """
@@ -381,7 +403,7 @@ class PdqIndexUnion(PdqIndex):
         threshold: int = DEFAULT_THRESHOLD,
         *,
         chunk: int = _CHUNK,
-        workers: int = 1,
+        workers: int | None = None,
         method: str = "auto",
     ) -> Iterator[PdqMatches]:
         """Same contract as :meth:`PdqIndex.query_chunks`, over every part."""
@@ -400,7 +422,8 @@ class PdqIndexUnion(PdqIndex):
             return _merge(found)
 
         starts = range(0, len(q), chunk)
-        if workers <= 1:
+        workers = default_workers() if workers is None else workers
+        if workers <= 1 or len(starts) <= 1:
             yield from map(block, starts)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -455,8 +478,8 @@ def _blocks(arr: np.ndarray[Any, Any]) -> list[memoryview]:
     return [flat[i : i + _DIGEST_BLOCK] for i in range(0, max(len(flat), 1), _DIGEST_BLOCK)]
 
 
-def _block_digests(arr: np.ndarray[Any, Any], workers: int = 2) -> list[str]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # hashlib releases the GIL on large buffers
+def _block_digests(arr: np.ndarray[Any, Any]) -> list[str]:
+    with ThreadPoolExecutor(max_workers=default_workers()) as pool:  # hashlib releases the GIL on large buffers
         return list(pool.map(lambda b: hashlib.sha256(b).hexdigest(), _blocks(arr)))
 
 
@@ -498,13 +521,39 @@ def _dedupe(arr: U8, ids: I64) -> tuple[U8, I64, I64]:
     if len(arr) == 0:
         return arr, np.zeros(1, np.int64), ids
     words = arr.view(">u8")
-    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
+    order = _lex_order(words)
     sw = words[order]
     new = np.ones(len(arr), dtype=bool)
     new[1:] = np.any(sw[1:] != sw[:-1], axis=1)
     firsts = np.flatnonzero(new)
     offsets = np.append(firsts, len(arr)).astype(np.int64)
     return np.ascontiguousarray(arr[order[firsts]]), offsets, np.ascontiguousarray(ids[order])
+
+
+def _lex_order(words: npt.NDArray[np.uint64]) -> I64:
+    """Stable lexicographic order of the rows of ``words`` (n, 4): the same as ``np.lexsort`` on the four
+    columns (first most significant), but one sort of the first word plus a lexsort of only the rows whose
+    first word is shared (few, apart from duplicates), instead of four full sorts."""
+    order: I64 = np.argsort(words[:, 0], kind="stable")
+    w0 = words[order, 0]
+    tied = np.zeros(len(order), dtype=bool)
+    same = w0[1:] == w0[:-1]
+    tied[1:] |= same
+    tied[:-1] |= same
+    if tied.any():
+        pos = np.flatnonzero(tied)
+        sub = order[pos]  # runs of equal first words, each run in input order, runs in w0 order
+        rest = words[sub]
+        order[pos] = sub[np.lexsort((rest[:, 3], rest[:, 2], rest[:, 1], rest[:, 0]))]
+    return order
+
+
+def _prefix_order(prefix: U32) -> I64:
+    """``np.argsort(prefix, kind="stable")`` for keys below 2**32 as two 16-bit radix passes (much faster)."""
+    low: I64 = np.argsort((prefix & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
+    high = np.argsort((prefix[low] >> np.uint32(16)).astype(np.uint16), kind="stable")
+    out: I64 = low[high]
+    return out
 
 
 def _popcount_rows(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
