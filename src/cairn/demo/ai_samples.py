@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from cairn.demo import ai_samples_graphs
+from cairn.demo import ai_samples_c2pa, ai_samples_graphs
 from cairn.demo.context import DemoContext, content_entry, contributor, file_time
 from cairn.demo.manifest import IMAGE, DemoEntry
 from cairn.demo.pictures import draw_picture
@@ -398,6 +398,7 @@ WRITERS: tuple[Callable[[Path], list[Path]], ...] = (
     write_novelai_png,
     write_xmp_jpegs,
     *ai_samples_graphs.WRITERS,
+    *ai_samples_c2pa.WRITERS,
 )
 
 _TYPES = {
