@@ -273,6 +273,61 @@ def test_lora_stack_in_applying_order_and_a_seed_from_a_primitive() -> None:
     ]
 
 
+def test_lora_stacks_core_and_rgthree() -> None:
+    graph = demo.comfyui_prompt()
+    graph["40"] = {  # the core LoRA stack as the API graph flattens its rows
+        "class_type": "LoadLoraModel",
+        "inputs": {
+            "model": ["41", 0],
+            "loras.1.lora_name": "a.safetensors",
+            "loras.1.strength": 1,
+            "loras.1.enabled": True,
+            "loras.2.lora_name": "off.safetensors",
+            "loras.2.strength": 1,
+            "loras.2.enabled": False,
+            "loras.10.lora_name": "c.safetensors",
+            "loras.10.strength": 0.5,
+            "loras.3.lora_name": "none",
+            "loras.3.strength": 1,
+            "loras.4.lora_name": "zero.safetensors",
+            "loras.4.strength": 0,
+        },
+    }
+    graph["41"] = {  # rgthree's Power Lora Loader
+        "class_type": "Power Lora Loader (rgthree)",
+        "inputs": {
+            "model": ["10", 0],
+            "clip": ["10", 1],
+            "PowerLoraLoaderHeaderWidget": {"type": "PowerLoraLoaderHeaderWidget"},
+            "lora_2": {"on": True, "lora": "e.safetensors", "strength": 0.7, "strengthTwo": None},
+            "lora_1": {"on": True, "lora": "d.safetensors", "strength": 0.9, "strengthTwo": 0.4},
+            "lora_3": {"on": False, "lora": "f.safetensors", "strength": 1},
+            "➕ Add Lora": "",
+        },
+    }
+    graph["3"]["inputs"]["model"] = ["40", 0]
+    records, warnings = read_graph(graph)
+    assert warnings == []
+    assert records[0].loras == [
+        LORA,
+        ModelRef("lora", "d.safetensors", weight=0.9, weight_clip=0.4, link="name-only"),
+        ModelRef("lora", "e.safetensors", weight=0.7, link="name-only"),
+        ModelRef("lora", "a.safetensors", weight=1.0, link="name-only"),
+        ModelRef("lora", "c.safetensors", weight=0.5, link="name-only"),
+    ]
+
+
+def test_old_boolean_control_widget_and_subgraph_warning() -> None:
+    workflow = demo.comfyui_workflow()
+    sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
+    sampler["widgets_values"] = [1234, True, 25, 7.0, "euler", "normal", 1.0]  # older frontends: a boolean toggle
+    workflow["nodes"].append({"id": 90, "type": "sub-1", "mode": 0, "inputs": [], "outputs": []})
+    workflow["definitions"] = {"subgraphs": [{"id": "sub-1", "nodes": [{"id": 1, "type": "KSampler"}], "links": []}]}
+    records, warnings = read_graph(workflow=workflow)
+    assert_demo_record(records[0])
+    assert messages(warnings) == "workflow uses 1 subgraph(s): the nodes inside them are not read"
+
+
 def test_workflow_bypass_mute_reroute_and_no_control_widget() -> None:
     workflow = demo.comfyui_workflow()
     nodes = {n["id"]: n for n in workflow["nodes"]}

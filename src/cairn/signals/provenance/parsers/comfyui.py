@@ -270,8 +270,9 @@ def _widget_inputs(node_type: str, values: Any) -> dict[str, Any]:
         if index >= len(values):
             break
         if name == _CONTROL:
-            if isinstance(values[index], str) and values[index] in CONTROL_VALUES:
-                index += 1
+            control = values[index]
+            if isinstance(control, bool) or (isinstance(control, str) and control in CONTROL_VALUES):
+                index += 1  # older frontends wrote the control widget as a boolean "randomize" toggle
             continue
         named[name] = values[index]
         index += 1
@@ -355,6 +356,13 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
         nodes[node_id] = (node["type"], inputs, title if isinstance(title, str) else None)
     if budget[0] < 0:
         ctx.warn(where, "workflow links too long or cyclic: some not resolved")
+    definitions = data.get("definitions")
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+    if isinstance(subgraphs, list):
+        ids = {g.get("id") for g in subgraphs[:1000] if isinstance(g, dict)}
+        used = sorted({n["type"] for n in ui.values() if n["type"] in ids})
+        if used:
+            ctx.warn(where, f"workflow uses {len(used)} subgraph(s): the nodes inside them are not read")
     return _with_consumers(nodes) if nodes else None
 
 
@@ -464,6 +472,44 @@ def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> Non
             _texts(walk, item, path, out)
 
 
+def _lora(name: Any, weight: Any, weight_clip: Any) -> ModelRef | None:
+    """A LoRA as ComfyUI applies it: none for an empty or "none" name or a strength of 0 (ComfyUI skips those)."""
+    if not isinstance(name, str) or name.strip().lower() in ("", "none") or weight == 0:
+        return None
+    return ModelRef("lora", name, weight=_number(weight), weight_clip=_number(weight_clip), link="name-only")
+
+
+def _row_key(prefix: str) -> tuple[int, str]:
+    row = prefix.rstrip(".").rpartition(".")[2]
+    return (int(row), prefix) if row.isdigit() and len(row) < 9 else (1 << 30, prefix)
+
+
+def _node_loras(walk: _Walk, inputs: dict[str, Any], path: frozenset[str]) -> list[ModelRef]:
+    """The LoRAs one node applies, in its own order: LoraLoader/LoraLoaderModelOnly (``lora_name``,
+    ``strength_model``, ``strength_clip``), the core LoRA stack ``LoadLoraModel`` (rows flattened in the API graph
+    as ``loras.N.lora_name``, ``loras.N.strength``, ``loras.N.enabled``) and rgthree's Power Lora Loader
+    (``lora_N`` = ``{"on", "lora", "strength", "strengthTwo"}``)."""
+    found: list[ModelRef | None] = []
+    if "lora_name" in inputs:
+        found.append(
+            _lora(
+                _scalar(walk, inputs["lora_name"], ("value", "lora_name"), path),
+                _scalar(walk, inputs.get("strength_model"), ("value", "float"), path),
+                _scalar(walk, inputs.get("strength_clip"), ("value", "float"), path),
+            )
+        )
+    rows = sorted((k[: -len("lora_name")] for k in inputs if k.endswith(".lora_name")), key=_row_key)
+    for prefix in rows[:256]:
+        if inputs.get(prefix + "enabled", True) is not False:
+            weight = inputs.get(prefix + "strength", inputs.get(prefix + "strength_model", 1.0))
+            found.append(_lora(inputs[prefix + "lora_name"], weight, inputs.get(prefix + "strength_clip")))
+    for key in sorted((k for k in inputs if k.startswith("lora_") and k[5:].isdigit()), key=lambda k: int(k[5:])):
+        item = inputs[key]
+        if isinstance(item, dict) and item.get("on") is True:
+            found.append(_lora(item.get("lora"), item.get("strength", 1.0), item.get("strengthTwo")))
+    return [ref for ref in found if ref is not None]
+
+
 def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
     """Follow a ``model`` link back through LoRA and patch nodes to the loader(s); fill model and LoRAs."""
     groups: list[list[ModelRef]] = []  # LoRAs per node, walked from the sampler back
@@ -492,29 +538,7 @@ def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
             if name is not None:
                 checkpoints.append((name, class_type))
                 continue
-            if isinstance(inputs.get("lora_name"), str):
-                loras.append(
-                    ModelRef(
-                        "lora",
-                        inputs["lora_name"],
-                        weight=_number(_scalar(walk, inputs.get("strength_model"), ("value", "float"), path)),
-                        weight_clip=_number(_scalar(walk, inputs.get("strength_clip"), ("value", "float"), path)),
-                        link="name-only",
-                    )
-                )
-            else:  # rgthree's Power Lora Loader: lora_1 = {"on": true, "lora": name, "strength": w}
-                for key in sorted(k for k in inputs if k.startswith("lora_")):
-                    item = inputs[key]
-                    if isinstance(item, dict) and item.get("on") is True and isinstance(item.get("lora"), str):
-                        loras.append(
-                            ModelRef(
-                                "lora",
-                                item["lora"],
-                                weight=_number(item.get("strength")),
-                                weight_clip=_number(item.get("strengthTwo")),
-                                link="name-only",
-                            )
-                        )
+            loras.extend(_node_loras(walk, inputs, path))
             followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
             pending.extend(inputs[n] for n in reversed(followed))
     finally:  # what was read stays when the walk budget ends part way
