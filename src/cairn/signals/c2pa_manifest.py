@@ -4,13 +4,15 @@ A file without one costs a walk of its JPEG segments or PNG chunk headers (or on
 containers) and stores nothing. A file with one is read from the bytes the scan already holds, offline, by
 ``c2pa-python`` (see :mod:`cairn.signals.provenance.c2pa_read` for the record and the trust anchors). Where the
 library is not installed the finding says the store was found but not checked, with the install hint. A store
-the library cannot read (truncated, garbage, hostile) gives a ``provenance_warning`` finding instead, never an
-exception out of the signal. A file whose XMP only names a remote store (``dcterms:provenance``) gets a ``c2pa``
-finding with ``checked: False`` and the URL: cairn never fetches it.
+the library cannot read (truncated, garbage, hostile) gives a ``provenance_warning`` finding and a
+``provenance_unreadable`` note instead, never an exception out of the signal. A file whose XMP only names a
+store (``dcterms:provenance``: remote, or ``self#jumbf`` since stripped) gets a ``c2pa`` finding with
+``checked: False`` and the reference: cairn never fetches it.
 """
 
 from __future__ import annotations
 
+from cairn import errors
 from cairn.model import FileResult, Finding
 from cairn.settings import ScanSettings
 from cairn.signals.base import DecodedImage
@@ -45,24 +47,25 @@ class C2paSignal:
         try:
             record = c2pa_read.read_manifest(decoded.data, mime)
         except Exception as exc:  # the library's C2paError and anything a hostile store provokes
-            warning = {
-                "carrier": "c2pa",
-                "error": type(exc).__name__.lstrip("_"),
-                "message": str(exc)[:1024],
-                "library": c2pa_read.library_version(),
-            }
-            result.findings.append(Finding(self.name, WARNING_KIND, warning, location.where))
+            self._warn(result, location.where, type(exc).__name__.lstrip("_"), str(exc)[:1024])
             return
         if record is None:  # the bytes looked like a store, the library found none
-            warning = {
-                "carrier": "c2pa",
-                "error": "ManifestNotFound",
-                "message": "a C2PA manifest store signature was found but the library read no manifest from it",
-                "library": c2pa_read.library_version(),
-            }
-            result.findings.append(Finding(self.name, WARNING_KIND, warning, location.where))
+            message = "a C2PA manifest store signature was found but the library read no manifest from it"
+            self._warn(result, location.where, "ManifestNotFound", message)
             return
         result.findings.append(Finding(self.name, KIND, record, location.where))
+
+    def _warn(self, result: FileResult, where: str, error: str, message: str) -> None:
+        """A ``provenance_warning`` finding and the file's ``provenance_unreadable`` note."""
+        data = {"carrier": "c2pa", "error": error, "message": message, "library": c2pa_read.library_version()}
+        result.findings.append(Finding(self.name, WARNING_KIND, data, where))
+        result.errors.append(
+            errors.item_note(
+                errors.PROVENANCE_UNREADABLE,
+                f"C2PA manifest store ({where}) could not be read: {error}: {message}; see the file's provenance "
+                "warnings",
+            )
+        )
 
 
 SIGNALS = [C2paSignal()]

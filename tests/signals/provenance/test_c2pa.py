@@ -78,12 +78,13 @@ def no_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def scan(data: bytes, name: str = "x.jpg") -> FileResult:
-    """Run the signal the way a scan does: the file's bytes beside the one decode."""
+    """Run the signal the way a scan does: the file's bytes beside the one decode (notes only on warnings)."""
     image = Image.open(io.BytesIO(data))
     image.load()
     decoded = DecodedImage(data=data, image=image, rgb=np.asarray(image.convert("RGB")))
     result = FileResult(locator=Locator.of(name), meta=ItemMeta(size=len(data)))
     C2paSignal().apply(decoded, result, ScanSettings())
+    assert bool(result.errors) == any(f.kind == "provenance_warning" for f in result.findings)
     return result
 
 
@@ -330,11 +331,16 @@ def test_broken_store_in_jpeg_is_a_warning(
 ) -> None:
     jpeg = pictures["jpeg"]
     data = jpeg[:2] + _app11(b"JP\x00\x01\x00\x00\x00\x01" + box) + jpeg[2:]
-    finding = only(scan(data))
+    result = scan(data)
+    finding = only(result)
     assert (finding.signal, finding.kind) == ("c2pa", "provenance_warning")
     assert finding.where == "JPEG APP11 JUMBF at byte 2 (1 segment)"
     assert finding.data["carrier"] == "c2pa"
     assert (finding.data["error"], finding.data["message"]) == expected
+    assert [e.code for e in result.errors] == ["provenance_unreadable"]
+    assert result.errors[0].message.startswith(
+        f"C2PA manifest store ({finding.where}) could not be read: {expected[0]}"
+    )
 
 
 @pytest.mark.parametrize(("case", "box", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
