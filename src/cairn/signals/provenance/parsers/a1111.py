@@ -41,6 +41,8 @@ TELLING_KEYS = ("Steps", "Sampler", "Seed")
 _KEY = re.compile(r"\w[\w \-/]*")
 _PROMPT_NETWORK = re.compile(r"<(lora|lyco):([^:<>]{1,256}):([^:<>]{0,32})(?::[^<>]{0,32})?>")
 _FORGE_VERSION = re.compile(r"f\d")
+#: VAE names that name no VAE file (the checkpoint's own, or the tool's choice).
+NO_VAE = ("Default", "None", "Automatic")
 #: LoRA hash kinds by length: A1111's AutoV3 (12), Fooocus' AutoV2 (10), a whole SHA-256 (64).
 LORA_KINDS = {12: "autov3", 10: "autov2", 64: "sha256"}
 
@@ -251,15 +253,23 @@ def record_from_infotext(
             "checkpoint", params.get("Model"), model_hash if kind else None, kind, ctx=ctx, where=where
         )
     vae_hash = params.get("VAE hash") or (hashes.get("vae") if isinstance(hashes.get("vae"), str) else None)
-    if params.get("VAE") or vae_hash:
+    vae_name = params.get("VAE")
+    if vae_name and vae_name.startswith(NO_VAE):
+        vae_name = None  # "Default (model)", "None", "Automatic": no VAE file of its own (kept in extra)
+    if vae_name or vae_hash:
         kind = {8: "autov1", 10: "autov2"}.get(len(clean_hash(vae_hash) or ""))
-        rec.vae = model_ref("vae", params.get("VAE"), vae_hash if kind else None, kind, ctx=ctx, where=where)
+        rec.vae = model_ref("vae", vae_name, vae_hash if kind else None, kind, ctx=ctx, where=where)
     rec.loras = _loras(info, params, hashes, ctx, where)
     for name in _pairs_names(params.get("TI hashes")):
         ref = model_ref("embedding", name)
         if ref is not None:
             rec.other_models.append(ref)
     rec.extra = _extra(params, hashes, ctx, where)
+    if params.get("VAE") and vae_name is None:
+        rec.extra["VAE"] = params["VAE"]
+    for key, ref in (("Model hash", rec.model), ("VAE hash", rec.vae)):
+        if key in params and (ref is None or ref.hash is None):
+            rec.extra[key] = params[key]  # a hash of no known kind: kept as read, never as a model reference
     return rec
 
 
@@ -300,6 +310,7 @@ def _extra(params: dict[str, str], hashes: dict[str, Any], ctx: ParseContext, wh
         "Steps",
         "Sampler",
         "Schedule type",
+        "Scheduler",
         "CFG scale",
         "Size",
         "Model",
