@@ -282,11 +282,16 @@ def reader_settings(trust: TrustConfig) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def _context(pem: str | None) -> Any:
-    """One offline reading context per set of anchors (reused by every read of this process)."""
+def _context_of(pem: str | None, pid: int) -> Any:
     mod = c2pa_module()
     assert mod is not None
     return mod.Context.from_dict(reader_settings(TrustConfig(pem, {})))
+
+
+def _context(pem: str | None) -> Any:
+    """One offline reading context per set of anchors and process (a worker forked from a process that had
+    one makes its own: a native handle is not shared across a fork)."""
+    return _context_of(pem, os.getpid())
 
 
 def read_manifest(
