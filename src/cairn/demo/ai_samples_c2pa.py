@@ -10,7 +10,10 @@ Determinism: Ed25519 signatures are deterministic, but c2pa-rs salts every asser
 signature. :func:`sign_picture` therefore rewrites the salts with bytes derived from the seed, puts the new
 assertion hashes into the claim and signs the claim again with the same key (same lengths, so the data hash
 of the picture and every offset stay as they were). The result is an ordinary manifest store that c2pa-rs
-validates; the tests check that it does.
+validates; the tests check that it does. The bytes are the same run to run and machine to machine for one
+c2pa-python version; another version may write another store (c2pa-rs puts its own version into
+``claim_generator_info``). Like the other AI samples, the demo's are fixed (``DEMO_SEED``), whatever
+``cairn demo --seed`` says.
 
 Nothing here makes anything but gradients and shapes; titles are benign ("a red bicycle on a beach").
 """
