@@ -92,9 +92,10 @@ class _Out:
 
     def add(self, key: str, text: str | None, where: str, container: str, data: bytes | None = None) -> None:
         if len(self.carriers) >= self.limits.max_carriers:
-            if not self.full:
+            if not self.full:  # said once, even past the warning cap
                 self.full = True
-                self.warn(where, f"more than {self.limits.max_carriers} metadata carriers; the rest were not read")
+                message = f"more than {self.limits.max_carriers} metadata carriers; the rest were not read"
+                self.warnings.append(ParseWarning("carriers", where, message))
             return
         if text is not None and len(text) > self.limits.max_text:
             self.warn(where, f"text of {len(text):,} characters cut to the {self.limits.max_text:,} limit")
