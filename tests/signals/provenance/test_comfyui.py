@@ -219,11 +219,16 @@ def test_conditioning_through_controlnet_combine_and_string_nodes() -> None:
         },
     }
     graph["26"] = {"class_type": "LoadImage", "inputs": {"image": "pose.png"}}
+    graph["27"] = {  # a GLIGEN box: the prompt it adds to comes first, then its own text
+        "class_type": "GLIGENTextBoxApply",
+        "inputs": {"conditioning_to": ["23", 0], "clip": ["10", 1], "text": "a kite", "width": 64, "height": 64},
+    }
+    graph["25"]["inputs"]["positive"] = ["27", 0]
     graph["3"]["inputs"]["positive"] = ["25", 0]
     graph["3"]["inputs"]["negative"] = ["25", 1]
     records, warnings = read_graph(graph)
     assert warnings == []
-    assert records[0].prompt == "a red bicycle on a beach, golden hour\npalm trees"
+    assert records[0].prompt == "a red bicycle on a beach, golden hour\npalm trees\na kite"
     assert records[0].negative_prompt == "blurry"
 
 
@@ -325,7 +330,7 @@ def test_old_boolean_control_widget_and_subgraph_warning() -> None:
     workflow["definitions"] = {"subgraphs": [{"id": "sub-1", "nodes": [{"id": 1, "type": "KSampler"}], "links": []}]}
     records, warnings = read_graph(workflow=workflow)
     assert_demo_record(records[0])
-    assert messages(warnings) == "workflow uses 1 subgraph(s): the nodes inside them are not read"
+    assert messages(warnings) == "workflow uses 1 subgraph or group node type(s): the nodes inside them are not read"
 
 
 def test_workflow_bypass_mute_reroute_and_no_control_widget() -> None:
@@ -358,6 +363,51 @@ def test_workflow_bypass_mute_reroute_and_no_control_widget() -> None:
     assert r.model == CHECKPOINT
     assert r.loras == []
     assert r.extra["graph_nodes"] == 8  # 11 nodes less the bypassed LoRA, the Reroute and the muted loader
+
+
+def test_workflow_bypassed_node_passes_each_output_its_own_input() -> None:
+    workflow = demo.comfyui_workflow()
+    sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")
+    # a bypassed node with positive/negative in and out between the encoders and the sampler (outputs 0 and 1 are
+    # both CONDITIONING: each passes on the input at its own index, not the first CONDITIONING input)
+    workflow["nodes"].append(
+        {
+            "id": 70,
+            "type": "LTXVAddGuide",
+            "mode": 4,
+            "inputs": [
+                {"name": "positive", "type": "CONDITIONING", "link": 6},
+                {"name": "negative", "type": "CONDITIONING", "link": 7},
+            ],
+            "outputs": [{"name": "positive", "type": "CONDITIONING"}, {"name": "negative", "type": "CONDITIONING"}],
+            "widgets_values": [0, 1],
+        }
+    )
+    workflow["links"][5] = [6, 6, 0, 70, 0, "CONDITIONING"]
+    workflow["links"][6] = [7, 7, 0, 70, 1, "CONDITIONING"]
+    workflow["links"] += [[20, 70, 0, 3, 1, "CONDITIONING"], [21, 70, 1, 3, 2, "CONDITIONING"]]
+    sampler["inputs"][1]["link"], sampler["inputs"][2]["link"] = 20, 21
+    records, warnings = read_graph(workflow=workflow)
+    assert warnings == []
+    assert (records[0].prompt, records[0].negative_prompt) == ("a red bicycle on a beach", "blurry")
+
+
+@pytest.mark.parametrize(
+    ("widget_inputs", "size"),
+    [(["width", "height"], (640, 480)), (["height"], (None, None))],
+    ids=["every widget listed", "converted widgets only"],
+)
+def test_workflow_widget_names_from_inputs_only_when_complete(
+    widget_inputs: list[str], size: tuple[int | None, int | None]
+) -> None:
+    workflow = demo.comfyui_workflow()
+    latent = next(n for n in workflow["nodes"] if n["type"] == "EmptyLatentImage")
+    latent["type"] = "CustomEmptyLatent"  # not in the widget table
+    latent["inputs"] = [{"name": n, "type": "INT", "widget": {"name": n}, "link": None} for n in widget_inputs]
+    latent["widgets_values"] = [640, 480]
+    records, warnings = read_graph(workflow=workflow)
+    assert warnings == []
+    assert (records[0].width, records[0].height) == size
 
 
 def test_workflow_links_as_objects_schema_1() -> None:
@@ -401,8 +451,17 @@ def test_cyclic_model_and_conditioning_links() -> None:
     assert r.prompt == "a red bicycle on a beach"
     assert r.negative_prompt == "blurry"
     assert r.width is None
-    assert "node '10' reached twice on the model chain" in messages(warnings)
+    assert "cycle in the graph at node '10'" in messages(warnings)
     assert "cycle in the graph at node '6'" in messages(warnings)
+
+
+def test_a_model_merged_with_itself_is_no_cycle() -> None:
+    graph = demo.comfyui_prompt()
+    graph["50"] = {"class_type": "ModelMergeSimple", "inputs": {"model1": ["10", 0], "model2": ["10", 0], "ratio": 0.5}}
+    graph["3"]["inputs"]["model"] = ["50", 0]
+    records, warnings = read_graph(graph)
+    assert warnings == []
+    assert records[0].model == CHECKPOINT and records[0].loras == [LORA]
 
 
 def test_links_to_missing_nodes() -> None:

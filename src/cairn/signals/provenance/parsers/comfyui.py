@@ -68,7 +68,8 @@ STRING_VALUE_INPUTS = ("value", "text", "string", "prompt", "STRING")
 CONTROL_VALUES = frozenset({"fixed", "increment", "decrement", "randomize"})
 _CONTROL = "\0control"  # marker in WIDGETS: the control widget may follow here
 
-#: Widget names, in ``widgets_values`` order, of core nodes (for reading a UI graph without an API graph).
+#: Widget names, in ``widgets_values`` order, of core nodes (for reading a UI graph without an API graph); checked
+#: against the API graphs ComfyUI's own example images carry beside their UI graphs.
 WIDGETS: dict[str, tuple[str, ...]] = {
     "KSampler": ("seed", _CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"),
     "KSamplerAdvanced": (
@@ -101,6 +102,23 @@ WIDGETS: dict[str, tuple[str, ...]] = {
     "CLIPTextEncodeSDXLRefiner": ("ascore", "width", "height", "text"),
     "EmptyLatentImage": ("width", "height", "batch_size"),
     "EmptySD3LatentImage": ("width", "height", "batch_size"),
+    "EmptyHunyuanLatentVideo": ("width", "height", "length", "batch_size"),
+    "EmptyLTXVLatentVideo": ("width", "height", "length", "batch_size"),
+    "EmptyMochiLatentVideo": ("width", "height", "length", "batch_size"),
+    "StableCascade_EmptyLatentImage": ("width", "height", "compression", "batch_size"),
+    "LTXVScheduler": ("steps", "max_shift", "base_shift", "stretch", "terminal"),
+    "SDTurboScheduler": ("steps", "denoise"),
+    "Flux2Scheduler": ("steps", "width", "height"),
+    "HunyuanImageToVideo": ("width", "height", "length", "batch_size", "guidance_type"),
+    "WanImageToVideo": ("width", "height", "length", "batch_size"),
+    "LTXVImgToVideo": ("width", "height", "length", "batch_size"),
+    "Wan22ImageToVideoLatent": ("width", "height", "length", "batch_size"),
+    "SVD_img2vid_Conditioning": ("width", "height", "video_frames", "motion_bucket_id", "fps", "augmentation_level"),
+    "StableZero123_Conditioning": ("width", "height", "batch_size", "elevation", "azimuth"),
+    "GLIGENTextBoxApply": ("text", "width", "height", "x", "y"),
+    "TextEncodeQwenImageEdit": ("prompt",),
+    "TextEncodeQwenImageEditPlus": ("prompt",),
+    "TextEncodeHunyuanVideo_ImageToVideo": ("prompt", "image_interleave"),
     "LatentUpscale": ("upscale_method", "width", "height", "crop"),
     "LatentUpscaleBy": ("upscale_method", "scale_by"),
     "FluxGuidance": ("guidance",),
@@ -257,13 +275,34 @@ def _ui_links(data: dict[str, Any]) -> dict[int, tuple[str, int, Any]]:
     return links
 
 
-def _widget_inputs(node_type: str, values: Any) -> dict[str, Any]:
-    """A UI node's widget values by name (a dict as is; a list through ``WIDGETS``; unknown types: none)."""
+def _widget_names(node: dict[str, Any]) -> tuple[tuple[str, ...], bool] | None:
+    """The widget names of a UI node in ``widgets_values`` order, and whether they come from ``WIDGETS`` (core
+    nodes) rather than from the inputs newer frontends list for every widget (``{"name", "widget": {"name"}}``, a
+    control widget assumed after each seed; older frontends list converted widgets only); None when neither."""
+    names = WIDGETS.get(node["type"])
+    if names is not None:
+        return names, True
+    inputs = node.get("inputs")
+    found: list[str] = []
+    for item in inputs if isinstance(inputs, list) else []:
+        widget = item.get("widget") if isinstance(item, dict) else None
+        if isinstance(widget, dict) and isinstance(widget.get("name"), str):
+            found.append(widget["name"])
+            if "seed" in widget["name"]:
+                found.append(_CONTROL)
+    return (tuple(found), False) if found else None
+
+
+def _widget_inputs(node: dict[str, Any]) -> dict[str, Any]:
+    """A UI node's widget values by name: a dict as is; a list named through ``_widget_names`` (names read from
+    the inputs count only when they account for every value); else none."""
+    values = node.get("widgets_values")
     if isinstance(values, dict):
         return {str(k): v for k, v in values.items()}
-    names = WIDGETS.get(node_type)
-    if not isinstance(values, list) or names is None:
+    found = _widget_names(node)
+    if not isinstance(values, list) or found is None:
         return {}
+    names, from_table = found
     named: dict[str, Any] = {}
     index = 0
     for name in names:
@@ -276,7 +315,7 @@ def _widget_inputs(node_type: str, values: Any) -> dict[str, Any]:
             continue
         named[name] = values[index]
         index += 1
-    return named
+    return named if from_table or index == len(values) else {}
 
 
 def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
@@ -297,11 +336,14 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
     links = _ui_links(data)
     budget = [ctx.limits.max_walk_steps]
 
-    def input_link(node: dict[str, Any], slot_type: Any) -> int | None:
-        """The link into a bypassed node's first input of ``slot_type`` (what the bypass passes on)."""
+    def bypass_link(node: dict[str, Any], slot: int, slot_type: Any) -> int | None:
+        """The link a bypassed node passes on to its output ``slot``: its input at the same index when that has
+        the output's type, else its first input of that type (as the ComfyUI frontend does)."""
         node_inputs = node.get("inputs")
-        for item in node_inputs if isinstance(node_inputs, list) else []:
-            if isinstance(item, dict) and item.get("type") == slot_type and isinstance(item.get("link"), int):
+        items = [i for i in node_inputs if isinstance(i, dict)] if isinstance(node_inputs, list) else []
+        same = items[slot] if 0 <= slot < len(items) and items[slot].get("type") == slot_type else None
+        for item in ([same] if same is not None else []) + items:
+            if item.get("type") == slot_type and isinstance(item.get("link"), int):
                 link: int = item["link"]
                 return link
         return None
@@ -329,7 +371,7 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
                 current = first.get("link") if isinstance(first.get("link"), int) else None
                 continue
             if mode == MODE_BYPASS:
-                current = input_link(origin, kind)
+                current = bypass_link(origin, slot, kind)
                 continue
             if mode == MODE_MUTED:
                 return None
@@ -343,7 +385,7 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
     for node_id, node in ui.items():
         if node.get("mode") in (MODE_MUTED, MODE_BYPASS) or node["type"] in ("Reroute", "PrimitiveNode", "Note"):
             continue
-        inputs = _widget_inputs(node["type"], node.get("widgets_values"))
+        inputs = _widget_inputs(node)
         node_inputs = node.get("inputs")
         for item in node_inputs if isinstance(node_inputs, list) else []:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -358,11 +400,14 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
         ctx.warn(where, "workflow links too long or cyclic: some not resolved")
     definitions = data.get("definitions")
     subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
-    if isinstance(subgraphs, list):
-        ids = {g.get("id") for g in subgraphs[:1000] if isinstance(g, dict)}
-        used = sorted({n["type"] for n in ui.values() if n["type"] in ids})
-        if used:
-            ctx.warn(where, f"workflow uses {len(used)} subgraph(s): the nodes inside them are not read")
+    inner = {g.get("id") for g in subgraphs[:1000] if isinstance(g, dict)} if isinstance(subgraphs, list) else set()
+    extra = data.get("extra")
+    groups = extra.get("groupNodes") if isinstance(extra, dict) else None
+    if isinstance(groups, dict):  # legacy group nodes: type "workflow/<name>" (later "workflow>name")
+        inner |= {f"workflow{sep}{name}" for name in list(groups)[:1000] for sep in ("/", ">")}
+    used = {n["type"] for n in ui.values() if n["type"] in inner}
+    if used:
+        ctx.warn(where, f"workflow uses {len(used)} subgraph or group node type(s): the nodes inside them are not read")
     return _with_consumers(nodes) if nodes else None
 
 
@@ -455,21 +500,20 @@ def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> Non
         return
     _class_type, inputs = found
     path = path | {link[0]}
-    text_names = [n for n in TEXT_INPUTS if n in inputs]
-    if text_names and "clip" in inputs:
-        for name in text_names:
-            text = _string(walk, inputs[name], path)
-            if text is not None and text not in out:
-                out.append(text)
-        return
     if "positive" in inputs and "negative" in inputs:  # passes both on: output 0 positive, 1 negative
         side = {0: "positive", 1: "negative"}.get(link[1])
         if side is not None:
             _texts(walk, inputs[side], path, out)
         return
+    # conditioning this node adds to (GLIGEN's conditioning_to, combine and set-area nodes) comes first
     for name, item in inputs.items():
         if name.startswith(("conditioning", "cond")) or name == "positive":
             _texts(walk, item, path, out)
+    if "clip" in inputs:  # a text encoder (or a node that encodes text into what it passes on)
+        for name in TEXT_INPUTS:
+            text = _string(walk, inputs[name], path) if name in inputs else None
+            if text is not None and text not in out:
+                out.append(text)
 
 
 def _lora(name: Any, weight: Any, weight_clip: Any) -> ModelRef | None:
@@ -510,22 +554,36 @@ def _node_loras(walk: _Walk, inputs: dict[str, Any], path: frozenset[str]) -> li
     return [ref for ref in found if ref is not None]
 
 
+_Chain = tuple[str, Any] | None  # (node id, parent chain): the ancestors of a pending link
+
+
+def _on_chain(walk: _Walk, node_id: str, chain: _Chain) -> bool:
+    """Whether ``node_id`` is an ancestor in ``chain`` (each ancestor looked at costs a walk step)."""
+    while chain is not None:
+        walk.step()
+        if chain[0] == node_id:
+            return True
+        chain = chain[1]
+    return False
+
+
 def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
     """Follow a ``model`` link back through LoRA and patch nodes to the loader(s); fill model and LoRAs."""
     groups: list[list[ModelRef]] = []  # LoRAs per node, walked from the sampler back
     checkpoints: list[tuple[str, str]] = []
-    pending: list[Any] = [value]
+    # each pending link carries its chain of ancestors (node id, parent chain), checked only on a revisit
+    pending: list[tuple[Any, _Chain]] = [(value, None)]
     seen: set[str] = set()  # a chain can be long: one set for the walk, not a path per node
     try:
         while pending:
-            link = _link(pending.pop())
+            item, chain = pending.pop()
+            link = _link(item)
             if link is None:
                 continue
             if link[0] in seen:
-                walk.warn(
-                    f"node {link[0]!r} reached twice on the model chain (a cycle or a shared branch): followed once"
-                )
-                continue
+                if _on_chain(walk, link[0], chain):
+                    walk.warn(f"cycle in the graph at node {link[0]!r}: not followed again")
+                continue  # else a branch shared by two inputs (a merge of one model): read once
             seen.add(link[0])
             found = walk.node(link, frozenset())
             if found is None:
@@ -540,7 +598,8 @@ def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
                 continue
             loras.extend(_node_loras(walk, inputs, path))
             followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
-            pending.extend(inputs[n] for n in reversed(followed))
+            here: _Chain = (link[0], chain)
+            pending.extend((inputs[n], here) for n in reversed(followed))
     finally:  # what was read stays when the walk budget ends part way
         _store_models(record, groups, checkpoints)
 
