@@ -320,6 +320,8 @@ def invokeai_metadata() -> dict[str, Any]:
         "cfg_rescale_multiplier": 0.0,
         "steps": STEPS,
         "scheduler": "euler",
+        "seamless_x": False,
+        "seamless_y": False,
         "model": {
             "key": CHECKPOINT_KEY,
             "hash": f"blake3:{CHECKPOINT_BLAKE3}",
@@ -341,6 +343,7 @@ def invokeai_metadata() -> dict[str, Any]:
         ],
         "positive_style_prompt": PROMPT,
         "negative_style_prompt": NEGATIVE,
+        "regions": [],
         "app_version": INVOKEAI_VERSION,
     }
 

@@ -65,6 +65,7 @@ def assert_current(record: GenerationRecord) -> None:
     assert record.extra["model_keys"] == MODEL_KEYS
     assert record.extra["generation_mode"] == "sdxl_txt2img"
     assert record.extra["positive_style_prompt"] == "a red bicycle on a beach"
+    assert (record.extra["seamless_x"], record.extra["seamless_y"]) == (False, False)
 
 
 # --- the demo images ----------------------------------------------------------------------------------
