@@ -1,0 +1,84 @@
+"""Invisible watermarks of Stable Diffusion and InvokeAI pictures (``invisible-watermark``'s dwtDct), read from
+the one decode (issue 12). See :mod:`cairn.signals.provenance.watermark` for the algorithm and the scoring.
+
+Cost policy (``ScanSettings.watermarks``, ``cairn scan --watermarks``, recorded with the run):
+
+* ``auto`` (default): a picture is checked when it carries a generation record (metadata or pixel copy), or
+  when its size is one generators produce: both sides multiples of 64, the longer at most 2048 pixels (SD 1.x
+  512-768, SDXL's 1024-pixel buckets, their 1.5x/2x hires-fix outputs up to 2048). A mark survives only at the
+  size it was written at, so pictures of other sizes (camera photos, resized copies) rarely hold a readable
+  one; checking every picture would cost a decode's worth of time again on each.
+* ``all``: every colour picture of at least 256x256 pixels.
+* ``off``: none.
+
+A picture that is due but cannot hold a mark (under 256x256, grey, decoded at reduced scale) gets a
+``watermark_skipped`` note. Stored: a ``Finding(signal="ai_watermark", kind="watermark", data={scheme,
+matched_bits, total_bits, verdict, p_false_positive, channel_order, decoded_text?, note}, where="pixels: ...")``
+only for a score above "none" (a clean picture stores nothing, to keep the database small). Absence proves
+nothing: most generators add no mark, and re-encoding, resizing or cropping removes it.
+"""
+
+from __future__ import annotations
+
+from cairn import errors
+from cairn.model import FileResult, Finding
+from cairn.settings import ScanSettings
+from cairn.signals.ai_generation import RECORD_KIND
+from cairn.signals.base import DecodedImage
+from cairn.signals.provenance.watermark import check_size, decode
+
+NAME = "ai_watermark"
+KIND = "watermark"
+POLICIES = ("auto", "all", "off")
+#: ``auto``'s generator sizes: both sides multiples of this, the longer side at most MAX_GENERATOR_SIDE.
+GENERATOR_STEP = 64
+MAX_GENERATOR_SIDE = 2048
+
+
+def generator_size(width: int, height: int) -> bool:
+    """Whether ``auto`` checks a picture of this size without a generation record."""
+    return (
+        width % GENERATOR_STEP == 0
+        and height % GENERATOR_STEP == 0
+        and 0 < width <= MAX_GENERATOR_SIDE
+        and 0 < height <= MAX_GENERATOR_SIDE
+    )
+
+
+def due(policy: str, width: int, height: int, has_record: bool) -> bool:
+    """Whether the policy checks this picture."""
+    if policy == "off":
+        return False
+    if policy == "all":
+        return True
+    if policy != "auto":
+        raise ValueError(f"unknown watermark policy {policy!r}; one of {', '.join(POLICIES)}")
+    return has_record or generator_size(width, height)
+
+
+class AiWatermarkSignal:
+    """Stores watermark findings (verdict above "none") for the pictures the policy checks."""
+
+    name = NAME
+    order = 70  # after the record signals (ai_generation 60, ai_stealth 61): auto checks pictures with records
+
+    def apply(self, decoded: DecodedImage, result: FileResult, settings: ScanSettings) -> None:
+        policy = getattr(settings, "watermarks", "auto")
+        width, height = decoded.image.size
+        has_record = any(f.kind == RECORD_KIND for f in result.findings)
+        if not due(policy, width, height, has_record):
+            return
+        reason = check_size(width, height)
+        if reason is None and decoded.draft_scale < 1.0:
+            reason = "decoded at reduced scale, which a mark does not survive"
+        if reason is None and decoded.rgb.ndim != 3:
+            reason = "a grey picture has no colour channel to carry a mark"
+        if reason is not None:
+            result.errors.append(errors.item_note(errors.WATERMARK_SKIPPED, f"watermark not checked: {reason}"))
+            return
+        for score in decode(decoded.rgb):
+            if score.verdict != "none":
+                result.findings.append(Finding(NAME, KIND, score.as_dict(), score.where))
+
+
+SIGNALS = [AiWatermarkSignal()]

@@ -1,0 +1,350 @@
+"""The invisible watermark of Stable Diffusion and InvokeAI images: the ``dwtDct`` method of the
+``invisible-watermark`` package (``imwatermark``), decoded on NumPy alone.
+
+The package's PyPI release imports torch on load, so cairn reads the watermark with its own implementation of
+the same algorithm (tests check it bit for bit against the package's decoder and encoder):
+
+1. the picture, as the uint8 array the encoder was given, is converted to YUV with OpenCV's fixed-point
+   BT.601 formula (``COLOR_BGR2YUV``); only the U channel carries the mark (the package's channel loop runs
+   over channels 0 and 1 with scales 0 and 36, so Y is skipped and V never reached);
+2. U, cut to multiples of 4 pixels, is transformed by one level of the Haar DWT; the approximation band (LL)
+   is cut into 4x4 blocks, row by row;
+3. in each block the coefficient of largest magnitude other than the first is found; its magnitude modulo the
+   scale 36 above 18 reads as bit 1, else 0 (despite the name no DCT is taken);
+4. block ``k`` votes for message bit ``k mod n``; a bit is 1 when more than 127/255 of its votes are 1.
+
+Which order the encoder got the channels in is not always BGR: Stability's own code flips RGB to BGR, the
+diffusers pipelines hand it RGB as is. Both orders are read; the better match is reported.
+
+Messages: SDXL's fixed 48 bits ``0xB3EC907BB19E``, scored as Stability's detector does (matched bits of 48:
+<= 27 none, 28-33 partial, 34-35 likely, >= 36 very likely); SD 1.x ``StableDiffusionV1`` (136 bits) and SD 2.x
+``SDV2`` (32 bits), for which no thresholds are published: reported with the matched bits and the binomial
+probability that an unmarked image matches as many by chance, and a verdict from that probability at the
+levels Stability's SDXL thresholds correspond to. InvokeAI's mark is opt-in with a user-chosen text (default
+``InvokeAI``): any message length from 4 to 32 bytes is tried, and a text reported only when every bit is
+clearly voted and every character printable ASCII (its probability bound counts every length tried).
+
+Absence proves nothing: re-encoding, resizing or cropping removes the mark, and most generators never add one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: The encoder refuses (and the decoder is meaningless on) pictures of fewer pixels than this.
+MIN_PIXELS = 256 * 256
+SCALE = 36.0
+BLOCK = 4
+#: pywt's Haar filter tap (its rounding, kept so the LL band is bit-identical to ``pywt.dwt2(x, "haar")``).
+HAAR = 0.7071067811865476
+ORDERS = ("bgr", "rgb")
+ABSENCE_NOTE = (
+    "absence of a watermark proves nothing: most generators add none, and re-encoding, resizing or cropping removes it"
+)
+WHERE = "pixels: invisible-watermark dwtDct (U channel, Haar LL, 4x4 blocks, scale 36), channel order {order}"
+
+VERDICTS = ("none", "partial", "likely", "very likely")
+
+
+def _bits_of(value: int, nbits: int) -> npt.NDArray[np.uint8]:
+    return np.array([(value >> (nbits - 1 - i)) & 1 for i in range(nbits)], dtype=np.uint8)
+
+
+def _bits_of_bytes(data: bytes) -> npt.NDArray[np.uint8]:
+    return np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A known watermark message."""
+
+    name: str
+    bits: npt.NDArray[np.uint8]
+    description: str
+
+
+SDXL = Scheme("sdxl", _bits_of(0xB3EC907BB19E, 48), "Stable Diffusion XL (Stability AI, diffusers), 48 bits")
+SD1 = Scheme("sd1", _bits_of_bytes(b"StableDiffusionV1"), "Stable Diffusion 1.x reference scripts, 'StableDiffusionV1'")
+SD2 = Scheme("sd2", _bits_of_bytes(b"SDV2"), "Stable Diffusion 2.x reference scripts, 'SDV2'")
+SCHEMES = (SDXL, SD1, SD2)
+TEXT_SCHEME = "text"  # a printable message of unknown length (InvokeAI's opt-in mark, default 'InvokeAI')
+TEXT_LENGTHS = range(4, 33)  # bytes tried for a text message
+#: A text message's bits must be voted this clearly: |2 * share of 1-votes - 1| (0: a tie, 1: unanimous).
+TEXT_MIN_CLARITY = 0.3  # mean over the bits; unmarked pictures read about 0.05, marked ones 0.5 and more
+
+
+def p_at_least(matched: int, total: int) -> float:
+    """P(X >= matched) for X ~ Binomial(total, 1/2): the chance an unmarked image matches that many bits."""
+    return math.fsum(math.comb(total, k) for k in range(matched, total + 1)) / 2.0**total
+
+
+#: Stability's SDXL thresholds as chance probabilities: the verdict levels for messages without thresholds.
+P_LEVELS = (
+    (p_at_least(36, 48), "very likely"),
+    (p_at_least(34, 48), "likely"),
+    (p_at_least(28, 48), "partial"),
+)
+
+
+def sdxl_verdict(matched: int) -> str:
+    """Stability's own reading of matched bits out of 48."""
+    if matched >= 36:
+        return "very likely"
+    if matched >= 34:
+        return "likely"
+    if matched >= 28:
+        return "partial"
+    return "none"
+
+
+def p_verdict(p: float) -> str:
+    """A verdict from a chance probability, at the levels of Stability's SDXL thresholds."""
+    for level, verdict in P_LEVELS:
+        if p <= level:
+            return verdict
+    return "none"
+
+
+def u_channel(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.int32]:
+    """OpenCV's ``COLOR_BGR2YUV`` U channel (bit-exact, fixed point) of ``pixels`` (HxWx3 RGB as decoded), read
+    as the encoder read it: ``order`` "bgr" when it was given BGR (OpenCV's convention), "rgb" when it was given
+    the RGB array as is (so it took red for blue)."""
+    red, green, blue = (pixels[..., i].astype(np.int32) for i in ((0, 1, 2) if order == "bgr" else (2, 1, 0)))
+    luma = (red * 4899 + green * 9617 + blue * 1868 + (1 << 13)) >> 14
+    u = ((blue - luma) * 8061 + (128 << 14) + (1 << 13)) >> 14
+    return np.clip(u, 0, 255, out=u)
+
+
+def haar_ll(channel: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The approximation band of one level of ``pywt.dwt2(channel, "haar")`` (even sides), bit-identical."""
+    f = channel.astype(np.float64)
+    rows = f[0::2] * HAAR + f[1::2] * HAAR
+    return rows[:, 0::2] * HAAR + rows[:, 1::2] * HAAR
+
+
+def _blocks(ll: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    nr, nc = ll.shape[0] // BLOCK, ll.shape[1] // BLOCK
+    cut = ll[: nr * BLOCK, : nc * BLOCK]
+    return cut.reshape(nr, BLOCK, nc, BLOCK).transpose(0, 2, 1, 3).reshape(nr * nc, BLOCK * BLOCK)
+
+
+def block_votes(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.bool_]:
+    """Each 4x4 block's vote (True: 1) in the decoder's order, for the channel ``order``."""
+    height, width = pixels.shape[:2]
+    u = u_channel(pixels[: height // 4 * 4, : width // 4 * 4], order)
+    blocks = np.abs(_blocks(haar_ll(u))[:, 1:])
+    peak = blocks[np.arange(blocks.shape[0]), blocks.argmax(axis=1)]
+    votes: npt.NDArray[np.bool_] = np.remainder(peak, SCALE) > 0.5 * SCALE
+    return votes
+
+
+def tally(votes: npt.NDArray[np.bool_], nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
+    """The decoded bits for a message of ``nbits`` (as the package's decoder decides them) and each bit's share
+    of 1-votes."""
+    slot = np.arange(votes.size) % nbits
+    ones = np.bincount(slot, weights=votes, minlength=nbits)
+    count = np.bincount(slot, minlength=nbits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = ones / count
+    bits = (share * 255 > 127).astype(np.uint8)  # NaN (no votes) compares False, as the package's does
+    return bits, share
+
+
+@dataclass(frozen=True)
+class WatermarkScore:
+    """One scheme's best reading of a picture."""
+
+    scheme: str
+    matched_bits: int
+    total_bits: int
+    verdict: str
+    p_false_positive: float
+    channel_order: str
+    decoded_text: str | None = None
+    clarity: float = 0.0  # mean |2 * share of 1-votes - 1| over the bits: 0 a tie each, 1 unanimous
+
+    @property
+    def where(self) -> str:
+        return WHERE.format(order=self.channel_order.upper())
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "scheme": self.scheme,
+            "matched_bits": self.matched_bits,
+            "total_bits": self.total_bits,
+            "verdict": self.verdict,
+            "p_false_positive": self.p_false_positive,
+            "channel_order": self.channel_order,
+        }
+        if self.decoded_text is not None:
+            data["decoded_text"] = self.decoded_text
+        data["vote_clarity"] = round(self.clarity, 3)
+        data["note"] = ABSENCE_NOTE
+        return data
+
+
+def balanced_accuracy(bits: npt.NDArray[np.uint8], message: npt.NDArray[np.uint8]) -> float:
+    """The mean of the shares of the message's 1-bits and 0-bits read right: 0.5 for a decode that is all ones
+    or all zeros (a flat picture's), 1.0 for a clean mark."""
+    ones = message == 1
+    hit_ones = float((bits[ones] == 1).mean()) if ones.any() else 1.0
+    hit_zeros = float((bits[~ones] == 0).mean()) if (~ones).any() else 1.0
+    return (hit_ones + hit_zeros) / 2
+
+
+#: Stability's SDXL thresholds (28, 34, 36 of 48) as shares, for messages without published thresholds.
+SHARE_LEVELS = ((36 / 48, "very likely"), (34 / 48, "likely"), (28 / 48, "partial"))
+
+
+def share_verdict(share: float) -> str:
+    """A verdict from the balanced share of matched bits, at the shares of Stability's SDXL thresholds."""
+    for level, verdict in SHARE_LEVELS:
+        if share >= level:
+            return verdict
+    return "none"
+
+
+def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScore:
+    """The scheme's best match over the channel orders (ties: the first order). SDXL is judged by Stability's
+    thresholds on matched bits; the others by their balanced share of matched bits (so that a decode of all
+    zeros, as flat pictures give, never counts), with the binomial chance probability reported beside."""
+    best: tuple[int, str, float, float] | None = None
+    total = int(scheme.bits.size)
+    for order, votes in votes_by_order.items():
+        bits, share = tally(votes, total)
+        matched = int((bits == scheme.bits).sum())
+        if best is None or matched > best[0]:
+            best = (matched, order, balanced_accuracy(bits, scheme.bits), _clarity(share))
+    assert best is not None
+    matched, order, balanced, clarity = best
+    p = min(1.0, p_at_least(matched, total) * len(votes_by_order))  # the best of the orders tried
+    verdict = sdxl_verdict(matched) if scheme is SDXL else share_verdict(balanced)
+    return WatermarkScore(scheme.name, matched, total, verdict, p, order, clarity=clarity)
+
+
+def _clarity(share: npt.NDArray[np.float64]) -> float:
+    return float(np.nan_to_num(np.abs(2 * share - 1)).mean())
+
+
+def read_text(votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScore | None:
+    """A printable text message of 4-32 bytes, or None: the length whose bits are most clearly voted (a message
+    read at a multiple of its length is as clear: the shortest of the clearest is taken), when that clarity is
+    well above an unmarked picture's and the text is printable ASCII."""
+    tries = len(TEXT_LENGTHS) * len(votes_by_order)
+    found: list[tuple[float, int, str, npt.NDArray[np.uint8]]] = []
+    for nbytes in TEXT_LENGTHS:
+        for order, votes in votes_by_order.items():
+            if votes.size < nbytes * 8:
+                continue
+            bits, share = tally(votes, nbytes * 8)
+            clarity = _clarity(share)
+            if clarity >= TEXT_MIN_CLARITY:
+                found.append((clarity, nbytes, order, bits))
+    if not found:
+        return None
+    clearest = max(c for c, _, _, _ in found)
+    clarity, nbytes, order, bits = min((f for f in found if f[0] >= clearest - 0.05), key=lambda f: f[1])
+    data = np.packbits(bits).tobytes()
+    text = data.decode("latin-1")
+    if not all(0x20 <= b < 0x7F for b in data) or len(set(text)) < 3 or not any(c.isalpha() for c in text):
+        return None  # unprintable, or a pattern (stripes read as 'UUUU') rather than a message
+    # chance bound: every length and order tried, each byte printable with probability 95/256 (the vote
+    # clarity, which an unmarked picture rarely shows, is not counted: the bound is conservative)
+    p = min(1.0, tries * (95 / 256) ** nbytes)
+    return WatermarkScore(TEXT_SCHEME, nbytes * 8, nbytes * 8, p_verdict(p), p, order, text, clarity)
+
+
+def check_size(width: int, height: int) -> str | None:
+    """Why a picture of this size cannot be read (the package's own minimum), or None."""
+    if width * height < MIN_PIXELS:
+        return f"{width}x{height} is under invisible-watermark's minimum of 256x256 pixels"
+    if (height // 8) * (width // 8) < 136:  # too few 4x4 LL blocks for the longest message
+        return f"{width}x{height} has too few 8x8 pixel blocks to hold a message"
+    return None
+
+
+def decode(
+    pixels: npt.NDArray[np.uint8], schemes: Sequence[Scheme] = SCHEMES, orders: Sequence[str] = ORDERS
+) -> list[WatermarkScore]:
+    """Every scheme's score (verdict "none" included; at most one above it) and a text message when one reads;
+    ``pixels`` is HxWx3 RGB of at least :data:`MIN_PIXELS` (see :func:`check_size`)."""
+    votes = {order: block_votes(pixels, order) for order in orders}
+    scores = [score_scheme(scheme, votes) for scheme in schemes]
+    text = read_text(votes)
+    known = {scheme.name: np.packbits(scheme.bits).tobytes() for scheme in schemes}
+    if text is not None and any(  # the text is a known message already scored: no second finding
+        s.verdict != "none" and known[s.scheme] == (text.decoded_text or "").encode("ascii") for s in scores
+    ):
+        text = None
+    return _exclusive(scores + ([text] if text is not None else []))
+
+
+def _exclusive(scores: list[WatermarkScore]) -> list[WatermarkScore]:
+    """A picture holds one dwtDct mark at most (embedding overwrites the coefficients), and messages share
+    structure (ASCII texts agree on every eighth bit; a message read at another length still half agrees): of
+    the scores above "none", only the one whose bits are most clearly voted stays (a mark is clearest at its
+    own length; a known message before a text read at the same length); the others are turned to "none"."""
+    positive = [s for s in scores if s.verdict != "none"]
+    if len(positive) <= 1:
+        return scores
+    best = max(positive, key=lambda s: (round(s.clarity, 9), s.scheme != TEXT_SCHEME))
+    return [
+        s
+        if s is best or s.verdict == "none"
+        else WatermarkScore(
+            s.scheme,
+            s.matched_bits,
+            s.total_bits,
+            "none",
+            s.p_false_positive,
+            s.channel_order,
+            s.decoded_text,
+            s.clarity,
+        )
+        for s in scores
+    ]
+
+
+# -- writing (the demo and tests make benign marked pictures where the package is not installed) -------------
+
+
+def embed(pixels: npt.NDArray[np.uint8], bits: npt.NDArray[np.uint8], order: str = "bgr") -> npt.NDArray[np.uint8]:
+    """A copy of ``pixels`` (HxWx3 RGB) carrying ``bits`` the way the package's dwtDct encoder puts them (each
+    block's peak coefficient moved to the quarter or three-quarter point of its scale step), changing only U:
+    the blue channel (red for ``order`` "rgb") and a little green, so luma stays. Readable by the package's
+    decoder and :func:`decode`; not bit-identical to the package's encoder output."""
+    height, width = pixels.shape[:2]
+    h4, w4 = height // 4 * 4, width // 4 * 4
+    u = u_channel(pixels[:h4, :w4], order).astype(np.float64)
+    ll = haar_ll(u)
+    blocks = _blocks(ll)
+    ranked = np.sort(np.abs(blocks[:, 1:]), axis=1)
+    peaks = np.abs(blocks[:, 1:]).argmax(axis=1) + 1
+    index = np.arange(blocks.shape[0])
+    value = blocks[index, peaks]
+    wanted = bits[index % bits.size].astype(np.float64)
+    magnitude = (np.floor(np.abs(value) / SCALE) + 0.25 + 0.5 * wanted) * SCALE
+    # unlike the package's encoder, keep the peak the block's peak (a step up when it would fall below the
+    # runner-up), so the decoder reads the coefficient that was set
+    magnitude = np.where(magnitude < ranked[:, -2] + 2.0, magnitude + SCALE, magnitude)
+    delta_blocks = np.zeros_like(blocks)
+    delta_blocks[index, peaks] = np.where(value >= 0, magnitude, -magnitude) - value
+    nr, nc = ll.shape[0] // BLOCK, ll.shape[1] // BLOCK
+    delta_ll = np.zeros_like(ll)
+    delta_ll[: nr * BLOCK, : nc * BLOCK] = (
+        delta_blocks.reshape(nr, nc, BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(nr * BLOCK, nc * BLOCK)
+    )
+    # a change d of an LL coefficient is a change d/2 of each of its four pixels (inverse Haar, detail kept)
+    delta_u = np.repeat(np.repeat(delta_ll / 2.0, 2, axis=0), 2, axis=1)
+    blue_i = 2 if order == "bgr" else 0
+    out = pixels.astype(np.float64)
+    delta_blue = delta_u / 0.492  # U = 0.492 (B - Y): with Y kept, B moves by dU / 0.492
+    out[:h4, :w4, blue_i] += delta_blue
+    out[:h4, :w4, 1] -= delta_blue * 0.114 / 0.587  # G compensates so Y = .299 R + .587 G + .114 B stays
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

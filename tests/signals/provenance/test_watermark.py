@@ -1,0 +1,296 @@
+"""The invisible-watermark (dwtDct) reader against the package's own encoder and decoder, on benign drawn
+pictures: SDXL's 48 bits, SD 1.x's 'StableDiffusionV1', SD 2.x's 'SDV2', an InvokeAI-style text; both channel
+orders; unmarked pictures; the scan signal and its cost policy.
+
+The package (``pip install --no-deps invisible-watermark PyWavelets opencv-python-headless``: its PyPI release
+imports torch on load, so its dwtDct module is loaded from its file, without the package's ``__init__``) is a
+test-only tool; the tests that need it are skipped where it is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cairn.demo import ai_samples_pixels as demo
+from cairn.model import FileResult, Finding, ItemMeta, Locator
+from cairn.settings import ScanSettings
+from cairn.signals.ai_watermark import AiWatermarkSignal, due, generator_size
+from cairn.signals.imaging import decode_image
+from cairn.signals.provenance import watermark as wm
+
+NOTE = "pip install --no-deps invisible-watermark PyWavelets opencv-python-headless"
+
+
+def package_dwtdct() -> ModuleType:
+    """The package's ``maxDct`` module (its dwtDct encoder and decoder), loaded without importing torch."""
+    pytest.importorskip("cv2", reason=NOTE)
+    pytest.importorskip("pywt", reason=NOTE)
+    spec = importlib.util.find_spec("imwatermark")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"invisible-watermark is not installed ({NOTE})")
+    path = Path(list(spec.submodule_search_locations)[0]) / "maxDct.py"
+    module_spec = importlib.util.spec_from_file_location("imwatermark_maxdct", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def maxdct() -> ModuleType:
+    return package_dwtdct()
+
+
+def scene(height: int = 512, width: int = 512, seed: int = 0) -> np.ndarray:
+    """A benign RGB picture: gradients, a disc and a bar, light noise (values kept off 0 and 255)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = 60 + 140 * x / width
+    green = 60 + 140 * y / height
+    blue = 128 + 50 * np.sin(x / 37.0) * np.cos(y / 23.0)
+    disc = (x - width * 0.6) ** 2 + (y - height * 0.4) ** 2 < (min(width, height) * 0.15) ** 2
+    red[disc], green[disc], blue[disc] = 200, 40, 40  # a red ball
+    bar = (np.abs(y - height * 0.75) < height * 0.03) & (x > width * 0.2) & (x < width * 0.8)
+    red[bar], green[bar], blue[bar] = 40, 40, 60
+    pixels = np.stack([red, green, blue], axis=-1) + rng.normal(0, 4, (height, width, 3))
+    return np.clip(np.rint(pixels), 20, 235).astype(np.uint8)
+
+
+def textured(height: int = 512, width: int = 512, seed: int = 0) -> np.ndarray:
+    """:func:`scene` with grain (sigma 12), as generated pictures have: the package's encoder keeps every bit
+    of its messages on such content (on smooth content a block's peak moves and bits are lost)."""
+    rng = np.random.default_rng(seed + 1000)
+    grain = scene(height, width, seed).astype(np.float64) + rng.normal(0, 12, (height, width, 3))
+    return np.clip(np.rint(grain), 0, 255).astype(np.uint8)
+
+
+def package_embed(maxdct: ModuleType, rgb: np.ndarray, bits: np.ndarray, order: str) -> np.ndarray:
+    """The package's dwtDct embedding, handed the picture as a caller does: BGR (Stability's scripts, SD 1.x/2.x
+    reference scripts, InvokeAI) or the RGB array as is (diffusers); returned as RGB."""
+    encoder = maxdct.EmbedMaxDct([int(b) for b in bits], wmLen=int(bits.size))
+    if order == "bgr":
+        return np.ascontiguousarray(encoder.encode(np.ascontiguousarray(rgb[..., ::-1]))[..., ::-1])
+    return np.ascontiguousarray(encoder.encode(rgb.copy()))
+
+
+def package_decode(maxdct: ModuleType, rgb: np.ndarray, nbits: int, order: str) -> np.ndarray:
+    bgr_in = np.ascontiguousarray(rgb[..., ::-1]) if order == "bgr" else rgb
+    return np.asarray(maxdct.EmbedMaxDct([], wmLen=nbits).decode(bgr_in), dtype=np.uint8)
+
+
+def positive(scores: list[wm.WatermarkScore]) -> list[wm.WatermarkScore]:
+    return [s for s in scores if s.verdict != "none"]
+
+
+# -- bit for bit against the package ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", wm.SCHEMES, ids=lambda s: s.name)
+@pytest.mark.parametrize("order", wm.ORDERS)
+@pytest.mark.parametrize(("height", "width"), [(512, 512), (768, 512), (1023, 1029)])
+def test_decoder_matches_the_package_on_its_own_embedding(
+    maxdct: ModuleType, scheme: wm.Scheme, order: str, height: int, width: int
+) -> None:
+    marked = package_embed(maxdct, scene(height, width, seed=height), scheme.bits, order)
+    expected = package_decode(maxdct, marked, scheme.bits.size, order)
+    bits, _ = wm.tally(wm.block_votes(marked, order), scheme.bits.size)
+    assert np.array_equal(bits, expected)
+    # the score: the package's reading in the better of the two orders
+    readings = {o: package_decode(maxdct, marked, scheme.bits.size, o) for o in wm.ORDERS}
+    matched, best = max((int((readings[o] == scheme.bits).sum()), o) for o in reversed(wm.ORDERS))
+    score = wm.score_scheme(scheme, {o: wm.block_votes(marked, o) for o in wm.ORDERS})
+    assert (score.matched_bits, score.channel_order) == (matched, best)
+    assert score.p_false_positive == min(1.0, 2 * wm.p_at_least(matched, scheme.bits.size))
+    if scheme is wm.SDXL:
+        assert score.verdict == wm.sdxl_verdict(matched)
+    else:
+        assert score.verdict == wm.share_verdict(wm.balanced_accuracy(readings[best], scheme.bits))
+    # the package's encoder loses bits where a block's peak moves (smooth content): on this picture it keeps
+    # every bit in one channel order and some in the other; a positive verdict is always the embedded scheme
+    found = positive(wm.decode(marked))
+    assert [s.scheme for s in found] in ([scheme.name], [])
+    if order == "rgb":
+        assert [(s.scheme, s.verdict) for s in found] == [(scheme.name, "very likely")]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unmarked_pictures_read_as_the_package_reads_them_and_score_none(maxdct: ModuleType, seed: int) -> None:
+    rgb = scene(512 + 64 * seed, 640, seed=seed)
+    for order in wm.ORDERS:
+        for nbits in (32, 48, 64, 136):
+            bits, _ = wm.tally(wm.block_votes(rgb, order), nbits)
+            assert np.array_equal(bits, package_decode(maxdct, rgb, nbits, order))
+    assert positive(wm.decode(rgb)) == []
+
+
+def test_flat_and_extreme_pictures_score_none() -> None:
+    for value in (0, 128, 255):
+        assert positive(wm.decode(np.full((512, 512, 3), value, dtype=np.uint8))) == []
+    stripes = np.zeros((512, 512, 3), dtype=np.uint8)
+    stripes[:, ::2] = 255
+    assert positive(wm.decode(stripes)) == []
+
+
+def test_invokeai_text(maxdct: ModuleType) -> None:
+    bits = np.unpackbits(np.frombuffer(b"InvokeAI", dtype=np.uint8))
+    marked = package_embed(maxdct, textured(768, 768, seed=9), bits, "bgr")
+    assert np.array_equal(package_decode(maxdct, marked, 64, "bgr"), bits)
+    [found] = positive(wm.decode(marked))
+    assert (found.scheme, found.decoded_text, found.channel_order) == ("text", "InvokeAI", "bgr")
+    assert found.p_false_positive == pytest.approx(len(wm.TEXT_LENGTHS) * 2 * (95 / 256) ** 8)
+
+
+def test_printable_known_messages_are_reported_once() -> None:
+    """'SDV2' and 'StableDiffusionV1' also read as texts: only the known scheme is reported."""
+    for scheme in (wm.SD2, wm.SD1):
+        scores = wm.decode(wm.embed(textured(seed=3), scheme.bits, "bgr"))
+        assert [(s.scheme, s.matched_bits) for s in positive(scores)] == [(scheme.name, scheme.bits.size)]
+
+
+# -- cairn's own encoder (the demo's) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", wm.SCHEMES, ids=lambda s: s.name)
+@pytest.mark.parametrize("order", wm.ORDERS)
+def test_own_encoder_is_read_by_the_package(maxdct: ModuleType, scheme: wm.Scheme, order: str) -> None:
+    marked = wm.embed(scene(seed=11), scheme.bits, order)
+    assert np.array_equal(package_decode(maxdct, marked, scheme.bits.size, order), scheme.bits)
+
+
+def test_own_encoder_round_trip_without_the_package() -> None:
+    for scheme in wm.SCHEMES:
+        for order in wm.ORDERS:
+            [found] = positive(wm.decode(wm.embed(scene(seed=5), scheme.bits, order)))
+            assert (found.scheme, found.matched_bits, found.channel_order) == (scheme.name, scheme.bits.size, order)
+    text = np.unpackbits(np.frombuffer(b"case 2024 test", dtype=np.uint8))
+    [found] = positive(wm.decode(wm.embed(scene(seed=6), text, "bgr")))
+    assert found.decoded_text == "case 2024 test"
+
+
+def test_demo_pictures(tmp_path: Path) -> None:
+    paths = {p.name: p for p in demo.write_watermarked(tmp_path)}
+    for name, scheme, order in ((demo.SDXL_MARKED, "sdxl", "rgb"), (demo.SD1_MARKED, "sd1", "bgr")):
+        rgb = np.asarray(Image.open(paths[name]).convert("RGB"))
+        [found] = positive(wm.decode(rgb))
+        total = {"sdxl": 48, "sd1": 136}[scheme]
+        assert (found.scheme, found.matched_bits, found.total_bits, found.channel_order) == (
+            scheme,
+            total,
+            total,
+            order,
+        )
+        assert found.verdict == "very likely"
+
+
+def test_absence_proves_nothing_resizing_removes_the_mark() -> None:
+    marked = wm.embed(scene(seed=2), wm.SDXL.bits, "bgr")
+    assert positive(wm.decode(marked)) != []
+    resized = np.asarray(Image.fromarray(marked).resize((448, 448), Image.Resampling.BICUBIC))
+    assert positive(wm.decode(resized)) == []
+
+
+# -- scoring ---------------------------------------------------------------------------------------------------
+
+
+def test_stability_thresholds() -> None:
+    assert [wm.sdxl_verdict(n) for n in (0, 27, 28, 33, 34, 35, 36, 48)] == [
+        "none",
+        "none",
+        "partial",
+        "partial",
+        "likely",
+        "likely",
+        "very likely",
+        "very likely",
+    ]
+
+
+def test_binomial_tail() -> None:
+    assert wm.p_at_least(48, 48) == 2.0**-48
+    assert wm.p_at_least(0, 136) == 1.0
+    assert wm.p_at_least(2, 3) == 0.5
+    assert wm.p_at_least(3, 4) == 5 / 16
+    assert wm.p_at_least(36, 48) < wm.p_at_least(34, 48) < wm.p_at_least(28, 48) < 0.5
+
+
+def test_share_verdicts_ignore_one_sided_decodes() -> None:
+    zeros = np.zeros(32, dtype=np.uint8)
+    assert wm.balanced_accuracy(zeros, wm.SD2.bits) == 0.5
+    assert wm.balanced_accuracy(wm.SD2.bits, wm.SD2.bits) == 1.0
+    assert wm.share_verdict(0.5) == "none" and wm.share_verdict(1.0) == "very likely"
+
+
+def test_size_limits() -> None:
+    assert wm.check_size(255, 256) == "255x256 is under invisible-watermark's minimum of 256x256 pixels"
+    assert wm.check_size(256, 256) is None
+    assert wm.check_size(65536, 1) is not None
+
+
+# -- the scan signal and its policy ----------------------------------------------------------------------------
+
+
+def png(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, "PNG")
+    return out.getvalue()
+
+
+def run_signal(data: bytes, policy: str, findings: list[Finding] | None = None) -> FileResult:
+    settings = ScanSettings(watermarks=policy)
+    outcome = decode_image(data, settings)
+    assert outcome.decoded is not None
+    result = FileResult(Locator.of("sample.png"), ItemMeta(), findings=list(findings or []))
+    AiWatermarkSignal().apply(outcome.decoded, result, settings)
+    return result
+
+
+RECORD = Finding("ai_generation", "generation_record", {"tool": "A1111"}, "PNG tEXt 'parameters'")
+
+
+def test_policy() -> None:
+    assert generator_size(512, 512) and generator_size(832, 1216) and generator_size(2048, 2048)
+    assert not generator_size(4032, 3024) and not generator_size(1920, 1080) and not generator_size(2112, 64)
+    assert due("auto", 1920, 1080, has_record=True) and not due("auto", 1920, 1080, has_record=False)
+    assert due("all", 1920, 1080, has_record=False) and not due("off", 512, 512, has_record=True)
+    with pytest.raises(ValueError, match="unknown watermark policy"):
+        due("sometimes", 512, 512, has_record=False)
+
+
+def test_signal_stores_a_finding_for_a_marked_picture() -> None:
+    data = png(wm.embed(scene(seed=4), wm.SDXL.bits, "rgb"))
+    [finding] = run_signal(data, "auto").findings
+    assert (finding.signal, finding.kind) == ("ai_watermark", "watermark")
+    assert finding.where == wm.WHERE.format(order="RGB")
+    assert finding.data["scheme"] == "sdxl" and finding.data["verdict"] == "very likely"
+    assert (finding.data["matched_bits"], finding.data["total_bits"]) == (48, 48)
+    assert finding.data["note"] == wm.ABSENCE_NOTE
+    assert run_signal(data, "off").findings == []
+
+
+def test_signal_policy_on_other_sizes() -> None:
+    odd = wm.embed(scene(500, 700, seed=8), wm.SD1.bits, "bgr")
+    assert run_signal(png(odd), "auto").findings == []  # not a generator size, no record: not checked
+    [finding] = run_signal(png(odd), "all").findings
+    assert finding.data["scheme"] == "sd1"
+    [_, finding] = run_signal(png(odd), "auto", [RECORD]).findings
+    assert finding.data["scheme"] == "sd1"
+    assert run_signal(png(scene(500, 700)), "all").findings == []  # checked, unmarked: nothing stored
+
+
+def test_signal_notes_pictures_that_cannot_hold_a_mark() -> None:
+    result = run_signal(png(scene(200, 200)), "auto", [RECORD])
+    assert [(e.code, e.message) for e in result.errors] == [
+        ("watermark_skipped", "watermark not checked: 200x200 is under invisible-watermark's minimum of 256x256 pixels")
+    ]
+    grey = io.BytesIO()
+    Image.fromarray(scene()[..., 0]).save(grey, "PNG")
+    [note] = run_signal(grey.getvalue(), "all").errors
+    assert note.message == "watermark not checked: a grey picture has no colour channel to carry a mark"
+    assert run_signal(png(scene(200, 200)), "auto").errors == []  # not due: no note
