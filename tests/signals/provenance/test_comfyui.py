@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.signals.provenance.parser_helper import ParserTestHelper, Sample, png_chunk_at, riff_chunk_at
 
 from cairn.demo import ai_samples_graphs as demo
 from cairn.signals.provenance.carriers import extract_carriers
@@ -88,7 +90,7 @@ def test_png_text_chunks(samples: dict[str, Path]) -> None:
     assert len(records) == 1
     record = records[0]
     assert_demo_record(record)
-    assert record.where == "PNG tEXt 'prompt' at byte 33 + " + carriers[1].where
+    assert record.where == "PNG tEXt 'prompt' at byte 33; " + carriers[1].where
     assert carriers[1].where.startswith("PNG tEXt 'workflow' at byte ")
     assert record.raw == json.dumps(demo.comfyui_prompt())
     assert record.extra["graph"] == "prompt"
@@ -102,7 +104,7 @@ def test_animated_png_comf_chunks(samples: dict[str, Path]) -> None:
     assert all(c.where.startswith("PNG comf '") for c in carriers)
     assert len(records) == 1
     assert_demo_record(records[0])
-    assert records[0].where == f"{carriers[0].where} + {carriers[1].where}"
+    assert records[0].where == f"{carriers[0].where}; {carriers[1].where}"
 
 
 def test_webp_exif_ifd0_strings(samples: dict[str, Path]) -> None:
@@ -113,7 +115,7 @@ def test_webp_exif_ifd0_strings(samples: dict[str, Path]) -> None:
     assert "0x010F Make ('workflow:' prefix)" in by_key["workflow"].where
     assert len(records) == 1
     assert_demo_record(records[0])
-    assert records[0].where == f"{by_key['prompt'].where} + {by_key['workflow'].where}"
+    assert records[0].where == f"{by_key['prompt'].where}; {by_key['workflow'].where}"
 
 
 def test_workflow_only_export_is_read_from_the_ui_graph(samples: dict[str, Path]) -> None:
@@ -131,6 +133,96 @@ def test_writers_are_deterministic(tmp_path: Path, samples: dict[str, Path]) -> 
     for writer in demo.WRITERS:
         for path in writer(tmp_path):
             assert path.read_bytes() == samples[path.name].read_bytes()
+
+
+def demo_record(where: str, raw: str, graph: str) -> GenerationRecord:
+    """The exact record of the demo generation, read from ``graph`` ("prompt" or "workflow")."""
+    return GenerationRecord(
+        tool="ComfyUI",
+        where=where,
+        parser="comfyui",
+        raw=raw,
+        prompt=demo.PROMPT,
+        negative_prompt=demo.NEGATIVE,
+        seed=demo.SEED,
+        steps=demo.STEPS,
+        sampler="euler",
+        scheduler="normal",
+        cfg=7.0,
+        width=1024,
+        height=1024,
+        model=CHECKPOINT,
+        loras=[LORA],
+        vae=VAE,
+        extra={
+            "graph": graph,
+            "graph_nodes": 9,
+            "sampler_node": "3",
+            "sampler_class": "KSampler",
+            "denoise": 1.0,
+            "model_loader": "CheckpointLoaderSimple",
+            "frontend_version": "1.10.17",
+            "workflow_models": demo.comfyui_workflow()["models"],
+        },
+    )
+
+
+class TestComfyUI(ParserTestHelper):
+    """The shared parser checks (exact records, one parser per carrier, truncated and flipped files, hostile
+    texts) on the four ComfyUI demo files."""
+
+    PARSER = "comfyui"
+
+    def samples(self) -> list[Sample]:
+        with tempfile.TemporaryDirectory() as folder:  # to find where the chunks lie (the files are deterministic)
+            written = {p.name: p.read_bytes() for w in demo.WRITERS[:4] for p in w(Path(folder))}
+        prompt, workflow = json.dumps(demo.comfyui_prompt()), json.dumps(demo.comfyui_workflow())
+        png, apng, webp = (
+            written[n] for n in ("comfyui_bicycle.png", "comfyui_bicycle_animated.png", "comfyui_bicycle.webp")
+        )
+        exif = f"WebP EXIF at byte {riff_chunk_at(webp, b'EXIF')}: IFD0"
+        return [
+            Sample(
+                "png",
+                demo.write_comfyui_png,
+                [
+                    demo_record(
+                        "PNG tEXt 'prompt' at byte 33; "
+                        f"PNG tEXt 'workflow' at byte {png_chunk_at(png, b'tEXt', 'workflow')}",
+                        prompt,
+                        "prompt",
+                    )
+                ],
+            ),
+            Sample(
+                "apng",
+                demo.write_comfyui_apng,
+                [
+                    demo_record(
+                        f"PNG comf 'prompt' at byte {png_chunk_at(apng, b'comf', 'prompt')}; "
+                        f"PNG comf 'workflow' at byte {png_chunk_at(apng, b'comf', 'workflow')}",
+                        prompt,
+                        "prompt",
+                    )
+                ],
+            ),
+            Sample(
+                "webp",
+                demo.write_comfyui_webp,
+                [
+                    demo_record(
+                        f"{exif} 0x0110 Model ('prompt:' prefix); {exif} 0x010F Make ('workflow:' prefix)",
+                        prompt,
+                        "prompt",
+                    )
+                ],
+            ),
+            Sample(
+                "workflow only",
+                demo.write_comfyui_workflow_only_png,
+                [demo_record("PNG tEXt 'workflow' at byte 33", workflow, "workflow")],
+            ),
+        ]
 
 
 # --- graph shapes beyond the demo -------------------------------------------------------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.signals.provenance.parser_helper import ParserTestHelper, Sample, png_chunk_at
 
 from cairn.demo import ai_samples_graphs as demo
 from cairn.signals.provenance.carriers import extract_carriers
@@ -79,7 +81,7 @@ def test_invokeai_metadata_png(samples: dict[str, Path]) -> None:
     assert_current(record)
     assert record.tool_version == "5.6.0"
     assert record.extra["source"] == "invokeai_metadata"
-    assert record.where == f"PNG tEXt 'invokeai_metadata' at byte 33 + {carriers[1].where}"
+    assert record.where == f"PNG tEXt 'invokeai_metadata' at byte 33; {carriers[1].where}"
     assert carriers[1].where.startswith("PNG tEXt 'invokeai_graph' at byte ")
     assert record.raw == json.dumps(demo.invokeai_metadata())
 
@@ -99,7 +101,7 @@ def test_legacy_sd_metadata_and_dream_png(samples: dict[str, Path]) -> None:
     assert r.extra["generation_mode"] == "txt2img"
     assert r.extra["dream"] == '"a red bicycle on a beach [blurry]" -s 25 -S 1234 -W 512 -H 512 -C 7.0 -A k_euler'
     by_key = {c.key: c for c in carriers}
-    assert r.where == f"{by_key['sd-metadata'].where} + {by_key['Dream'].where}"
+    assert r.where == f"{by_key['sd-metadata'].where}; {by_key['Dream'].where}"
 
 
 def test_dream_alone() -> None:
@@ -112,6 +114,77 @@ def test_dream_alone() -> None:
     assert r.model is None and r.tool_version is None
     assert r.extra["source"] == "Dream"
     assert r.raw == demo.invokeai_dream()
+
+
+class TestInvokeAI(ParserTestHelper):
+    """The shared parser checks (exact records, one parser per carrier, truncated and flipped files, hostile
+    texts) on the InvokeAI 5.x and 2.x demo files."""
+
+    PARSER = "invokeai"
+
+    def samples(self) -> list[Sample]:
+        with tempfile.TemporaryDirectory() as folder:  # to find where the chunks lie (the files are deterministic)
+            png = demo.write_invokeai_png(Path(folder))[0].read_bytes()
+            legacy = demo.write_invokeai_legacy_png(Path(folder))[0].read_bytes()
+        current = GenerationRecord(
+            tool="InvokeAI",
+            where="PNG tEXt 'invokeai_metadata' at byte 33; "
+            f"PNG tEXt 'invokeai_graph' at byte {png_chunk_at(png, b'tEXt', 'invokeai_graph')}",
+            parser="invokeai",
+            raw=json.dumps(demo.invokeai_metadata()),
+            tool_version="5.6.0",
+            prompt=demo.PROMPT,
+            negative_prompt=demo.NEGATIVE,
+            seed=demo.SEED,
+            steps=demo.STEPS,
+            sampler="euler",
+            cfg=7.0,
+            width=1024,
+            height=1024,
+            model=CHECKPOINT,
+            loras=[LORA],
+            extra={
+                "model_keys": MODEL_KEYS,
+                "generation_mode": "sdxl_txt2img",
+                "rand_device": "cpu",
+                "cfg_rescale_multiplier": 0.0,
+                "seamless_x": False,
+                "seamless_y": False,
+                "positive_style_prompt": demo.PROMPT,
+                "negative_style_prompt": demo.NEGATIVE,
+                "source": "invokeai_metadata",
+            },
+        )
+        old = GenerationRecord(
+            tool="InvokeAI",
+            where=f"PNG tEXt 'sd-metadata' at byte {png_chunk_at(legacy, b'tEXt', 'sd-metadata')}; "
+            "PNG tEXt 'Dream' at byte 33",
+            parser="invokeai",
+            raw=json.dumps(demo.invokeai_legacy_metadata()),
+            tool_version="2.3.5",
+            prompt="a red bicycle on a beach [blurry]",
+            negative_prompt="blurry",
+            seed=demo.SEED,
+            steps=demo.STEPS,
+            sampler="k_euler",
+            cfg=7.0,
+            width=512,
+            height=512,
+            model=ModelRef("checkpoint", "stable-diffusion-1.5", hash=demo.LEGACY_SHA256, hash_kind="sha256"),
+            extra={
+                "generation_mode": "txt2img",
+                "seamless": False,
+                "hires_fix": False,
+                "threshold": 0,
+                "perlin": 0,
+                "app_id": "invoke-ai/InvokeAI",
+                "dream": demo.invokeai_dream(),
+            },
+        )
+        return [
+            Sample("png", demo.write_invokeai_png, [current]),
+            Sample("legacy png", demo.write_invokeai_legacy_png, [old]),
+        ]
 
 
 # --- fallbacks and older shapes ---------------------------------------------------------------------

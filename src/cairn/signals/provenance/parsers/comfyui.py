@@ -42,6 +42,7 @@ from typing import Any
 
 from cairn.signals.provenance.limits import load_json
 from cairn.signals.provenance.parsers import ParseContext
+from cairn.signals.provenance.parsers._common import cut, joined_where
 from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
 
 TOOL = "ComfyUI"
@@ -729,12 +730,17 @@ def _sampler_record(walk: _Walk, sampler_id: str, record: GenerationRecord, extr
     _vae(walk, sampler_id, record)
 
 
+def _record(where: str, raw: str, ctx: ParseContext) -> GenerationRecord:
+    text, truncated = cut(raw, ctx.limits)
+    return GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=text, raw_truncated=truncated)
+
+
 def _records(graph: _Graph, raw: str, where: str, ctx: ParseContext, extra: dict[str, Any]) -> list[GenerationRecord]:
     walk = _Walk(graph, ctx, where, ctx.limits.max_walk_steps)
     samplers = sorted((i for i, (c, inputs, _t) in graph.nodes.items() if _is_sampler(c, inputs)), key=_node_key)
     if not samplers:
         ctx.warn(where, "ComfyUI graph without a sampler node: no generation settings to read")
-        record = GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=raw)
+        record = _record(where, raw, ctx)
         record.extra.update(extra)
         return [record]
     records: list[GenerationRecord] = []
@@ -742,7 +748,7 @@ def _records(graph: _Graph, raw: str, where: str, ctx: ParseContext, extra: dict
         if len(records) >= ctx.limits.max_records:
             ctx.warn(where, f"{len(samplers):,} sampler nodes: records for the first {ctx.limits.max_records} only")
             break
-        record = GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=raw)
+        record = _record(where, raw, ctx)
         records.append(record)
         try:
             _sampler_record(walk, sampler_id, record, extra)
@@ -806,7 +812,7 @@ class ComfyUIParser:
                 used.add(partner)
                 workflow_carrier, workflow = loaded_workflows[partner]
                 ctx.claim(workflow_carrier)
-                where = f"{where} + {workflow_carrier.where}"
+                where = joined_where([carrier, workflow_carrier])
                 extra.update(_workflow_extras(workflow))
             records.extend(_records(graph, carrier.text or "", where, ctx, extra))
         for index, (carrier, data) in enumerate(loaded_workflows):

@@ -39,6 +39,7 @@ from typing import Any
 
 from cairn.signals.provenance.limits import load_json
 from cairn.signals.provenance.parsers import ParseContext
+from cairn.signals.provenance.parsers._common import cut, joined_where
 from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
 
 TOOL = "InvokeAI"
@@ -396,6 +397,11 @@ def _legacy_image(image: dict[str, Any], top: dict[str, Any], reader: _Reader, r
         record.model = ModelRef("checkpoint", name, link="name-only") if name else None
 
 
+def _record(where: str, raw: str, ctx: ParseContext) -> GenerationRecord:
+    text, truncated = cut(raw, ctx.limits)
+    return GenerationRecord(tool=TOOL, where=where, parser=PARSER.name, raw=text, raw_truncated=truncated)
+
+
 @dataclass(frozen=True)
 class InvokeAIParser:
     name: str = "invokeai"
@@ -419,14 +425,14 @@ class InvokeAIParser:
         if not (metadata or graphs or workflows):
             return []
         used = metadata[:1] + graphs[:1] + workflows[:1]
-        where = " + ".join(c.where for c in used)
+        where = joined_where(used)
         reader = _Reader(ctx, where)
-        record = GenerationRecord(tool=TOOL, where=where, parser=self.name, raw=(used[0].text or ""))
+        record = _record(where, used[0].text or "", ctx)
         done = False
         if metadata:
             meta = _load(metadata[0], ctx)
             if isinstance(meta, dict):
-                record.raw = metadata[0].text or ""
+                record.raw, record.raw_truncated = cut(metadata[0].text or "", ctx.limits)
                 reader.core(meta, record)
                 record.extra["source"] = "invokeai_metadata"
                 done = True
@@ -437,7 +443,7 @@ class InvokeAIParser:
                 break
             data = _load(fallback, ctx)
             if data is not None and _from_graph(reader, data, record):
-                record.raw = fallback.text or ""
+                record.raw, record.raw_truncated = cut(fallback.text or "", ctx.limits)
                 record.extra["source"] = f"{fallback.key} ({record.extra['source']})"
                 done = True
         if not done:
@@ -453,7 +459,7 @@ class InvokeAIParser:
         dream_text = dream[0].text if dream and dream[0].text is not None else None
         if sd:
             carrier = sd[0]
-            where = carrier.where + (f" + {dream[0].where}" if dream else "")
+            where = joined_where([carrier, *dream[:1]])
             reader = _Reader(ctx, where)
             data = _load(carrier, ctx)
             top: dict[str, Any] = data if isinstance(data, dict) else {}
@@ -471,7 +477,7 @@ class InvokeAIParser:
                 if not isinstance(image, dict):
                     reader.warn("sd-metadata image entry is not an object")
                     continue
-                record = GenerationRecord(tool=TOOL, where=where, parser=self.name, raw=carrier.text or "")
+                record = _record(where, carrier.text or "", ctx)
                 _legacy_image(image, top, reader, record)
                 if dream_text is not None:
                     record.extra["dream"] = dream_text[:10_000]
@@ -483,7 +489,7 @@ class InvokeAIParser:
                 return records
         if dream_text is not None and dream_text.strip():
             reader = _Reader(ctx, dream[0].where)
-            record = GenerationRecord(tool=TOOL, where=dream[0].where, parser=self.name, raw=dream_text)
+            record = _record(dream[0].where, dream_text, ctx)
             _dream(dream_text, record, reader)
             record.negative_prompt = _negative(record.prompt)
             record.extra["source"] = "Dream"
