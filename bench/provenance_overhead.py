@@ -77,6 +77,7 @@ def camera_exif(i: int) -> Image.Exif:
     sub[0x8827] = 200 + i
     sub[0x9003] = "2021:06:01 12:00:00"
     sub[0x920A] = (35, 1)
+    sub[0x927C] = bytes(range(256)) * 48  # a binary maker note of 12 KiB, as cameras write
     return exif
 
 

@@ -104,6 +104,7 @@ def test_jpeg_comment_and_exif_text_tags() -> None:
     exif[0x010E] = "a red bicycle"
     exif[0x010D] = 'workflow:{"nodes": []}'  # DocumentName: identified by its key: prefix, not its number
     exif[0x9C9C] = "Windows comment".encode("utf-16-le") + b"\x00\x00"
+    exif.get_ifd(0x8769)[0x927C] = bytes(range(256)) * 48  # a camera's binary maker note: no carrier
     carriers, warnings = extract_carriers(encode("JPEG", exif=exif, comment=b"a JPEG comment"))
     assert warnings == []
     assert {c.key: c.text for c in carriers} == {

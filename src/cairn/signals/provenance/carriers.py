@@ -68,8 +68,9 @@ TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4
 MAX_IFD_ENTRIES = 1024
 #: At most this many IFDs are walked in one EXIF block (IFD0, its chain, the Exif sub-IFD).
 MAX_IFDS = 8
-#: A MakerNote is a carrier only when it is short text (camera makers' notes are binary).
-MAX_MAKERNOTE_TEXT = 64 * 1024
+#: A MakerNote is a carrier only when it is short text without NULs (Fooocus' scheme name; camera makers' notes
+#: are binary and often tens of kilobytes).
+MAX_MAKERNOTE_TEXT = 4096
 #: At most this many blocks of a GIF or boxes of an ISOBMFF file are walked.
 MAX_BLOCKS = 1_000_000
 
@@ -494,9 +495,11 @@ def _tag_carrier(tag: int, tag_name: str | None, ftype: int, raw: bytes, where: 
         text = raw.decode("utf-16-le", errors="replace").rstrip("\x00")
         out.add(tag_name, text, f"{where} {tag_name}", container)
         return
+    if tag == 0x927C and (len(raw) > MAX_MAKERNOTE_TEXT or b"\x00" in raw.rstrip(b"\x00")):
+        return  # a camera's binary maker note, not text (checked on the bytes: no decode of a large note)
     text = _bytes_text(raw)
-    if tag == 0x927C and (len(raw) > MAX_MAKERNOTE_TEXT or _printable_share(text) < 0.95):
-        return  # a camera's binary maker note, not text
+    if tag == 0x927C and _printable_share(text) < 0.95:
+        return
     label = tag_name or f"tag 0x{tag:04X}"
     m = _KEY_PREFIX.match(text)
     if m is not None and tag != 0x9286:
