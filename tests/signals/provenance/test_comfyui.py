@@ -621,6 +621,22 @@ def test_exponential_conditioning_fan_is_bounded() -> None:
     assert "graph walk stopped after 100,000 steps: the last record is partial" in messages(warnings)
 
 
+def test_a_huge_node_reached_by_many_paths_costs_by_its_size() -> None:
+    graph = demo.comfyui_prompt()
+    graph["3"]["inputs"]["positive"] = ["100", 0]
+    for i in range(100, 140):  # 2^40 paths to one node of 100,000 inputs
+        graph[str(i)] = {
+            "class_type": "ConditioningCombine",
+            "inputs": {"conditioning_1": [str(i + 1), 0], "conditioning_2": [str(i + 1), 0]},
+        }
+    inputs: dict[str, Any] = {f"x{j}": 0 for j in range(100_000)}
+    inputs.update({"text": "a red bicycle on a beach", "clip": ["10", 1]})
+    graph["140"] = {"class_type": "CLIPTextEncode", "inputs": inputs}
+    records, warnings = read_graph(graph)
+    assert records[0].prompt == "a red bicycle on a beach"
+    assert messages(warnings) == "graph walk stopped after 100,000 steps: the last record is partial"
+
+
 def test_deep_conditioning_chain_is_cut() -> None:
     graph = demo.comfyui_prompt()
     graph["3"]["inputs"]["positive"] = ["1000", 0]

@@ -187,8 +187,8 @@ class _Walk:
     steps_left: int
     warned: set[str] = field(default_factory=set)
 
-    def step(self) -> None:
-        self.steps_left -= 1
+    def step(self, cost: int = 1) -> None:
+        self.steps_left -= cost
         if self.steps_left < 0:
             raise _Exhausted
 
@@ -198,7 +198,8 @@ class _Walk:
             self.ctx.warn(self.where, message)
 
     def node(self, link: Link, path: frozenset[str]) -> tuple[str, dict[str, Any]] | None:
-        """The (class_type, inputs) a link points at; None (warned) for a missing node or a cycle."""
+        """The (class_type, inputs) a link points at; None (warned) for a missing node or a cycle. A visit costs
+        steps by the node's size, so that a huge node reached by many paths cannot make the walk slow."""
         self.step()
         node_id = link[0]
         if node_id in path:
@@ -208,6 +209,7 @@ class _Walk:
         if found is None:
             self.warn(f"link to missing node {node_id!r}")
             return None
+        self.step(len(found[1]) // 8)
         return found[0], found[1]
 
 
