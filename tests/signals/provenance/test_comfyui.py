@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -724,3 +726,67 @@ def test_hostile_workflow_links() -> None:
     assert r.width is None
     assert r.seed == 1234 and r.prompt == "a red bicycle on a beach"
     assert "link to missing node '999'" in messages(warnings)
+
+
+#: Values mutations put anywhere in a document: wrong types, links to missing or wrong nodes, odd LoRA rows.
+JUNK: list[Any] = [
+    None,
+    1,
+    -1,
+    0,
+    "x",
+    "",
+    [],
+    {},
+    [["1", 0]],
+    {"a": 1},
+    True,
+    1e308,
+    ["999", 0],
+    ["3", 0],
+    ["3", 1],
+    ["4", 2],
+    [3, 0],
+    "none",
+    {"on": True, "lora": 5},
+    {"model": []},
+    {"hash": 5},
+    "blake3:zz",
+]
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from _paths(value, (*prefix, index))
+
+
+def mutated(doc: Any, rng: random.Random) -> Any:
+    """A copy of ``doc`` with one to six values anywhere in it replaced by ``JUNK``."""
+    doc = copy.deepcopy(doc)
+    for _ in range(rng.randint(1, 6)):
+        path = rng.choice(list(_paths(doc)))
+        value = copy.deepcopy(rng.choice(JUNK))
+        if not path:
+            doc = value
+            continue
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("key", ["prompt", "workflow"])
+def test_mutated_graphs_never_trip_the_safety_net(key: str) -> None:
+    rng = random.Random(12)
+    source = demo.comfyui_prompt() if key == "prompt" else demo.comfyui_workflow()
+    for _ in range(300):
+        doc = mutated(source, rng)
+        records, warnings = read_graph(**{key: json.dumps(doc)})
+        assert [w.message for w in warnings if " failed: " in w.message] == [], doc
+        assert all(r.parser == "comfyui" for r in records)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.signals.provenance.parser_helper import ParserTestHelper, Sample, png_chunk_at
+from tests.signals.provenance.test_comfyui import mutated
 
 from cairn.demo import ai_samples_graphs as demo
 from cairn.signals.provenance.carriers import extract_carriers
@@ -405,3 +407,18 @@ def test_huge_graph_is_bounded() -> None:
     records, warnings = read(invokeai_graph=graph)
     assert records[0].model == CHECKPOINT  # among the first nodes read
     assert "graph of 50,006 nodes: only the first 10,000 read" in messages(warnings)
+
+
+@pytest.mark.parametrize("key", ["invokeai_metadata", "invokeai_graph", "sd_metadata"])
+def test_mutated_documents_never_trip_the_safety_net(key: str) -> None:
+    rng = random.Random(21)
+    source = {
+        "invokeai_metadata": demo.invokeai_metadata,
+        "invokeai_graph": demo.invokeai_graph,
+        "sd_metadata": demo.invokeai_legacy_metadata,
+    }[key]()
+    for _ in range(300):
+        doc = mutated(source, rng)
+        records, warnings = read(**{key: json.dumps(doc)})
+        assert [w.message for w in warnings if " failed: " in w.message] == [], doc
+        assert all(r.parser == "invokeai" for r in records)

@@ -374,6 +374,8 @@ def _read_ui_graph(data: Any, where: str, ctx: ParseContext) -> _Graph | None:
                 current = first.get("link") if isinstance(first.get("link"), int) else None
                 continue
             if mode == MODE_BYPASS:
+                origin_inputs = origin.get("inputs")
+                budget[0] -= len(origin_inputs) // 8 if isinstance(origin_inputs, list) else 0
                 current = bypass_link(origin, slot, kind)
                 continue
             if mode == MODE_MUTED:
@@ -426,7 +428,8 @@ def _workflow_extras(data: Any) -> dict[str, Any]:
     sources: list[Any] = [data.get("models")]
     nodes = data.get("nodes")
     if isinstance(nodes, list):
-        sources.extend(n.get("properties", {}).get("models") for n in nodes[:10_000] if isinstance(n, dict))
+        properties = (n.get("properties") for n in nodes[:10_000] if isinstance(n, dict))
+        sources.extend(p.get("models") for p in properties if isinstance(p, dict))
     for source in sources:
         if not isinstance(source, list):
             continue
