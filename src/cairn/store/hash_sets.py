@@ -7,9 +7,20 @@ Contract:
   ``record_no``. Every entry keeps its category *with its scheme* (``category_value`` NULL = uncategorised,
   never 0). The record's first row keeps its comments and the source's own fields (``extra_json``), so an
   export writes them back.
-* Import streams: records come from a format reader (an iterator), are inserted by driver-level
-  ``executemany`` statements sized to the backend's bind-parameter limit, a few statements per transaction,
-  one transaction per batch, so memory stays flat whatever the file's size.
+* Import streams: records come from a format reader (an iterator) and their rows go straight from a generator to
+  the driver, one transaction per batch of about ``batch_rows() * STATEMENTS_PER_BATCH`` rows (whole records),
+  so memory stays flat whatever the file's size: SQLite ``executemany`` over the generator on one connection
+  held for the import (its page cache raised to ``IMPORT_CACHE_KIB`` for the import, then put back),
+  PostgreSQL ``COPY ... FROM STDIN``. Flags JSON is made once per distinct set of flags, not per row.
+* A large import into SQLite defers the ``(kind, value)`` index: once an import has inserted more rows than
+  ``DEFER_INDEX_AFTER`` and than the table held before it, the index is dropped (its own transaction), the rest
+  is inserted without it, and it is built again in one sorted pass before the import returns (also when it
+  fails: the set's rows are removed first). Random inserts into a (kind, value) index far larger than the page
+  cache are what make a national-scale import slow; the rebuild costs at most about twice the import's own
+  rows. The index is derived data: no stored value changes, and durability is untouched (``synchronous`` is
+  left as the engine sets it). While the index is away, exact lookups in the same database still answer
+  correctly, only slowly. An import killed outright in that phase leaves the index missing until the next
+  :func:`begin_import` (or :func:`ensure_indexes`) builds it again.
 * No half sets: the set row is written first with ``status='importing'``; only :func:`finish_import` (one
   transaction, with the caller's audit entry) makes it ``complete``. An import that fails part-way removes its
   rows (:func:`discard`); one killed outright leaves an ``importing`` set that readers ignore and the next
@@ -29,11 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, func, select, update
+from sqlalchemy import Connection, Engine, Index, RowMapping, delete, func, select, update
+from sqlalchemy.schema import CreateIndex
 
 from cairn.matching.formats.base import HashRecord
 from cairn.matching.schemes import Category, SchemeError, get_scheme
-from cairn.store.db import max_bind_params, read_connection, write_connection
+from cairn.store.db import is_sqlite, max_bind_params, read_connection, write_connection
 from cairn.store.schema import hash_set_entries, hash_sets
 
 IMPORTING = "importing"
@@ -41,7 +53,12 @@ COMPLETE = "complete"
 #: Most rows one import transaction carries (a batch is also bounded by the bind limit per statement).
 MAX_BATCH_ROWS = 20_000
 #: Statements of ``batch_rows`` rows each per import transaction (fewer commits: a commit is a sync to disk).
-STATEMENTS_PER_BATCH = 16
+STATEMENTS_PER_BATCH = 64
+#: SQLite page cache of the import's connection, in KiB (``PRAGMA cache_size=-N``): fixed, whatever the file.
+IMPORT_CACHE_KIB = 65_536
+#: An import into SQLite drops the (kind, value) index once it has inserted more rows than this and than the
+#: table held before it, and builds it again at the end (see the module notes).
+DEFER_INDEX_AFTER = 1_000_000
 #: Records read per page when a set is read back for export.
 READ_PAGE = 5_000
 #: The columns an import writes, in the order of :func:`entry_rows`' tuples (the id is generated).
@@ -86,8 +103,10 @@ def batch_rows(engine: Engine) -> int:
 def begin_import(engine: Engine, source: SetSource, utc_now: str) -> int:
     """Write the set row as ``importing`` and return its id; refuse a file or name already imported.
 
-    A leftover ``importing`` set with the same name or digest (an import that was killed) is removed first.
+    A leftover ``importing`` set with the same name or digest (an import that was killed) is removed first, and
+    an index such an import left deferred is built again (:func:`ensure_indexes`).
     """
+    ensure_indexes(engine)
     with write_connection(engine) as conn:
         rows = conn.execute(
             select(hash_sets.c.id, hash_sets.c.name, hash_sets.c.status, hash_sets.c.source_sha256).where(
@@ -127,31 +146,150 @@ def begin_import(engine: Engine, source: SetSource, utc_now: str) -> int:
 
 
 def insert_records(
-    engine: Engine, set_id: int, records: Iterable[HashRecord], progress: Callable[[int], None] | None = None
+    engine: Engine,
+    set_id: int,
+    records: Iterable[HashRecord],
+    progress: Callable[[int], None] | None = None,
+    *,
+    defer_index_after: int | None = None,
 ) -> int:
     """Insert ``records`` into set ``set_id`` in batches (one transaction each); return the records inserted.
 
-    A statement carries at most :func:`batch_rows` rows, a transaction ``STATEMENTS_PER_BATCH`` statements.
-    ``progress`` is called with the number of records inserted so far after each transaction.
+    A transaction carries whole records, about :func:`batch_rows` times ``STATEMENTS_PER_BATCH`` rows.
+    ``progress`` is called with the number of records inserted so far after each transaction. On SQLite the
+    (kind, value) index is deferred after ``defer_index_after`` rows (default ``DEFER_INDEX_AFTER``; see the
+    module notes).
     """
-    per_statement = batch_rows(engine)
-    per_batch = per_statement * STATEMENTS_PER_BATCH
+    rows = _EntryRows(set_id, iter(records), batch_rows(engine) * STATEMENTS_PER_BATCH)
+    if is_sqlite(engine):
+        after = DEFER_INDEX_AFTER if defer_index_after is None else defer_index_after
+        _insert_sqlite(engine, rows, progress, after)
+    else:
+        _insert_postgresql(engine, rows, progress)
+    return rows.count
+
+
+class _EntryRows:
+    """The entry rows of a record stream, handed out one batch (a generator of whole records' rows) at a time."""
+
+    def __init__(self, set_id: int, records: Iterator[HashRecord], per_batch: int) -> None:
+        self.set_id = set_id
+        self.records = records
+        self.per_batch = per_batch
+        self.count = 0  # records read so far
+        self.done = False  # the records are exhausted
+        self._flags: dict[tuple[tuple[str, bool], ...], str] = {}
+
+    def batch(self) -> Iterator[tuple[Any, ...]]:
+        """The rows of the next records, stopping after the record that reaches ``per_batch`` rows."""
+        set_id, flags_json, encode = self.set_id, self._flags, _ENCODE
+        made = 0
+        for record in self.records:
+            self.count += 1
+            cat = record.category
+            scheme, value = (cat.scheme, str(cat.value)) if cat is not None else (None, None)
+            flags = None
+            if record.flags:
+                key = tuple(record.flags.items())
+                flags = flags_json.get(key)
+                if flags is None:
+                    flags = flags_json[key] = encode(dict(record.flags))
+            comments = record.comments
+            extra = encode(dict(record.extra)) if record.extra else None
+            series, number = record.series, self.count
+            for kind, digest in record.hashes.items():
+                yield set_id, number, kind, digest, scheme, value, series, flags, comments, extra
+                comments = extra = None  # on the record's first row only
+                made += 1
+            if made >= self.per_batch:
+                return
+        self.done = True
+
+
+def _insert_sqlite(engine: Engine, rows: _EntryRows, progress: Callable[[int], None] | None, defer_after: int) -> None:
+    """The SQLite import: one pooled connection, ``executemany`` over each batch's generator, BEGIN IMMEDIATE."""
     sql = _insert_sql(engine)
-    pending: list[tuple[Any, ...]] = []
-    count = 0
-    for record in records:
-        count += 1
-        pending.extend(entry_rows(set_id, count, record))
-        if len(pending) >= per_batch:
-            _insert(engine, sql, pending, per_statement)
-            pending = []
-            if progress is not None:
-                progress(count)
-    if pending:
-        _insert(engine, sql, pending, per_statement)
-    if progress is not None:
-        progress(count)
-    return count
+    raw: Any = engine.raw_connection()
+    deferred = False
+    try:
+        con = raw.driver_connection  # sqlite3.Connection, autocommit (BEGIN is ours, see cairn.store.db)
+        cache = con.execute("PRAGMA cache_size").fetchone()[0]
+        con.execute(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+        before = con.execute(f"SELECT coalesce(max(id), 0) FROM {hash_set_entries.name}").fetchone()[0]
+        inserted = 0
+        try:
+            while not rows.done:
+                if not deferred and inserted > max(defer_after, before):
+                    deferred = _transaction(con, lambda: _drop_value_index(con))
+                _transaction(con, lambda: con.executemany(sql, rows.batch()))
+                inserted = con.execute(f"SELECT coalesce(max(id), 0) FROM {hash_set_entries.name}").fetchone()[0]
+                inserted -= before
+                if progress is not None:
+                    progress(rows.count)
+        except BaseException:
+            if deferred:
+                discard(engine, rows.set_id)  # fewer rows for the index to take back
+            raise
+        finally:
+            if deferred:
+                _transaction(con, lambda: con.execute(_value_index_ddl(engine)))
+            con.execute(f"PRAGMA cache_size={int(cache)}")
+    finally:
+        raw.close()
+
+
+def _transaction(con: Any, work: Callable[[], object]) -> bool:
+    """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction of the raw SQLite connection ``con``; True."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return True
+
+
+def _insert_postgresql(engine: Engine, rows: _EntryRows, progress: Callable[[int], None] | None) -> None:
+    """The PostgreSQL import: one ``COPY ... FROM STDIN`` per batch, each batch its own transaction."""
+    sql = f"COPY {hash_set_entries.name} ({', '.join(ENTRY_FIELDS)}) FROM STDIN"
+    raw: Any = engine.raw_connection()
+    try:
+        con = raw.driver_connection  # psycopg.Connection, not autocommit
+        try:
+            while not rows.done:
+                with con.cursor() as cur, cur.copy(sql) as copy:
+                    for row in rows.batch():
+                        copy.write_row(row)
+                con.commit()
+                if progress is not None:
+                    progress(rows.count)
+        except BaseException:
+            con.rollback()
+            raise
+    finally:
+        raw.close()
+
+
+def _value_index() -> Index:
+    """The (kind, value) index of ``hash_set_entries`` (exact lookups)."""
+    return next(ix for ix in hash_set_entries.indexes if [c.name for c in ix.columns] == ["kind", "value"])
+
+
+def _value_index_ddl(engine: Engine) -> str:
+    """``CREATE INDEX IF NOT EXISTS`` of the (kind, value) index, as the schema names and defines it."""
+    return str(CreateIndex(_value_index(), if_not_exists=True).compile(dialect=engine.dialect))
+
+
+def _drop_value_index(con: Any) -> None:
+    con.execute(f"DROP INDEX IF EXISTS {_value_index().name}")
+
+
+def ensure_indexes(engine: Engine) -> None:
+    """Build the (kind, value) index again if an import killed while it was deferred left it missing (SQLite)."""
+    if is_sqlite(engine):
+        with write_connection(engine) as conn:
+            conn.exec_driver_sql(_value_index_ddl(engine))
 
 
 def _insert_sql(engine: Engine) -> str:
@@ -163,31 +301,12 @@ def _insert_sql(engine: Engine) -> str:
     )
 
 
-def _insert(engine: Engine, sql: str, rows: list[tuple[Any, ...]], per_statement: int) -> None:
-    """Insert ``rows`` in one transaction, ``per_statement`` rows per driver ``executemany``."""
-    with write_connection(engine) as conn:
-        for start in range(0, len(rows), per_statement):
-            conn.exec_driver_sql(sql, rows[start : start + per_statement])
-
-
 def entry_rows(set_id: int, record_no: int, record: HashRecord) -> list[tuple[Any, ...]]:
     """The ``hash_set_entries`` rows of one record (``ENTRY_FIELDS`` order): one per hash; comments and
-    extras on the first only."""
-    cat = record.category
-    scheme, value = (cat.scheme, str(cat.value)) if cat is not None else (None, None)
-    flags = _json(dict(record.flags)) if record.flags else None
-    extra = _json(dict(record.extra)) if record.extra else None
-    rows = []
-    first = True
-    for kind, digest in record.hashes.items():
-        rows.append(
-            (
-                set_id, record_no, kind, digest, scheme, value, record.series, flags,
-                record.comments if first else None, extra if first else None,
-            )
-        )
-        first = False
-    return rows
+    extras on the first only (what an import stores for it)."""
+    rows = _EntryRows(set_id, iter([record]), 1)
+    rows.count = record_no - 1
+    return list(rows.batch())
 
 
 def finish_import(
@@ -322,5 +441,8 @@ def _set_dict(row: RowMapping) -> dict[str, Any]:
     return out
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODE(value)

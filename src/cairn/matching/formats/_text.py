@@ -53,5 +53,5 @@ def rows(path: Path, delimiter: str, report: ReadReport) -> Iterator[tuple[int, 
             except csv.Error as exc:
                 report.skip(reader.line_num, f"unreadable CSV row: {exc}")
                 continue
-            if row and any(cell.strip() for cell in row):
+            if row and not "".join(row).isspace() and any(row):  # some cell holds more than blanks
                 yield reader.line_num, row

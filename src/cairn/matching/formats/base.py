@@ -34,6 +34,12 @@ EXACT_KINDS = ("md5", "sha1", "sha256", "sha512")
 MAX_KEPT_WARNINGS = 1000
 
 _HEX = re.compile(r"[0-9a-f]+\Z")
+#: ``str.strip`` of these leaves nothing of a lower-case hex string (a faster test than the regex).
+HEX_DIGITS = "0123456789abcdef"
+#: ``HASH_HEX_LENGTHS`` as a plain dict (the fast readers' lookups).
+HEX_LENGTHS = dict(HASH_HEX_LENGTHS)
+#: Most category values a ``CategoryMemo`` remembers; past that, it reads each value afresh.
+MAX_REMEMBERED_CATEGORIES = 4096
 _FLAG_TRUE = frozenset({"y", "yes", "t", "true", "1"})
 _FLAG_FALSE = frozenset({"n", "no", "f", "false", "0"})
 
@@ -163,6 +169,76 @@ def normalise_hash(kind: str, text: object) -> str:
     return value
 
 
+def clean_hash(kind: str, value: object) -> str | None:
+    """What :func:`normalise_hash` gives for ``value``, or None when ``value`` is absent, blank or not a ``kind``
+    hash: the fast readers' test, which leaves saying why to the general reading."""
+    if type(value) is not str:
+        return None
+    if len(value) == HEX_LENGTHS[kind]:
+        if not value.strip(HEX_DIGITS):
+            return value
+        lowered = value.lower()
+        if not lowered.strip(HEX_DIGITS):
+            return lowered
+    if not value.strip():
+        return None
+    try:
+        return normalise_hash(kind, value)
+    except ValueError:
+        return None
+
+
+_new_object = object.__new__
+
+
+def make_record(
+    hashes: Mapping[str, str],
+    category: Category | None,
+    series: str | None,
+    flags: Mapping[str, bool],
+    comments: str | None,
+    ignorable: bool,
+    extra: Mapping[str, Any],
+    position: int,
+) -> HashRecord:
+    """``HashRecord(hashes, category, series, flags, comments, ignorable, extra, position)``, the same object,
+    made without the frozen dataclass's eight ``object.__setattr__`` calls (the fast readers make millions)."""
+    record = _new_object(HashRecord)
+    fields = record.__dict__
+    fields["hashes"] = hashes
+    fields["category"] = category
+    fields["series"] = series
+    fields["flags"] = flags
+    fields["comments"] = comments
+    fields["ignorable"] = ignorable
+    fields["extra"] = extra
+    fields["position"] = position
+    return record
+
+
+class CategoryMemo:
+    """:func:`read_category` under one reading's options, remembered per value and its type (1, 1.0 and True
+    stay apart); a value the scheme refuses raises ``SchemeError`` each time and is not remembered."""
+
+    def __init__(self, options: ReadOptions, default_scheme: str) -> None:
+        self.options = options
+        self.default_scheme = default_scheme
+        self.known: dict[tuple[type, object], Category | None] = {}
+
+    def read(self, value: object) -> Category | None:
+        key = (type(value), value)
+        try:
+            return self.known[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list, an object): read, not remembered
+            return read_category(value, self.options, self.default_scheme)
+        found = read_category(value, self.options, self.default_scheme)
+        if len(self.known) < MAX_REMEMBERED_CATEGORIES:
+            self.known[key] = found
+        return found
+
+
 def kind_for_length(length: int, pdq: bool = False) -> str | None:
     """The kind of a bare hex hash of ``length`` digits (64 is SHA-256 unless ``pdq``)."""
     if length == 64:
@@ -262,6 +338,9 @@ def finish_record(
 __all__ = [
     "EXACT_KINDS",
     "HASH_HEX_LENGTHS",
+    "HEX_DIGITS",
+    "HEX_LENGTHS",
+    "CategoryMemo",
     "FormatWarning",
     "HashRecord",
     "HashSetFormat",
@@ -272,10 +351,12 @@ __all__ = [
     "WriteReport",
     "WrongFormat",
     "category_or_extra",
+    "clean_hash",
     "collect_hashes",
     "finish_record",
     "flag_or_extra",
     "kind_for_length",
+    "make_record",
     "normalise_hash",
     "parse_flag",
     "read_category",

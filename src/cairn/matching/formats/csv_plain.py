@@ -21,17 +21,25 @@ from typing import Any, TextIO
 from cairn.matching.formats._text import column_name, delimiter_of, first_line, rows
 from cairn.matching.formats.base import (
     HASH_HEX_LENGTHS,
+    HEX_DIGITS,
+    HEX_LENGTHS,
+    CategoryMemo,
     HashRecord,
     ReadOptions,
     ReadReport,
+    SchemeError,
     WriteReport,
     WrongFormat,
     category_or_extra,
+    clean_hash,
     collect_hashes,
     finish_record,
     flag_or_extra,
     kind_for_length,
+    make_record,
+    parse_flag,
 )
+from cairn.matching.schemes import NONE
 
 HASH_COLUMNS = {
     **{kind: kind for kind in HASH_HEX_LENGTHS},
@@ -73,12 +81,16 @@ class PlainCsvFormat:
             line = first_line(stream.read(65536))
         delimiter = delimiter_of(line)
         columns: list[tuple[str, str]] | None = None
+        fast: _FastRows | None = None
         for number, row in rows(path, delimiter, report):
             if columns is None:
                 columns = [(header, column_name(header)) for header in _columns(row, options)]
+                fast = _FastRows(columns, options, report, self.default_scheme)
                 if any(c in HASH_COLUMNS for c in (column_name(x) for x in row)):
                     continue
-            record = _record(columns, row, number, options, report, self.default_scheme)
+            record = fast.record(row, number) if fast is not None else None
+            if record is None:  # not a plain row: the general reading (warnings, skips, odd values)
+                record = _record(columns, row, number, options, report, self.default_scheme)
             if record is not None:
                 yield record
 
@@ -110,6 +122,97 @@ def _columns(first: list[str], options: ReadOptions) -> list[str]:
     if not any(k in HASH_COLUMNS for k in kinds):
         raise WrongFormat("no hash column in the CSV header or first row")
     return kinds
+
+
+#: What the fast reading does with a column (see ``_FastRows``).
+_EXTRA, _HASH, _CATEGORY, _TEXT, _FLAG = range(5)
+
+
+class _FastRows:
+    """The reading of plain rows with each column's role worked out once (the header is fixed for the file).
+
+    ``record`` gives exactly what :func:`_record` gives for a row with one cell per column whose every value
+    reads cleanly (valid or empty hashes, yes/no flags, a category the scheme knows), and None for any other,
+    which the caller then reads the general way: every warning and skip comes from one place.
+    """
+
+    def __init__(
+        self, columns: list[tuple[str, str]], options: ReadOptions, report: ReadReport, default_scheme: str
+    ) -> None:
+        self.report = report
+        self.width = len(columns)
+        self.no_scheme = (options.scheme or default_scheme) == NONE.name and options.code_table is None
+        self.ignorable = bool(options.ignorable)
+        self.categories = CategoryMemo(options, default_scheme)
+        self.plan: list[tuple[int, int, str, str]] | None = []
+        roles: set[str] = set()
+        for index, (header, name) in enumerate(columns):
+            if name in HASH_COLUMNS:
+                step = (index, _HASH, HASH_COLUMNS[name], header)
+            elif name == "category":
+                step = (index, _CATEGORY, name, header)
+            elif name in _ROLE_NAMES:
+                step = (index, _TEXT, _ROLE_NAMES[name], header)
+            elif name in FLAG_COLUMNS:
+                step = (index, _FLAG, name, header)
+            else:
+                self.plan.append((index, _EXTRA, name, header))
+                continue
+            if step[2] in roles:  # two columns for one hash kind or field: only the general reading resolves it
+                self.plan = None
+                return
+            roles.add(step[2])
+            self.plan.append(step)
+
+    def record(self, row: list[str], line: int) -> HashRecord | None:
+        plan = self.plan
+        if plan is None or len(row) != self.width:
+            return None
+        hashes: dict[str, str] = {}
+        flags: dict[str, bool] = {}
+        extra: dict[str, Any] = {}
+        found = series = comments = None
+        for index, action, name, header in plan:
+            cell = row[index]
+            if action == _HASH:
+                if len(cell) == HEX_LENGTHS[name] and not cell.strip(HEX_DIGITS):
+                    hashes[name] = cell  # already normalised: the common case
+                elif cell and not cell.isspace():
+                    digest = clean_hash(name, cell.strip())
+                    if digest is None:
+                        return None
+                    hashes[name] = digest
+                continue
+            value = cell.strip()
+            if action == _EXTRA:
+                if value:
+                    extra[header] = value
+            elif action == _CATEGORY:
+                if not value:
+                    continue
+                if self.no_scheme:
+                    extra[header] = value
+                    continue
+                try:
+                    found = self.categories.read(value)
+                except SchemeError:
+                    return None
+            elif action == _TEXT:
+                if name == "series":
+                    series = value or None
+                else:
+                    comments = value or None
+            else:  # _FLAG
+                try:
+                    parsed = parse_flag(value)
+                except ValueError:
+                    return None
+                if parsed is not None:
+                    flags[name] = parsed
+        if not hashes:
+            return None
+        self.report.records += 1
+        return make_record(hashes, found, series, flags, comments, self.ignorable, extra, line)
 
 
 def _record(

@@ -27,6 +27,9 @@ from typing import IO, Any, TextIO
 import ijson
 
 from cairn.matching.formats.base import (
+    HEX_DIGITS,
+    HEX_LENGTHS,
+    CategoryMemo,
     FormatWarning,
     HashRecord,
     ReadOptions,
@@ -35,12 +38,15 @@ from cairn.matching.formats.base import (
     WriteReport,
     WrongFormat,
     category_or_extra,
+    clean_hash,
     collect_hashes,
     finish_record,
     flag_or_extra,
+    make_record,
     normalise_hash,
+    parse_flag,
 )
-from cairn.matching.schemes import VICS_CODES, CategoryValue, SchemeMapping
+from cairn.matching.schemes import NONE, VICS_CODES, CategoryValue, SchemeMapping
 
 #: Media field -> normalised flag. The last two are ICSE flags, written as custom fields so they round-trip.
 FLAG_FIELDS: Mapping[str, str] = {
@@ -118,8 +124,11 @@ class VicsFormat:
                 objects = _media_items(stream, report)  # a hash set: ijson's compiled builder, record by record
             else:
                 objects = _media_objects(stream, report)  # a Case, or a shape only the events can tell
+            fast = _FastReader(options, report, self.default_scheme)
             for number, media in enumerate(objects, start=1):
-                record = _record(media, number, options, report, self.default_scheme)
+                record = fast.record(media, number)
+                if record is None:  # not a plain record: the general reading (warnings, skips, odd values)
+                    record = _record(media, number, options, report, self.default_scheme)
                 if record is not None:
                     yield record
 
@@ -258,6 +267,132 @@ def _record(
     hashes = collect_hashes(raw_hashes, number, report)
     ignorable = bool(options.ignorable)
     return finish_record(report, number, hashes, flags=flags, extra=extra, ignorable=ignorable, **fields)
+
+
+#: What the fast reading does with a Media field (see ``_FastReader``).
+_EXTRA, _HASH, _FLAG, _CATEGORY, _TEXT, _ALTERNATIVES = range(6)
+#: AlternativeHashes ``HashName`` spellings the fast reading takes as they are (others: the general reading).
+_ALT_EXACT = {**_ALT_KINDS, "PhotoDNA": "photodna", "Sha1": "sha1", "Sha256": "sha256"}
+#: Most Media shapes (key lists) the fast reading remembers; past that, it plans each record afresh.
+_MAX_REMEMBERED = 1024
+
+
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, int, str], ...] | None:
+    """What to do with each field of a Media with exactly ``keys`` (in order); None when a known field occurs
+    twice (``MD5`` and ``md5``): only the general reading resolves that."""
+    steps: list[tuple[str, int, str]] = []
+    known: set[str] = set()
+    for key in keys:
+        low = _LOWER.get(key) or key.lower()
+        if low in _DIRECT_HASHES:
+            step = (key, _HASH, _DIRECT_HASHES[low])
+        elif low in _FLAG_BY_KEY:
+            step = (key, _FLAG, _FLAG_BY_KEY[low])
+        elif low == "category":
+            step = (key, _CATEGORY, low)
+        elif low in ("series", "comments"):
+            step = (key, _TEXT, low)
+        elif low == "alternativehashes":
+            step = (key, _ALTERNATIVES, low)
+        else:
+            steps.append((key, _EXTRA, key))
+            continue
+        if step[2] in known:
+            return None
+        known.add(step[2])
+        steps.append(step)
+    return tuple(steps)
+
+
+class _FastReader:
+    """The reading of plain Media records without per-field name matching: a plan per key list (shape).
+
+    ``record`` gives exactly what :func:`_record` gives for a Media whose every value reads cleanly (valid
+    hashes, yes/no flags, a category the scheme knows, text series/comments, AlternativeHashes of known
+    names), and None for any other, which the caller then reads the general way: so every warning, skip
+    and value kept verbatim comes from one place, and this path never warns.
+    """
+
+    def __init__(self, options: ReadOptions, report: ReadReport, default_scheme: str) -> None:
+        self.options = options
+        self.report = report
+        self.default_scheme = default_scheme
+        self.no_scheme = (options.scheme or default_scheme) == NONE.name and options.code_table is None
+        self.ignorable = bool(options.ignorable)
+        self.plans: dict[tuple[str, ...], tuple[tuple[str, int, str], ...] | None] = {}
+        self.categories = CategoryMemo(options, default_scheme)
+
+    def record(self, media: object, number: int) -> HashRecord | None:
+        if type(media) is not dict:
+            return None
+        keys = tuple(media)
+        steps = self.plans.get(keys, ())
+        if steps == ():
+            steps = _plan(keys)
+            if len(self.plans) < _MAX_REMEMBERED:
+                self.plans[keys] = steps
+        if steps is None:
+            return None
+        hashes: dict[str, str] = {}
+        flags: dict[str, bool] = {}
+        extra: dict[str, Any] = {}
+        found = series = comments = None
+        for key, action, name in steps:
+            value = media[key]
+            if action == _EXTRA:
+                extra[key] = value
+            elif action == _HASH:
+                if name in hashes:
+                    return None
+                if type(value) is str and len(value) == HEX_LENGTHS[name] and not value.strip(HEX_DIGITS):
+                    hashes[name] = value  # already normalised: the common case
+                    continue
+                digest = clean_hash(name, value)
+                if digest is None:
+                    return None
+                hashes[name] = digest
+            elif action == _FLAG:
+                if value is True or value is False:
+                    flags[name] = value
+                elif value is not None:
+                    try:
+                        parsed = parse_flag(value)
+                    except ValueError:
+                        return None
+                    if parsed is not None:
+                        flags[name] = parsed
+            elif action == _CATEGORY:
+                if self.no_scheme:
+                    if value is not None:
+                        extra[key] = value
+                    continue
+                try:
+                    found = self.categories.read(value)
+                except SchemeError:
+                    return None
+            elif action == _TEXT:
+                if value is not None and type(value) is not str:
+                    extra[key] = value
+                elif name == "series":
+                    series = value
+                else:
+                    comments = value
+            elif type(value) is not list:  # _ALTERNATIVES
+                extra[key] = value
+            else:
+                for entry in value:
+                    hash_name = entry.get("HashName") if type(entry) is dict else None
+                    kind = _ALT_EXACT.get(hash_name) if type(hash_name) is str else None
+                    if kind is None or kind in hashes:
+                        return None
+                    digest = clean_hash(kind, entry.get("HashValue"))
+                    if digest is None:
+                        return None
+                    hashes[kind] = digest
+        if not hashes:
+            return None
+        self.report.records += 1
+        return make_record(hashes, found, series, flags, comments, self.ignorable, extra, number)
 
 
 def _read_alternatives(
