@@ -140,6 +140,8 @@ class PdqIndex:
         self.offsets = offsets
         self.ids = ids
         self.layout = _Layout(p=p, sh=max(WIDTHS) - p)
+        #: The file the index was loaded from (None: built in this process).
+        self.path: Path | None = None
 
     # -- construction -------------------------------------------------------------------------------------------
 
@@ -345,19 +347,15 @@ class PdqIndex:
         ):
             raise ValueError(f"{path}: PDQ index layout not supported by this version")
         arrays = {name: _map_array(path, size, data_start, layout["arrays"].get(name), name) for name in _EXPECTED}
+        if in_memory:  # copied first, so that verifying reads the copies (one pass over the file)
+            arrays = {name: np.array(arr) for name, arr in arrays.items()}
         if verify:
             _verify(path, arrays, layout["arrays"])
         index = cls(
             arrays["hashes"], arrays["dirs"], arrays["entries"], arrays["offsets"], arrays["ids"], int(layout["p"])
         )
         index._check_shapes(path)
-        if in_memory:
-            index.hashes, index.dirs, index.entries = (
-                np.array(index.hashes),
-                np.array(index.dirs),
-                np.array(index.entries),
-            )
-            index.offsets, index.ids = np.array(index.offsets), np.array(index.ids)
+        index.path = Path(path)
         return index
 
     def _check_shapes(self, path: str | os.PathLike[str]) -> None:
@@ -388,6 +386,7 @@ class PdqIndexUnion(PdqIndex):
 
     def __init__(self, parts: Sequence[PdqIndex]) -> None:  # noqa: D107 - no arrays of its own
         self.parts = list(parts)
+        self.path = None
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)

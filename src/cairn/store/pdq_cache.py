@@ -150,7 +150,7 @@ def _load_valid(path: Path, expected: Mapping[str, Any]) -> PdqIndex | None:
         meta = read_meta(path)
         if meta.get("identity") != expected:
             return None
-        index = PdqIndex.load(path, verify=True)
+        index = PdqIndex.load(path, in_memory=True, verify=True)
     except (OSError, ValueError):
         return None
     if len(index) != meta.get("entries") or index.distinct != meta.get("distinct"):
