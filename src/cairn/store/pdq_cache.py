@@ -11,13 +11,14 @@ Contract:
   :func:`set_identity`: set id, name, source SHA-256, import time to the microsecond, record count, and the
   database's identity: its first case's uid and creation time, plus host/port/name for PostgreSQL), its
   entry count is the one recorded, and every array matches the SHA-256 recorded at save
-  (:meth:`PdqIndex.load` with ``verify=True``). Anything else (missing, stale, foreign, truncated, damaged,
-  another format version) is rebuilt from the database, never trusted. Sets are immutable once complete (an
-  import is all or nothing; a re-import is a new set row with a new import time), so the identity need not
-  read the entries; an edit of ``hash_set_entries`` behind cairn's back is not detected.
+  (:meth:`PdqIndex.load` with ``verify=True``; the arrays are read into process memory in the same pass, where
+  huge pages make the random probes faster than a 4 KiB-page memory map). Anything else (missing, stale, foreign,
+  truncated, damaged, another format version) is rebuilt from the database, never trusted. Sets are immutable
+  once complete (an import is all or nothing; a re-import is a new set row with a new import time), so the
+  identity need not read the entries; an edit of ``hash_set_entries`` behind cairn's back is not detected.
 * Writing: a rebuilt index is saved atomically (unique temporary file in the same folder, fsync, rename over
   the old one); concurrent builders of the same set each write a complete file and the last rename wins, and
-  readers keep their memory map of the file they opened. A store opened read-only (``cairn hashset match-file``
+  readers have read the file they opened. A store opened read-only (``cairn hashset match-file``
   and other read commands) never writes: it uses a valid file when there is one, otherwise builds the index in
   memory for that run. A folder that cannot be written (read-only media) is the same: in memory, no error.
 * :func:`load_index` returns ``None`` when the sets hold no PDQ entry, one set's ``PdqIndex``, or a
