@@ -240,8 +240,13 @@ def test_node_editor_workflow() -> None:
                 "data": {
                     "id": "b",
                     "type": "compel",
-                    "inputs": {"prompt": {"name": "prompt", "value": "a red bicycle"}},
+                    "inputs": {"prompt": {"name": "prompt", "value": ""}},
                 },
+            },
+            {  # the prompt comes from a string primitive wired into the encoder
+                "id": "s",
+                "type": "invocation",
+                "data": {"id": "s", "type": "string", "inputs": {"value": {"name": "value", "value": "a red bicycle"}}},
             },
             {
                 "id": "c",
@@ -256,6 +261,8 @@ def test_node_editor_workflow() -> None:
             {"id": "n", "type": "notes", "data": {"notes": "a note"}},
         ],
         "edges": [
+            {"id": "x", "type": "collapsed", "source": "s", "target": "b"},
+            {"source": "s", "sourceHandle": "value", "target": "b", "targetHandle": "prompt"},
             {"source": "b", "sourceHandle": "conditioning", "target": "e", "targetHandle": "positive_conditioning"},
             {"source": "c", "sourceHandle": "conditioning", "target": "e", "targetHandle": "negative_conditioning"},
         ],

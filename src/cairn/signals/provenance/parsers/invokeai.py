@@ -19,7 +19,8 @@ Shapes (learnt from InvokeAI's public source):
   ``Dream``: the command line ``"prompt" -s steps -S seed -W width -H height -C cfg -A sampler``.
 
 Decisions: one record per image: ``invokeai_metadata`` when readable; else the graph's ``core_metadata`` node;
-else the model, LoRA, prompt, noise and denoise nodes of the graph (or of the workflow). The ``key`` of each
+else the model, LoRA, prompt, noise and denoise nodes of the graph (or of the workflow), an empty field followed
+back along its edge to the primitive node (string, integer, model) that feeds it. The ``key`` of each
 model (installation-unique, so it can tie images to one installation) is kept in ``extra["model_keys"]``. A
 ``random:`` hash is kept with hash kind ``random`` and ``link="name-only"``. A hash of an algorithm
 ``HASH_KINDS`` does not know (sha1, sha512, ...) is not stored as a hash: it is kept in ``extra`` and warned.
@@ -229,12 +230,15 @@ def _load(carrier: Carrier, ctx: ParseContext) -> Any:
         return None
 
 
-def _graph_nodes(data: Any, ctx: ParseContext, where: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """(nodes as ``{type, id, fields...}``, edges as (source id, destination field)) of an executed graph or a
-    node-editor workflow, at most ``max_graph_nodes``."""
+_Edge = tuple[str, str, str, str]  # source node id, source field, destination node id, destination field
+
+
+def _graph_nodes(data: Any, ctx: ParseContext, where: str) -> tuple[list[dict[str, Any]], list[_Edge]]:
+    """(nodes as ``{type, id, fields...}``, edges) of an executed graph or a node-editor workflow, at most
+    ``max_graph_nodes`` nodes (and four times as many edges)."""
     limit = ctx.limits.max_graph_nodes
     nodes: list[dict[str, Any]] = []
-    edges: list[tuple[str, str]] = []
+    edges: list[_Edge] = []
     if not isinstance(data, dict):
         return nodes, edges
     raw_nodes = data.get("nodes")
@@ -260,12 +264,28 @@ def _graph_nodes(data: Any, ctx: ParseContext, where: str) -> tuple[list[dict[st
             continue
         source, destination = edge.get("source"), edge.get("destination")
         if isinstance(source, dict) and isinstance(destination, dict):
-            src, field = source.get("node_id"), destination.get("field")
-        else:  # workflow edge: source, sourceHandle, target, targetHandle
-            src, field = edge.get("source"), edge.get("targetHandle")
-        if isinstance(src, str) and isinstance(field, str):
-            edges.append((src, field))
+            ends = (source.get("node_id"), source.get("field"), destination.get("node_id"), destination.get("field"))
+        else:  # workflow edge: source, sourceHandle, target, targetHandle ("collapsed" edges have no handles)
+            ends = (edge.get("source"), edge.get("sourceHandle"), edge.get("target"), edge.get("targetHandle"))
+        if all(isinstance(end, str) for end in ends):
+            edges.append((str(ends[0]), str(ends[1]), str(ends[2]), str(ends[3])))
     return nodes, edges
+
+
+def _field(node: dict[str, Any], name: str, by_id: dict[str, dict[str, Any]], into: dict[tuple[str, str], str]) -> Any:
+    """A node's field; when it is empty and an edge feeds it, the ``value`` of the primitive node it comes from
+    (string, integer, float and model primitives), followed at most 8 nodes back."""
+    value = node.get(name)
+    key = (str(node.get("id")), name)
+    for _ in range(8):
+        if value not in (None, "") or key not in into:
+            break
+        source = by_id.get(into[key])
+        if source is None:
+            break
+        value = source.get("value", source.get("model"))
+        key = (str(source.get("id")), "value")
+    return value
 
 
 def _from_graph(reader: _Reader, data: Any, record: GenerationRecord) -> bool:
@@ -278,11 +298,13 @@ def _from_graph(reader: _Reader, data: Any, record: GenerationRecord) -> bool:
         record.extra["source"] = "core_metadata node"
         return True
     found = False
-    side = {src: field for src, field in edges if field in ("positive_conditioning", "negative_conditioning")}
+    side = {src: dst_field for src, _sf, _dst, dst_field in edges if dst_field.endswith("_conditioning")}
+    by_id = {str(n.get("id")): n for n in nodes}
+    into = {(dst, dst_field): src for src, _sf, dst, dst_field in edges}
     for node in nodes:
         kind = str(node.get("type"))
         if kind.endswith("model_loader") and record.model is None:
-            record.model = reader.model(node.get("model"), "checkpoint", record.extra)
+            record.model = reader.model(_field(node, "model", by_id, into), "checkpoint", record.extra)
         elif "lora" in kind:
             if isinstance(node.get("loras"), list):
                 record.loras.extend(reader.loras(node["loras"], record.extra))
@@ -291,21 +313,22 @@ def _from_graph(reader: _Reader, data: Any, record: GenerationRecord) -> bool:
                 if ref is not None:
                     record.loras.append(ref)
         elif kind == "vae_loader":
-            record.vae = reader.model(node.get("vae_model"), "vae", record.extra)
+            record.vae = reader.model(_field(node, "vae_model", by_id, into), "vae", record.extra)
         elif "compel" in kind or kind.endswith("text_encoder"):
-            text = _str(node.get("prompt"))
+            text = _str(_field(node, "prompt", by_id, into))
             feeds = side.get(str(node.get("id")))
             if feeds == "negative_conditioning":
                 record.negative_prompt = record.negative_prompt or text
             elif feeds == "positive_conditioning" or record.prompt is None:
                 record.prompt = text
         elif kind == "noise":
-            record.seed = _int(node.get("seed"))
-            record.width, record.height = _int(node.get("width")), _int(node.get("height"))
+            record.seed = _int(_field(node, "seed", by_id, into))
+            record.width = _int(_field(node, "width", by_id, into))
+            record.height = _int(_field(node, "height", by_id, into))
         elif "denoise" in kind:
-            record.steps = _int(node.get("steps"))
-            record.cfg = _float(node.get("cfg_scale"))
-            record.sampler = _str(node.get("scheduler"), 100)
+            record.steps = _int(_field(node, "steps", by_id, into))
+            record.cfg = _float(_field(node, "cfg_scale", by_id, into))
+            record.sampler = _str(_field(node, "scheduler", by_id, into), 100)
         else:
             continue
         found = True
