@@ -168,7 +168,7 @@ class _Reader:
 
     def loras(self, value: Any, extra: dict[str, Any]) -> list[ModelRef]:
         items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-        if value is not None and not items:
+        if value is not None and not isinstance(value, list | dict):
             self.warn("loras is not a list")
         refs: list[ModelRef] = []
         for item in items[:256]:
