@@ -58,7 +58,7 @@ STATEMENTS_PER_BATCH = 64
 IMPORT_CACHE_KIB = 65_536
 #: An import into SQLite drops the (kind, value) index once it has inserted more rows than this and than the
 #: table held before it, and builds it again at the end (see the module notes).
-DEFER_INDEX_AFTER = 1_000_000
+DEFER_INDEX_AFTER = 200_000
 #: Records read per page when a set is read back for export.
 READ_PAGE = 5_000
 #: The columns an import writes, in the order of :func:`entry_rows`' tuples (the id is generated).
