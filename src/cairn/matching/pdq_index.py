@@ -18,8 +18,9 @@ threshold t = r*M + a, a match is within radius r on one of substrings 0..a or w
 (pigeonhole), so each substring's table is probed at every key within that radius. A table is the substring's
 keys sorted by their top ``p`` bits: a directory of 2^p offsets and one uint32 entry per hash, (hash index <<
 sh) | the key's remaining bits, which filter the bucket before the full 256-bit popcount check. ``p`` grows with
-the index (about log2(n) - 3) so that buckets stay near 8 entries. Memory at 10M hashes: 320 MB of hashes,
-440 MB of entries, 46 MB of directories, 120 MB of ids. The query kernel is C (``_pdqindex``) when it built,
+the index (about log2(n) - 3) so that buckets stay near 5-10 entries. Memory at 10M distinct hashes (p = 21):
+320 MB of hashes, 440 MB of entries, 92 MB of directories, 80 MB of ids and 40 MB of offsets (ids grouped by
+hash): 972 MB. The query kernel is C (``_pdqindex``) when it built,
 otherwise a vectorised numpy version of the same algorithm; both return identical, exact results.
 """
 
@@ -52,7 +53,7 @@ WIDTHS: tuple[int, ...] = (24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23)
 STARTS: tuple[int, ...] = tuple(sum(WIDTHS[:i]) for i in range(M))
 DEFAULT_THRESHOLD = 31
 MAGIC = b"CAIRNPDQ"
-VERSION = 1
+VERSION = 2  # 2: offsets uint32, header meta and per-block SHA-256
 _ALIGN = 4096
 _HEX = frozenset("0123456789abcdefABCDEF")
 _CHUNK = 2048
@@ -133,7 +134,7 @@ class _Layout:
 class PdqIndex:
     """Exact PDQ near-match index by multi-index hashing (see the module docstring)."""
 
-    def __init__(self, hashes: U8, dirs: U32, entries: U32, offsets: I64, ids: I64, p: int) -> None:
+    def __init__(self, hashes: U8, dirs: U32, entries: U32, offsets: U32, ids: I64, p: int) -> None:
         self.hashes = hashes
         self.dirs = dirs
         self.entries = entries
@@ -258,8 +259,8 @@ class PdqIndex:
 
     def _expand(self, qi: I64, di: I64, dist: npt.NDArray[np.int16]) -> PdqMatches:
         """Distinct-hash hits -> one row per stored id, sorted by (query_index, id)."""
-        lo = self.offsets[di]
-        counts = self.offsets[di + 1] - lo
+        lo = self.offsets[di].astype(np.int64)
+        counts = self.offsets[di + 1].astype(np.int64) - lo
         rows = np.repeat(np.arange(len(di)), counts)
         within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
         ids = self.ids[np.repeat(lo, counts) + within]
@@ -489,7 +490,7 @@ def _verify(path: str | os.PathLike[str], arrays: Mapping[str, Any], specs: Mapp
             raise ValueError(f"{path}: array {name} does not match its checksum (damaged file)")
 
 
-_EXPECTED = {"hashes": "|u1", "dirs": "<u4", "entries": "<u4", "offsets": "<i8", "ids": "<i8"}
+_EXPECTED = {"hashes": "|u1", "dirs": "<u4", "entries": "<u4", "offsets": "<u4", "ids": "<i8"}
 
 
 def _map_array(path: str | os.PathLike[str], size: int, data_start: int, spec: Any, name: str) -> Any:
@@ -515,17 +516,17 @@ def _empty_matches() -> PdqMatches:
     return PdqMatches(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int16))
 
 
-def _dedupe(arr: U8, ids: I64) -> tuple[U8, I64, I64]:
+def _dedupe(arr: U8, ids: I64) -> tuple[U8, U32, I64]:
     """Distinct hashes (sorted), offsets (distinct + 1) into the ids grouped by hash (input order kept)."""
     if len(arr) == 0:
-        return arr, np.zeros(1, np.int64), ids
+        return arr, np.zeros(1, np.uint32), ids
     words = arr.view(">u8")
     order = _lex_order(words)
     sw = words[order]
     new = np.ones(len(arr), dtype=bool)
     new[1:] = np.any(sw[1:] != sw[:-1], axis=1)
     firsts = np.flatnonzero(new)
-    offsets = np.append(firsts, len(arr)).astype(np.int64)
+    offsets = np.append(firsts, len(arr)).astype(np.uint32)
     return np.ascontiguousarray(arr[order[firsts]]), offsets, np.ascontiguousarray(ids[order])
 
 
