@@ -416,6 +416,66 @@ def test_lora_stacks_core_and_rgthree() -> None:
     ]
 
 
+def test_efficiency_nodes_loader_with_prompts_lora_and_stack() -> None:
+    graph: dict[str, Any] = {
+        "1": {
+            "class_type": "Efficient Loader",
+            "inputs": {
+                "ckpt_name": "sd_xl_base_1.0.safetensors",
+                "vae_name": "Baked VAE",
+                "clip_skip": -2,
+                "lora_name": "bicycle_style_v1.safetensors",
+                "lora_model_strength": 0.8,
+                "lora_clip_strength": 0.8,
+                "positive": "a red bicycle on a beach",
+                "negative": "blurry",
+                "empty_latent_width": 1024,
+                "empty_latent_height": 768,
+                "batch_size": 1,
+                "lora_stack": ["2", 0],
+            },
+        },
+        "2": {
+            "class_type": "LoRA Stacker",
+            "inputs": {
+                "input_mode": "simple",
+                "lora_count": 2,
+                "lora_name_1": "sand_detail.safetensors",
+                "lora_wt_1": 0.5,
+                "lora_name_2": "None",
+                "lora_wt_2": 1.0,
+                "lora_name_3": "beyond_count.safetensors",
+                "lora_wt_3": 1.0,
+            },
+        },
+        "3": {
+            "class_type": "KSampler (Efficient)",
+            "inputs": {
+                "model": ["1", 0],
+                "positive": ["1", 1],
+                "negative": ["1", 2],
+                "latent_image": ["1", 3],
+                "optional_vae": ["1", 4],
+                "vae": ["1", 4],
+                "seed": 1234,
+                "steps": 25,
+                "cfg": 7.0,
+                "sampler_name": "euler",
+                "scheduler": "normal",
+                "denoise": 1.0,
+            },
+        },
+    }
+    records, warnings = read_graph(graph)
+    assert warnings == []
+    r = records[0]
+    assert (r.prompt, r.negative_prompt) == ("a red bicycle on a beach", "blurry")
+    assert (r.seed, r.steps, r.cfg, r.width, r.height) == (1234, 25, 7.0, 1024, 768)
+    assert r.model == CHECKPOINT
+    assert r.loras == [LORA, ModelRef("lora", "sand_detail.safetensors", weight=0.5, link="name-only")]
+    assert r.vae is None and r.extra["vae_from"] == "Efficient Loader"
+
+
 def test_old_boolean_control_widget_and_subgraph_warning() -> None:
     workflow = demo.comfyui_workflow()
     sampler = next(n for n in workflow["nodes"] if n["type"] == "KSampler")

@@ -501,8 +501,9 @@ def _string(walk: _Walk, value: Any, path: frozenset[str]) -> str | None:
     return None
 
 
-def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> None:
-    """Collect the prompt texts of every encoder that reaches a conditioning input ``value``."""
+def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str], side: str = "positive") -> None:
+    """Collect the prompt texts of every encoder that reaches a conditioning input ``value`` (the sampler's
+    ``side`` input, "positive" or "negative")."""
     link = _link(value)
     if link is None:
         return
@@ -514,15 +515,19 @@ def _texts(walk: _Walk, value: Any, path: frozenset[str], out: list[str]) -> Non
         return
     _class_type, inputs = found
     path = path | {link[0]}
-    if "positive" in inputs and "negative" in inputs:  # passes both on: output 0 positive, 1 negative
-        side = {0: "positive", 1: "negative"}.get(link[1])
-        if side is not None:
-            _texts(walk, inputs[side], path, out)
+    if "positive" in inputs and "negative" in inputs:
+        if isinstance(inputs[side], str):  # a loader with prompt texts (Efficient Loader): the side's own text
+            if inputs[side] not in out:
+                out.append(inputs[side])
+            return
+        passed = {0: "positive", 1: "negative"}.get(link[1])  # passes both on: output 0 positive, 1 negative
+        if passed is not None:
+            _texts(walk, inputs[passed], path, out, side)
         return
     # conditioning this node adds to (GLIGEN's conditioning_to, combine and set-area nodes) comes first
     for name, item in inputs.items():
         if name.startswith(("conditioning", "cond")) or name == "positive":
-            _texts(walk, item, path, out)
+            _texts(walk, item, path, out, side)
     if "clip" in inputs:  # a text encoder (or a node that encodes text into what it passes on)
         for name in TEXT_INPUTS:
             text = _string(walk, inputs[name], path) if name in inputs else None
@@ -544,7 +549,9 @@ def _row_key(prefix: str) -> tuple[int, str]:
 
 def _node_loras(walk: _Walk, inputs: dict[str, Any], path: frozenset[str]) -> list[ModelRef]:
     """The LoRAs one node applies, in its own order: LoraLoader/LoraLoaderModelOnly (``lora_name``,
-    ``strength_model``, ``strength_clip``), the core LoRA stack ``LoadLoraModel`` (rows flattened in the API graph
+    ``strength_model``, ``strength_clip``; the Efficient Loader's ``lora_model_strength``, ``lora_clip_strength``),
+    the efficiency nodes' LoRA Stacker (``lora_name_N`` with ``lora_wt_N`` or ``model_str_N``/``clip_str_N``, up
+    to ``lora_count``), the core LoRA stack ``LoadLoraModel`` (rows flattened in the API graph
     as ``loras.N.lora_name``, ``loras.N.strength``, ``loras.N.enabled``) and rgthree's Power Lora Loader
     (``lora_N`` = ``{"on", "lora", "strength", "strengthTwo"}``)."""
     found: list[ModelRef | None] = []
@@ -552,10 +559,17 @@ def _node_loras(walk: _Walk, inputs: dict[str, Any], path: frozenset[str]) -> li
         found.append(
             _lora(
                 _scalar(walk, inputs["lora_name"], ("value", "lora_name"), path),
-                _scalar(walk, inputs.get("strength_model"), ("value", "float"), path),
-                _scalar(walk, inputs.get("strength_clip"), ("value", "float"), path),
+                _scalar(walk, inputs.get("strength_model", inputs.get("lora_model_strength")), ("value",), path),
+                _scalar(walk, inputs.get("strength_clip", inputs.get("lora_clip_strength")), ("value",), path),
             )
         )
+    numbered = (k for k in inputs if k.startswith("lora_name_") and k[10:].isdigit() and len(k) < 20)
+    for key in sorted(numbered, key=lambda k: int(k[10:]))[:256]:  # LoRA Stacker rows (efficiency nodes)
+        n = key[10:]
+        if isinstance(inputs.get("lora_count"), int) and int(n) > inputs["lora_count"]:
+            continue
+        weight = inputs.get(f"lora_wt_{n}", inputs.get(f"model_str_{n}", 1.0))
+        found.append(_lora(inputs[key], weight, inputs.get(f"clip_str_{n}")))
     rows = sorted((k[: -len("lora_name")] for k in inputs if k.endswith(".lora_name")), key=_row_key)
     for prefix in rows[:256]:
         if inputs.get(prefix + "enabled", True) is not False:
@@ -566,6 +580,22 @@ def _node_loras(walk: _Walk, inputs: dict[str, Any], path: frozenset[str]) -> li
         if isinstance(item, dict) and item.get("on") is True:
             found.append(_lora(item.get("lora"), item.get("strength", 1.0), item.get("strengthTwo")))
     return [ref for ref in found if ref is not None]
+
+
+def _stacked_loras(walk: _Walk, value: Any, path: frozenset[str]) -> list[ModelRef]:
+    """The LoRAs of a ``lora_stack`` input: the stacker nodes it links to, each stacker's own stack after it."""
+    found: list[ModelRef] = []
+    for _ in range(64):
+        link = _link(value)
+        if link is None:
+            break
+        node = walk.node(link, path)
+        if node is None:
+            break
+        path = path | {link[0]}
+        found.extend(_node_loras(walk, node[1], path))
+        value = node[1].get("lora_stack")
+    return found
 
 
 _Chain = tuple[str, Any] | None  # (node id, parent chain): the ancestors of a pending link
@@ -607,10 +637,11 @@ def _models(walk: _Walk, value: Any, record: GenerationRecord) -> None:
             loras: list[ModelRef] = []
             groups.append(loras)
             name = next((inputs[n] for n in MODEL_NAME_INPUTS if isinstance(inputs.get(n), str)), None)
+            loras.extend(_node_loras(walk, inputs, path))
+            loras.extend(_stacked_loras(walk, inputs.get("lora_stack"), path))
             if name is not None:
                 checkpoints.append((name, class_type))
                 continue
-            loras.extend(_node_loras(walk, inputs, path))
             followed = [n for n in ("model", "model1", "model2") if _link(inputs.get(n)) is not None]
             here: _Chain = (link[0], chain)
             pending.extend((inputs[n], here) for n in reversed(followed))
@@ -643,8 +674,8 @@ def _size(walk: _Walk, value: Any, record: GenerationRecord) -> None:
             return
         class_type, inputs = found
         path = path | {link[0]}
-        width = _scalar(walk, inputs.get("width"), ("value", "int"), path)
-        height = _scalar(walk, inputs.get("height"), ("value", "int"), path)
+        width = _scalar(walk, inputs.get("width", inputs.get("empty_latent_width")), ("value", "int"), path)
+        height = _scalar(walk, inputs.get("height", inputs.get("empty_latent_height")), ("value", "int"), path)
         if "samples" not in inputs and (w := _number(width)) is not None and (h := _number(height)) is not None:
             record.width, record.height = round(w * scale), round(h * scale)
             return
@@ -662,21 +693,26 @@ def _size(walk: _Walk, value: Any, record: GenerationRecord) -> None:
 
 
 def _vae(walk: _Walk, sampler_id: str, record: GenerationRecord) -> None:
-    """The VAE of the decode node that takes this sampler's output (None: the checkpoint's own, noted)."""
+    """The VAE the sampler decodes with (KSampler (Efficient)'s own ``vae`` input) or, else, that of the decode
+    node taking its output; a loader without a VAE file ("Baked VAE"): the checkpoint's own, noted."""
+    own = _link(walk.graph.nodes[sampler_id][1].get("vae"))
+    decoders = [(sampler_id, own)] if own is not None else []
     for consumer_id, input_name in walk.graph.consumers.get(sampler_id, [])[:100]:
         walk.step()
-        inputs = walk.graph.nodes[consumer_id][1]
-        link = _link(inputs.get("vae"))
-        if input_name != "samples" or link is None:
-            continue
-        found = walk.node(link, frozenset({consumer_id}))
-        if found is None:
-            return
-        if isinstance(found[1].get("vae_name"), str):
-            record.vae = ModelRef("vae", found[1]["vae_name"], link="name-only")
-        else:
-            record.extra["vae_from"] = found[0]
+        link = _link(walk.graph.nodes[consumer_id][1].get("vae"))
+        if input_name == "samples" and link is not None:
+            decoders.append((consumer_id, link))
+    if not decoders:
         return
+    consumer_id, link = decoders[0]
+    found = walk.node(link, frozenset({consumer_id}))
+    if found is None:
+        return
+    name = found[1].get("vae_name")
+    if isinstance(name, str) and name.strip().lower() not in ("baked vae", "none", ""):
+        record.vae = ModelRef("vae", name, link="name-only")
+    else:
+        record.extra["vae_from"] = found[0]
 
 
 def _sampler_record(walk: _Walk, sampler_id: str, record: GenerationRecord, extra: dict[str, Any]) -> None:
@@ -733,7 +769,7 @@ def _sampler_record(walk: _Walk, sampler_id: str, record: GenerationRecord, extr
     for side, value in (("positive", positive), ("negative", inputs.get("negative", guider.get("negative")))):
         texts: list[str] = []
         try:
-            _texts(walk, value, path, texts)
+            _texts(walk, value, path, texts, side)
         finally:  # what was read stays when the walk budget ends part way
             if texts and side == "positive":
                 record.prompt = "\n".join(texts)
