@@ -13,9 +13,11 @@ Cost policy (``ScanSettings.watermarks``, ``cairn scan --watermarks``, recorded 
 
 A picture that is due but cannot hold a mark (under 256x256, grey, decoded at reduced scale) gets a
 ``watermark_skipped`` note. Stored: a ``Finding(signal="ai_watermark", kind="watermark", data={scheme,
-matched_bits, total_bits, verdict, p_false_positive, channel_order, decoded_text?, note}, where="pixels: ...")``
-only for a score above "none" (a clean picture stores nothing, to keep the database small). Absence proves
-nothing: most generators add no mark, and re-encoding, resizing or cropping removes it.
+matched_bits, total_bits, verdict, p_false_positive, channel_order, decoded_text?, vote_clarity, note},
+where="pixels: ...")`` only for a verdict of "likely" or "very likely": a "partial" match happens by chance on
+many unmarked pictures (two channel orders and three messages tried), and a clean picture stores nothing, which
+keeps the database small. Absence proves nothing: most generators add no mark, and re-encoding, resizing or
+cropping removes it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cairn.model import FileResult, Finding
 from cairn.settings import ScanSettings
 from cairn.signals.ai_generation import RECORD_KIND
 from cairn.signals.base import DecodedImage
-from cairn.signals.provenance.watermark import check_size, decode
+from cairn.signals.provenance.watermark import STORED_VERDICTS, check_size, decode
 
 NAME = "ai_watermark"
 KIND = "watermark"
@@ -57,7 +59,7 @@ def due(policy: str, width: int, height: int, has_record: bool) -> bool:
 
 
 class AiWatermarkSignal:
-    """Stores watermark findings (verdict above "none") for the pictures the policy checks."""
+    """Stores watermark findings ("likely" or "very likely") for the pictures the policy checks."""
 
     name = NAME
     order = 70  # after the record signals (ai_generation 60, ai_stealth 61): auto checks pictures with records
@@ -77,7 +79,7 @@ class AiWatermarkSignal:
             result.errors.append(errors.item_note(errors.WATERMARK_SKIPPED, f"watermark not checked: {reason}"))
             return
         for score in decode(decoded.rgb):
-            if score.verdict != "none":
+            if score.verdict in STORED_VERDICTS:
                 result.findings.append(Finding(NAME, KIND, score.as_dict(), score.where))
 
 

@@ -111,6 +111,29 @@ def p_verdict(p: float) -> str:
     return "none"
 
 
+def weaker(a: str, b: str) -> str:
+    """The lower of two verdicts."""
+    return a if VERDICTS.index(a) <= VERDICTS.index(b) else b
+
+
+def scheme_verdict(scheme: Scheme, matched: int, balanced: float, p: float) -> str:
+    """SDXL: Stability's thresholds on matched bits. Others: the weaker of the balanced-share verdict and the
+    chance-probability verdict, so that neither a one-sided decode (a flat picture reads all zeros) nor the
+    noise of a short message (32 bits for SD 2.x) passes where SDXL's 48 bits would not."""
+    if scheme is SDXL:
+        return sdxl_verdict(matched)
+    return weaker(share_verdict(balanced), p_verdict(p))
+
+
+def text_verdict(p: float) -> str:
+    """A printable, clearly voted text: "very likely" when its chance bound is at SDXL's very-likely level (12
+    bytes and more), "likely" up to a bound of 0.05 (InvokeAI's 8 bytes), else "partial". The bound ignores the
+    vote clarity an unmarked picture rarely shows, so it is conservative; these levels allow for that."""
+    if p <= P_LEVELS[0][0]:
+        return "very likely"
+    return "likely" if p <= 0.05 else "partial"
+
+
 def u_channel(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.int32]:
     """OpenCV's ``COLOR_BGR2YUV`` U channel (bit-exact, fixed point) of ``pixels`` (HxWx3 RGB as decoded), read
     as the encoder read it: ``order`` "bgr" when it was given BGR (OpenCV's convention), "rgb" when it was given
@@ -144,16 +167,28 @@ def block_votes(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.boo
     return votes
 
 
-def tally(votes: npt.NDArray[np.bool_], nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
+def tally(votes: npt.NDArray[Any], nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
     """The decoded bits for a message of ``nbits`` (as the package's decoder decides them) and each bit's share
-    of 1-votes."""
+    of 1-votes. ``votes`` is bool (every block read) or int8 with -1 for blocks not read (a prescreen)."""
     slot = np.arange(votes.size) % nbits
-    ones = np.bincount(slot, weights=votes, minlength=nbits)
-    count = np.bincount(slot, minlength=nbits)
+    read = np.ones(votes.size) if votes.dtype == np.bool_ else votes >= 0
+    ones = np.asarray(np.bincount(slot, weights=votes == 1, minlength=nbits), dtype=np.float64)
+    count = np.asarray(np.bincount(slot, weights=read, minlength=nbits), dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = ones / count
     bits = (share * 255 > 127).astype(np.uint8)  # NaN (no votes) compares False, as the package's does
     return bits, share
+
+
+def sampled_votes(pixels: npt.NDArray[np.uint8], order: str, block_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int8]:
+    """The votes of the given rows of blocks (8 pixel rows each), in place among all the picture's blocks (-1
+    for the blocks not read), so :func:`tally` counts each read block for the bit the decoder gives it."""
+    height, width = pixels.shape[:2]
+    nrows, per_row = height // 4 * 4 // 8, width // 8
+    band = pixels[(block_rows[:, None] * 8 + np.arange(8)).ravel()]
+    votes = np.full((nrows, per_row), -1, dtype=np.int8)
+    votes[block_rows] = block_votes(band, order).reshape(block_rows.size, per_row)
+    return votes.reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -168,6 +203,7 @@ class WatermarkScore:
     channel_order: str
     decoded_text: str | None = None
     clarity: float = 0.0  # mean |2 * share of 1-votes - 1| over the bits: 0 a tie each, 1 unanimous
+    balanced: float = 0.0  # the balanced share of matched bits (see balanced_accuracy); 1.0 for a text
 
     @property
     def where(self) -> str:
@@ -210,7 +246,7 @@ def share_verdict(share: float) -> str:
     return "none"
 
 
-def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScore:
+def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[Any]]) -> WatermarkScore:
     """The scheme's best match over the channel orders (ties: the first order). SDXL is judged by Stability's
     thresholds on matched bits; the others by their balanced share of matched bits (so that a decode of all
     zeros, as flat pictures give, never counts), with the binomial chance probability reported beside."""
@@ -224,15 +260,15 @@ def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[np.bool_]
     assert best is not None
     matched, order, balanced, clarity = best
     p = min(1.0, p_at_least(matched, total) * len(votes_by_order))  # the best of the orders tried
-    verdict = sdxl_verdict(matched) if scheme is SDXL else share_verdict(balanced)
-    return WatermarkScore(scheme.name, matched, total, verdict, p, order, clarity=clarity)
+    verdict = scheme_verdict(scheme, matched, balanced, p)
+    return WatermarkScore(scheme.name, matched, total, verdict, p, order, clarity=clarity, balanced=balanced)
 
 
 def _clarity(share: npt.NDArray[np.float64]) -> float:
     return float(np.nan_to_num(np.abs(2 * share - 1)).mean())
 
 
-def read_text(votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScore | None:
+def read_text(votes_by_order: dict[str, npt.NDArray[Any]]) -> WatermarkScore | None:
     """A printable text message of 4-32 bytes, or None: the length whose bits are most clearly voted (a message
     read at a multiple of its length is as clear: the shortest of the clearest is taken), when that clarity is
     well above an unmarked picture's and the text is printable ASCII."""
@@ -240,7 +276,7 @@ def read_text(votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScor
     found: list[tuple[float, int, str, npt.NDArray[np.uint8]]] = []
     for nbytes in TEXT_LENGTHS:
         for order, votes in votes_by_order.items():
-            if votes.size < nbytes * 8:
+            if int(np.count_nonzero(votes >= 0)) < nbytes * 8:
                 continue
             bits, share = tally(votes, nbytes * 8)
             clarity = _clarity(share)
@@ -257,7 +293,7 @@ def read_text(votes_by_order: dict[str, npt.NDArray[np.bool_]]) -> WatermarkScor
     # chance bound: every length and order tried, each byte printable with probability 95/256 (the vote
     # clarity, which an unmarked picture rarely shows, is not counted: the bound is conservative)
     p = min(1.0, tries * (95 / 256) ** nbytes)
-    return WatermarkScore(TEXT_SCHEME, nbytes * 8, nbytes * 8, p_verdict(p), p, order, text, clarity)
+    return WatermarkScore(TEXT_SCHEME, nbytes * 8, nbytes * 8, text_verdict(p), p, order, text, clarity, 1.0)
 
 
 def check_size(width: int, height: int) -> str | None:
@@ -269,12 +305,43 @@ def check_size(width: int, height: int) -> str | None:
     return None
 
 
+#: Blocks read first, in rows spread over the picture (its top alone may be sky, where a mark is weakest); the
+#: rest is read only when these look marked (see decode).
+PRESCREEN_BLOCKS = 4096
+#: What "looks marked" in the sampled blocks: any scheme's chance probability at most this (ten times SDXL's
+#: "likely" level: a mark the whole picture would rate likely shows in 4096 blocks, where each bit still has
+#: dozens of votes), or a text read. Unmarked pictures pass at about this rate per scheme.
+PRESCREEN_P = 0.02
+#: Verdicts a scan stores. "partial" is not: on unmarked pictures, with two channel orders and three messages
+#: tried, a partial match by chance is common (Stability's 28 of 48 alone: about one picture in six per order).
+STORED_VERDICTS = ("likely", "very likely")
+
+
 def decode(
-    pixels: npt.NDArray[np.uint8], schemes: Sequence[Scheme] = SCHEMES, orders: Sequence[str] = ORDERS
+    pixels: npt.NDArray[np.uint8],
+    schemes: Sequence[Scheme] = SCHEMES,
+    orders: Sequence[str] = ORDERS,
+    prescreen: bool = True,
 ) -> list[WatermarkScore]:
     """Every scheme's score (verdict "none" included; at most one above it) and a text message when one reads;
-    ``pixels`` is HxWx3 RGB of at least :data:`MIN_PIXELS` (see :func:`check_size`)."""
-    votes = {order: block_votes(pixels, order) for order in orders}
+    ``pixels`` is HxWx3 RGB of at least :data:`MIN_PIXELS` (see :func:`check_size`).
+
+    With ``prescreen`` (the scan's way), a large picture's blocks are first read in :data:`PRESCREEN_BLOCKS`
+    spread over evenly spaced rows; when no scheme's chance probability there is at most :data:`PRESCREEN_P`
+    (and no text reads), those scores (none worth storing) are returned and the rest is never read. Otherwise,
+    and for small pictures, every block is read: the scores are then exactly the package decoder's reading."""
+    height, width = pixels.shape[:2]
+    nrows, per_row = height // 4 * 4 // 8, width // 8
+    wanted = -(-PRESCREEN_BLOCKS // per_row) if per_row else 0
+    if prescreen and wanted > 0 and wanted * 3 <= nrows:  # only where it reads a third or less
+        block_rows = np.arange(0, nrows, nrows // wanted)[:wanted]
+        first = _score_all({order: sampled_votes(pixels, order, block_rows) for order in orders}, schemes)
+        if not any(s.verdict in STORED_VERDICTS or s.p_false_positive <= PRESCREEN_P for s in first):
+            return first
+    return _score_all({order: block_votes(pixels, order) for order in orders}, schemes)
+
+
+def _score_all(votes: dict[str, npt.NDArray[Any]], schemes: Sequence[Scheme]) -> list[WatermarkScore]:
     scores = [score_scheme(scheme, votes) for scheme in schemes]
     text = read_text(votes)
     known = {scheme.name: np.packbits(scheme.bits).tobytes() for scheme in schemes}
@@ -306,6 +373,7 @@ def _exclusive(scores: list[WatermarkScore]) -> list[WatermarkScore]:
             s.channel_order,
             s.decoded_text,
             s.clarity,
+            s.balanced,
         )
         for s in scores
     ]
