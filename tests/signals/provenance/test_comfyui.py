@@ -762,8 +762,16 @@ def test_graph_that_is_not_an_object() -> None:
     records, warnings = read_graph([1, 2, 3], workflow={"nodes": "none"})
     assert records == []
     text = messages(warnings)
-    assert "a 'prompt' JSON that is not a ComfyUI API graph" in text
-    assert "ComfyUI workflow is not a graph with a list of nodes" in text
+    assert "ComfyUI prompt JSON is neither an API graph nor a workflow" in text
+    assert "ComfyUI workflow JSON is neither an API graph nor a workflow" in text
+
+
+def test_graphs_are_told_by_shape_not_key() -> None:
+    records, warnings = read_graph(prompt=demo.comfyui_workflow(), workflow=demo.comfyui_prompt())  # swapped
+    assert warnings == []
+    assert [r.extra["graph"] for r in records] == ["prompt"]
+    assert records[0].where == "PNG tEXt 'workflow'; PNG tEXt 'prompt'"
+    assert_demo_record(records[0])
 
 
 def test_hostile_workflow_links() -> None:

@@ -830,50 +830,50 @@ class ComfyUIParser:
     order: int = 40
 
     def parse(self, carriers: Sequence[Carrier], ctx: ParseContext) -> list[GenerationRecord]:
-        prompts = [c for c in carriers if c.key.lower() == "prompt"]
-        workflows = [c for c in carriers if c.key.lower() == "workflow"]
-        if not prompts and not workflows:
+        """API graphs first (each with the first unused UI graph of the same container as its partner), then the
+        UI graphs left over. A graph is told by its shape, not its key (a ``workflow`` key holding an API graph
+        is read as one)."""
+        mine = [c for c in carriers if c.key.lower() in ("prompt", "workflow")]
+        if not mine:
             return []
-        loaded_workflows: list[tuple[Carrier, Any]] = []
-        for carrier in workflows:
+        apis: list[tuple[Carrier, _Graph]] = []
+        uis: list[tuple[Carrier, dict[str, Any]]] = []
+        for carrier in mine:
             data = _load(carrier, ctx)
+            if data is None:
+                continue
             if isinstance(data, dict) and isinstance(data.get("nodes"), list):
-                loaded_workflows.append((carrier, data))
-            elif data is not None:
-                ctx.warn(carrier.where, "ComfyUI workflow is not a graph with a list of nodes")
+                uis.append((carrier, data))
+            elif (graph := _read_api_graph(data, carrier.where, ctx)) is not None:
+                apis.append((carrier, graph))
+            else:
+                ctx.warn(carrier.where, f"ComfyUI {carrier.key} JSON is neither an API graph nor a workflow")
         used: set[int] = set()
         records: list[GenerationRecord] = []
-        for carrier in prompts:
-            data = _load(carrier, ctx)
-            graph = _read_api_graph(data, carrier.where, ctx) if data is not None else None
-            if graph is None:
-                if isinstance(data, dict | list):
-                    ctx.warn(carrier.where, "a 'prompt' JSON that is not a ComfyUI API graph")
-                continue
+        for carrier, graph in apis:
             ctx.claim(carrier)
             where = carrier.where
             extra: dict[str, Any] = {"graph": "prompt", "graph_nodes": len(graph.nodes)}
             partner = next(
-                (i for i, (w, _d) in enumerate(loaded_workflows) if i not in used and w.container == carrier.container),
-                None,
+                (i for i, (w, _d) in enumerate(uis) if i not in used and w.container == carrier.container), None
             )
             if partner is not None:
                 used.add(partner)
-                workflow_carrier, workflow = loaded_workflows[partner]
+                workflow_carrier, workflow = uis[partner]
                 ctx.claim(workflow_carrier)
                 where = joined_where([carrier, workflow_carrier])
                 extra.update(_workflow_extras(workflow))
             records.extend(_records(graph, carrier.text or "", where, ctx, extra))
-        for index, (carrier, data) in enumerate(loaded_workflows):
+        for index, (carrier, data) in enumerate(uis):
             if index in used:
                 continue
-            graph = _read_ui_graph(data, carrier.where, ctx)
-            if graph is None:
+            ui_graph = _read_ui_graph(data, carrier.where, ctx)
+            if ui_graph is None:
                 ctx.warn(carrier.where, "ComfyUI workflow without readable nodes")
                 continue
             ctx.claim(carrier)
-            extra = {"graph": "workflow", "graph_nodes": len(graph.nodes), **_workflow_extras(data)}
-            records.extend(_records(graph, carrier.text or "", carrier.where, ctx, extra))
+            extra = {"graph": "workflow", "graph_nodes": len(ui_graph.nodes), **_workflow_extras(data)}
+            records.extend(_records(ui_graph, carrier.text or "", carrier.where, ctx, extra))
         return records
 
 
