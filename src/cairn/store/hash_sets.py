@@ -152,15 +152,17 @@ def insert_records(
     progress: Callable[[int], None] | None = None,
     *,
     defer_index_after: int | None = None,
+    rows_per_transaction: int | None = None,
 ) -> int:
     """Insert ``records`` into set ``set_id`` in batches (one transaction each); return the records inserted.
 
     A transaction carries whole records, about :func:`batch_rows` times ``STATEMENTS_PER_BATCH`` rows.
     ``progress`` is called with the number of records inserted so far after each transaction. On SQLite the
     (kind, value) index is deferred after ``defer_index_after`` rows (default ``DEFER_INDEX_AFTER``; see the
-    module notes).
+    module notes). ``rows_per_transaction`` replaces the batch size (tests use small ones).
     """
-    rows = _EntryRows(set_id, iter(records), batch_rows(engine) * STATEMENTS_PER_BATCH)
+    per_batch = rows_per_transaction or batch_rows(engine) * STATEMENTS_PER_BATCH
+    rows = _EntryRows(set_id, iter(records), per_batch)
     if is_sqlite(engine):
         after = DEFER_INDEX_AFTER if defer_index_after is None else defer_index_after
         _insert_sqlite(engine, rows, progress, after)
