@@ -11,8 +11,10 @@ from cairn.signals.registry import _collect, signals
 def test_builtins_are_found_in_a_reproducible_order() -> None:
     found = signals()
     assert [s.name for s in found.stream] == ["md5", "sha1", "sha256"]
-    assert [s.name for s in found.image] == ["pdq", "thumbnail"]
-    assert found.names == ["md5", "sha1", "sha256", "pdq", "thumbnail"]
+    image = ["pdq", "thumbnail", "ai_generation", "c2pa", "ai_stealth", "ai_watermark"]
+    assert [s.name for s in found.image] == image
+    assert found.names == ["md5", "sha1", "sha256", *image]
+    assert [(s.order, s.name) for s in found.image] == sorted((s.order, s.name) for s in found.image)
 
 
 def test_a_duplicate_name_is_refused() -> None:
