@@ -115,10 +115,11 @@ def test_decoder_matches_the_package_on_its_own_embedding(
     balanced = wm.balanced_accuracy(readings[best], scheme.bits)
     assert score.verdict == wm.scheme_verdict(scheme, matched, balanced, score.p_false_positive)
     # the package's encoder loses bits where a block's peak moves (smooth content): on this picture it keeps
-    # (nearly) every bit in one channel order and some in the other; a positive verdict is always the embedded
-    # scheme, and the prescreen (first blocks spread over the picture) never loses a verdict worth storing
+    # (nearly) every bit in one channel order and some in the other; a verdict worth storing is always the
+    # embedded scheme's (a weak SD 2.x mark may read as a "partial" SD 1.x: both are ASCII), and the prescreen
+    # (blocks in rows spread over the picture) never loses one
     found = positive(wm.decode(marked, prescreen=False))
-    assert [s.scheme for s in found] in ([scheme.name], [])
+    assert [name for name, _, _ in stored(found)] in ([scheme.name], [])
     if order == "rgb":
         assert [(s.scheme, s.verdict) for s in found] == [(scheme.name, "very likely")]
     assert stored(wm.decode(marked)) == stored(found)
