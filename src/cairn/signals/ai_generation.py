@@ -26,6 +26,8 @@ from cairn.signals.provenance.parsers import ParseWarning, parse_all
 NAME = "ai_generation"
 RECORD_KIND = "generation_record"
 WARNING_KIND = "provenance_warning"
+#: Warning findings stored per file (a hostile file can provoke thousands); the rest are counted in one more.
+MAX_WARNINGS = 50
 
 
 def warning_finding(warning: ParseWarning, signal: str = NAME) -> Finding:
@@ -46,8 +48,11 @@ class AiGenerationSignal:
             warnings = warnings + parse_warnings
             for record in records:
                 result.findings.append(Finding(NAME, RECORD_KIND, record.as_dict(), record.where))
-        for warning in warnings:
+        for warning in warnings[:MAX_WARNINGS]:
             result.findings.append(warning_finding(warning))
+        if len(warnings) > MAX_WARNINGS:
+            more = ParseWarning("limits", "", f"{len(warnings) - MAX_WARNINGS:,} more provenance warnings not stored")
+            result.findings.append(warning_finding(more))
         if warnings:
             result.errors.append(
                 errors.item_note(

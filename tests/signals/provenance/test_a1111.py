@@ -154,3 +154,12 @@ def test_parameters_without_settings_is_warned() -> None:
     assert records == [] and [w.message for w in warnings] == [
         "parameters text has no settings line of three or more pairs"
     ]
+
+
+def test_lora_references_are_bounded() -> None:
+    pairs = ", ".join(f"l{i}: {i:012x}" for i in range(5_000))
+    text = f'a kite\nSteps: 5, Sampler: Euler, Seed: 7, Lora hashes: "{pairs}", TI hashes: "{pairs}"'
+    [record], warnings = parse_all([Carrier("parameters", text, "here", container="png")])
+    assert len(record.loras) == 256 and record.loras[0] == ModelRef("lora", "l0", "000000000000", "autov3")
+    assert len(record.other_models) == 256
+    assert [w.message for w in warnings] == ["5,000 LoRA references; the first 256 were read"]

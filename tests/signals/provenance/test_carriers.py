@@ -322,3 +322,13 @@ def test_signal_findings_warnings_and_note() -> None:
     [note] = result.errors
     assert note.code == errors.PROVENANCE_UNREADABLE and errors.is_note(note.code)
     assert _apply(encode("PNG")).findings == []
+
+
+def test_signal_stores_a_bounded_number_of_warnings() -> None:
+    data = png_with_chunks(*(chunk(b"tEXt", f"no keyword {i}".encode()) for i in range(60)))
+    result = _apply(data)
+    kinds = [f.kind for f in result.findings]
+    assert kinds == ["provenance_warning"] * 51
+    assert result.findings[-1].data == {"parser": "limits", "message": "10 more provenance warnings not stored"}
+    [note] = result.errors
+    assert note.code == errors.PROVENANCE_UNREADABLE and note.message.startswith("60 provenance metadata problem(s)")

@@ -15,6 +15,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _SIZE = re.compile(r"\s*(\d{1,6})\s*[x×*]\s*(\d{1,6})\s*")
 _PAIR = re.compile(r"\(?\s*'?(\d{1,6})'?\s*,\s*'?(\d{1,6})'?\s*\)?")
 
+#: Model references kept per kind in one record (a hostile text can name hundreds of thousands).
+MAX_REFS = 256
 #: Hash kind by the number of hex digits, where a tool's documentation gives no better answer.
 KIND_BY_LENGTH = {8: "autov1", 10: "autov2", 12: "autov3", 64: "sha256"}
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from cairn.signals.provenance.limits import TooDeep, load_json
 from cairn.signals.provenance.parsers import ParseContext
-from cairn.signals.provenance.parsers._common import as_float, as_int, clean_hash, cut, model_ref, size_of
+from cairn.signals.provenance.parsers._common import MAX_REFS, as_float, as_int, clean_hash, cut, model_ref, size_of
 from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
 
 #: Carrier keys that may hold infotext.
@@ -260,7 +260,7 @@ def record_from_infotext(
         kind = {8: "autov1", 10: "autov2"}.get(len(clean_hash(vae_hash) or ""))
         rec.vae = model_ref("vae", vae_name, vae_hash if kind else None, kind, ctx=ctx, where=where)
     rec.loras = _loras(info, params, hashes, ctx, where)
-    for name in _pairs_names(params.get("TI hashes")):
+    for name in _pairs_names(params.get("TI hashes"))[:MAX_REFS]:
         ref = model_ref("embedding", name)
         if ref is not None:
             rec.other_models.append(ref)
@@ -291,13 +291,15 @@ def _loras(
     for key, value in hashes.items():
         if isinstance(key, str) and key.startswith("lora:") and isinstance(value, str):
             found.setdefault(key[len("lora:") :], value)
+    if len(found) + len(weights) > MAX_REFS:
+        ctx.warn(where, f"{len(found) + len(weights):,} LoRA references; the first {MAX_REFS} were read")
     refs: list[ModelRef] = []
-    for name, value in found.items():
+    for name, value in list(found.items())[:MAX_REFS]:
         ref = _lora(name, value, weights.get(name), ctx, where)
         if ref is not None:
             refs.append(ref)
-    for name, weight in weights.items():
-        if name not in found:
+    for name, weight in list(weights.items())[:MAX_REFS]:
+        if name not in found and len(refs) < MAX_REFS:
             ref = model_ref("lora", name, weight=weight)
             if ref is not None:
                 refs.append(ref)
