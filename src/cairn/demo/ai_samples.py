@@ -6,9 +6,10 @@ beach"); model and LoRA hashes are digests of placeholder labels (no model file 
 expect them. How each tool writes its record (read from the tools' public source and documentation):
 
 * **A1111** PNG: tEXt ``parameters`` (prompt, ``Negative prompt:`` line, settings line; ``Lora hashes`` and
-  ``TI hashes`` JSON-quoted). JPEG: piexif's UserComment in the Exif sub-IFD, ``UNICODE\\0`` + UTF-16
-  **big-endian**; the other UserComment forms readers meet are written too: ``UNICODE\\0`` + UTF-16 little-endian
-  (no byte-order mark), ``ASCII\\0\\0\\0``, and no prefix. GIF: a comment extension.
+  ``TI hashes`` JSON-quoted). JPEG: Pillow's JPEG, then ``piexif.insert`` of a big-endian TIFF (in place of the
+  JFIF segment) with UserComment in the Exif sub-IFD, ``UNICODE\\0`` + UTF-16 **big-endian**; the other
+  UserComment forms readers meet are written too, through Pillow's EXIF: ``UNICODE\\0`` + UTF-16 little-endian
+  (no byte-order mark), ``ASCII\\0\\0\\0``, and no prefix. GIF: a comment extension (A1111's ``comment=``).
 * **Forge** PNG: the same ``parameters`` with ``Version: f2.0.1v1.10.1-...``. (The stealth pixel copy Forge adds
   is written by :mod:`cairn.signals.provenance.stealth`'s demo writers.)
 * **Fooocus** PNG: tEXt ``parameters`` (its JSON scheme, keys sorted) + ``fooocus_scheme`` = ``fooocus``; JPEG:
@@ -32,6 +33,7 @@ import hashlib
 import io
 import json
 import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from cairn.demo import ai_samples_c2pa, ai_samples_graphs
+from cairn.demo import ai_samples_c2pa, ai_samples_graphs, ai_samples_pixels
 from cairn.demo.context import DemoContext, content_entry, contributor, file_time
 from cairn.demo.manifest import IMAGE, DemoEntry
 from cairn.demo.pictures import draw_picture
@@ -286,6 +288,35 @@ def jpeg_with_user_comment(img: Image.Image, comment: bytes) -> bytes:
     return out.getvalue()
 
 
+def piexif_app1(comment: bytes) -> bytes:
+    """The APP1 segment A1111 writes with ``piexif.dump({"Exif": {UserComment: ...}})``: a big-endian TIFF whose
+    IFD0 holds only the Exif sub-IFD pointer, the sub-IFD holding UserComment (type UNDEFINED)."""
+    exif_at = 8 + 18  # header, then IFD0 (count, one entry, next-IFD offset)
+    value_at = exif_at + 18
+    ifd0 = struct.pack(">HHHII", 1, 0x8769, 4, 1, exif_at) + struct.pack(">I", 0)
+    inline = len(comment) <= 4
+    value = comment.ljust(4, b"\x00") if inline else struct.pack(">I", value_at)
+    exif_ifd = struct.pack(">HHHI", 1, 0x9286, 7, len(comment)) + value + struct.pack(">I", 0)
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + ifd0 + exif_ifd + (b"" if inline else comment)
+    payload = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def piexif_insert(jpeg: bytes, app1: bytes) -> bytes:
+    """``app1`` put into ``jpeg`` as ``piexif.insert`` does: in place of the JFIF APP0 segment right after SOI."""
+    if jpeg[2:4] == b"\xff\xe0":
+        app0_end = 4 + struct.unpack(">H", jpeg[4:6])[0]
+        return jpeg[:2] + app1 + jpeg[app0_end:]
+    return jpeg[:2] + app1 + jpeg[2:]
+
+
+def a1111_jpeg(img: Image.Image, text: str) -> bytes:
+    """A JPEG as A1111 saves one: Pillow's JPEG, then piexif's Exif APP1 (UNICODE + UTF-16BE) over its JFIF."""
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return piexif_insert(out.getvalue(), piexif_app1(user_comment(text, "unicode-be")))
+
+
 def with_ifd0(img: Image.Image, fmt: str, tags: dict[int, str | bytes]) -> bytes:
     """``img`` as ``fmt`` with ``tags`` set on Pillow's top-level EXIF (IFD0), as Fooocus writes them."""
     exif = Image.Exif()
@@ -327,16 +358,15 @@ def write_a1111_png(folder: Path) -> list[Path]:
 
 
 def write_a1111_jpegs(folder: Path) -> list[Path]:
-    """A1111 JPEGs, one per UserComment form (UNICODE big- and little-endian, ASCII, no prefix)."""
+    """A1111 JPEGs, one per UserComment form: A1111's own (piexif: big-endian TIFF replacing the JFIF segment,
+    ``UNICODE`` + UTF-16BE), then the forms other writers use, through Pillow's EXIF (UNICODE + UTF-16LE,
+    ASCII, no prefix)."""
     text = a1111_infotext()
-    return [
-        _write(
-            folder,
-            f"a1111_bicycle_{form}.jpg",
-            jpeg_with_user_comment(picture(f"a1111 {form}"), user_comment(text, form)),
-        )
-        for form in ("unicode-be", "unicode-le", "ascii", "plain")
-    ]
+    paths = [_write(folder, "a1111_bicycle_unicode-be.jpg", a1111_jpeg(picture("a1111 unicode-be"), text))]
+    for form in ("unicode-le", "ascii", "plain"):
+        data = jpeg_with_user_comment(picture(f"a1111 {form}"), user_comment(text, form))
+        paths.append(_write(folder, f"a1111_bicycle_{form}.jpg", data))
+    return paths
 
 
 def write_a1111_gif(folder: Path) -> list[Path]:
@@ -399,6 +429,7 @@ WRITERS: tuple[Callable[[Path], list[Path]], ...] = (
     write_xmp_jpegs,
     *ai_samples_graphs.WRITERS,
     *ai_samples_c2pa.WRITERS,
+    *ai_samples_pixels.WRITERS,
 )
 
 _TYPES = {

@@ -16,6 +16,8 @@ from cairn.signals.provenance.record import Carrier, GenerationRecord, ModelRef
 
 #: A Pillow JPEG starts with SOI (2 bytes) and a JFIF APP0 segment (18 bytes): the APP1 Exif is at byte 20.
 JPEG_EXIF = "JPEG APP1 Exif at byte 20: ExifIFD 0x9286 UserComment"
+#: A1111's own JPEG: piexif put its APP1 in place of the JFIF segment, right after SOI.
+A1111_JPEG_EXIF = "JPEG APP1 Exif at byte 2: ExifIFD 0x9286 UserComment (UNICODE prefix, UTF-16BE)"
 #: A PNG's first chunk after the signature (8 bytes) is IHDR (25 bytes): the first text chunk is at byte 33.
 PNG_PARAMETERS = "PNG tEXt 'parameters' at byte 33"
 
@@ -74,7 +76,8 @@ class TestA1111(ParserTestHelper):
         ]
         for form, how in forms.items():
             name = f"a1111_bicycle_{form}.jpg"
-            out.append(Sample(form, _one(demo.write_a1111_jpegs, name), [a1111_record(f"{JPEG_EXIF} ({how})")]))
+            where = A1111_JPEG_EXIF if form == "unicode-be" else f"{JPEG_EXIF} ({how})"
+            out.append(Sample(form, _one(demo.write_a1111_jpegs, name), [a1111_record(where)]))
         return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.signals.provenance.test_a1111 import JPEG_EXIF, PNG_PARAMETERS, a1111_record
+from tests.signals.provenance.test_a1111 import A1111_JPEG_EXIF, JPEG_EXIF, PNG_PARAMETERS, a1111_record
 from tests.signals.provenance.test_swarmui import swarm_record
 from typer.testing import CliRunner
 
@@ -49,7 +49,8 @@ def test_files_json_carries_each_files_records(scanned: tuple[list[str], dict[st
     assert records(files["a1111_bicycle.png"]) == [expected(a1111_record(PNG_PARAMETERS))]
     forge = a1111_record(PNG_PARAMETERS, demo.FORGE_VERSION, "Forge")
     assert records(files["forge_bicycle.png"]) == [expected(forge)]
-    for form, how in (("unicode-be", "UNICODE prefix, UTF-16BE"), ("ascii", "ASCII prefix"), ("plain", "no prefix")):
+    assert records(files["a1111_bicycle_unicode-be.jpg"]) == [expected(a1111_record(A1111_JPEG_EXIF))]
+    for form, how in (("ascii", "ASCII prefix"), ("plain", "no prefix")):
         assert records(files[f"a1111_bicycle_{form}.jpg"]) == [expected(a1111_record(f"{JPEG_EXIF} ({how})"))]
     swarm_where = f"{JPEG_EXIF} (UNICODE prefix, UTF-16LE)"
     assert records(files["swarmui_bicycle.jpg"]) == [expected(swarm_record(swarm_where))]
