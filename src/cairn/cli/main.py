@@ -137,6 +137,12 @@ def demo(
     typer.echo(f"wrote {len(manifest.entries)} demo items into {evidence_dir} (manifest: {manifest_path})")
 
 
+class Watermarks(StrEnum):
+    auto = "auto"
+    all = "all"
+    off = "off"
+
+
 @app.command()
 def scan(
     evidence: Annotated[Path, typer.Argument(help="Evidence: a folder or an archive file (read only).")],
@@ -146,6 +152,13 @@ def scan(
     fast_pdq: Annotated[
         bool, typer.Option("--fast-pdq", help="Decode JPEGs at reduced scale for PDQ (not bit-identical).")
     ] = False,
+    watermarks: Annotated[
+        Watermarks,
+        typer.Option(
+            help="Invisible-watermark check: auto (pictures with a generation record, or both sides multiples of "
+            "64 up to 2048), all (every colour picture of 256x256 or more), off."
+        ),
+    ] = Watermarks.auto,
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     batch: Annotated[int, typer.Option(help="Files stored per database transaction.", min=1)] = 256,
@@ -202,7 +215,11 @@ def scan(
         decode_memory_budget=decode_memory * 1024**2 if decode_memory is not None else None,
     )
     settings = ScanSettings(
-        limits=limits, fast_pdq=fast_pdq, workers=workers, temp_dir=str(temp_dir) if temp_dir else None
+        limits=limits,
+        fast_pdq=fast_pdq,
+        workers=workers,
+        temp_dir=str(temp_dir) if temp_dir else None,
+        watermarks=watermarks.value,
     )
     with _open_store(case, db, create=True) as store:
         try:

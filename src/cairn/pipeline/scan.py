@@ -46,8 +46,9 @@ BATCH_SECONDS = 1.0
 
 #: Settings that change what is stored. A scan that resumes stored work must use the same ones (and the
 #: same cairn version), or one evidence's rows would mix results made in different ways. ``pdq_kinds`` (the
-#: hash kinds the PDQ signal stores) is absent from runs of a cairn that stored no dihedral variants.
-RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size", "pdq_kinds")
+#: hash kinds the PDQ signal stores) is absent from runs of a cairn that stored no dihedral variants; so is
+#: ``watermarks`` (which pictures the invisible-watermark check reads) from runs of a cairn without it.
+RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size", "pdq_kinds", "watermarks")
 
 
 class ResumeMismatch(ValueError):
