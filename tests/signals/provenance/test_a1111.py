@@ -166,3 +166,17 @@ def test_lora_references_are_bounded() -> None:
     assert len(record.loras) == 256 and record.loras[0] == ModelRef("lora", "l0", "000000000000", "autov3")
     assert len(record.other_models) == 256
     assert [w.message for w in warnings] == ["5,000 LoRA references; the first 256 were read"]
+
+
+def test_tool_from_the_settings() -> None:
+    base = "a kite\nSteps: 5, Sampler: Euler, Seed: 7"
+    cases = {
+        f"{base}, Version: v1.10.1": ("A1111", "v1.10.1"),
+        f"{base}, Version: f1.7.0-v1.10.1RC-latest-2111-g5b5d4a2c": ("Forge", "f1.7.0-v1.10.1RC-latest-2111-g5b5d4a2c"),
+        f"{base}, Version: Fooocus v2.5.5": ("Fooocus", "v2.5.5"),
+        f"{base}, App: SD.Next, Version: 1a2b3c4": ("SD.Next", "1a2b3c4"),
+        base: ("A1111", None),
+    }
+    for text, (tool, version) in cases.items():
+        [record], _ = parse_all([Carrier("parameters", text, "here", container="png")])
+        assert (record.tool, record.tool_version) == (tool, version), text
