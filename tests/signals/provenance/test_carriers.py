@@ -20,6 +20,7 @@ from cairn.signals.imaging import decode_image
 from cairn.signals.provenance.carriers import extract_carriers
 from cairn.signals.provenance.limits import ProvenanceLimits
 from cairn.signals.provenance.parsers import ParseWarning
+from cairn.signals.provenance.record import Carrier
 
 PICTURE = Image.new("RGB", (48, 32), (200, 30, 30))
 
@@ -266,7 +267,9 @@ def test_jpeg_webp_gif_wrong_lengths() -> None:
     gif = encode("GIF", comment=b"a kite")
     carriers, warnings = extract_carriers(gif[: gif.index(b"a kite") + 3])
     assert [c.text for c in carriers] == ["a k"]
-    assert messages(warnings) == ["file ends before its trailer (truncated); blocks before the end were read"]
+    assert messages(warnings) == ["cut short by the end of the file; the part before it was read"]
+    cut_in_pixels = gif[: len(gif) - 10]  # a truncated picture is the decoder's to report: no provenance warning
+    assert extract_carriers(cut_in_pixels) == ([Carrier("comment", "a kite", carriers[0].where, container="gif")], [])
 
 
 def test_every_prefix_of_a_file_with_every_carrier_never_raises() -> None:

@@ -43,7 +43,9 @@ PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"comf", b"eXIf")
 #: JPEG APP1 identifiers.
 EXIF_ID = b"Exif\x00\x00"
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
-XMP_EXTENSION_ID = b"http://ns.adobe.com/xmp/extension/\x00"
+#: JPEG segments that may carry records (APP1 Exif/XMP, COM): only their damage is a provenance warning; extended
+#: XMP (thumbnails, edit history) is not read.
+METADATA_MARKERS = (0xE1, 0xFE)
 
 #: EXIF/TIFF tags read as text, by number: (name, where they count).
 TEXT_TAGS: dict[int, str] = {
@@ -235,9 +237,7 @@ def _png(data: bytes, out: _Out) -> None:
                     f"PNG {name} at byte {pos}",
                     f"chunk declares {length:,} bytes, only {end - body:,} remain; not read",
                 )
-            elif ctype != b"IDAT":
-                out.warn(f"PNG {name} at byte {pos}", "chunk runs past the end of the file; the walk stopped")
-            return
+            return  # a picture chunk cut short is the decoder's to report, not a metadata problem
         if ctype in PNG_TEXT_CHUNKS:
             payload = data[body : body + length]
             crc_at = body + length
@@ -310,8 +310,7 @@ def _jpeg(data: bytes, out: _Out) -> None:
     end = len(data)
     while pos + 4 <= end:
         if data[pos] != 0xFF:
-            out.warn(f"JPEG at byte {pos}", "expected a segment marker; the walk stopped")
-            return
+            return  # damaged segment structure: the decoder reports it; no metadata segment was cut
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
@@ -323,10 +322,11 @@ def _jpeg(data: bytes, out: _Out) -> None:
             return
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if length < 2 or pos + 2 + length > end:
-            out.warn(
-                f"JPEG segment 0x{marker:02X} at byte {pos}",
-                f"declares {length} bytes, past the end of the file; the walk stopped",
-            )
+            if marker in METADATA_MARKERS:
+                out.warn(
+                    f"JPEG segment 0x{marker:02X} at byte {pos}",
+                    f"declares {length} bytes, past the end of the file; not read",
+                )
             return
         body = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1:
@@ -334,8 +334,6 @@ def _jpeg(data: bytes, out: _Out) -> None:
                 _tiff(body, len(EXIF_ID), len(body), f"JPEG APP1 Exif at byte {pos}", "jpeg", out)
             elif body.startswith(XMP_ID):
                 out.add("xmp", _bytes_text(body[len(XMP_ID) :]), f"JPEG APP1 XMP at byte {pos}", "jpeg")
-            elif body.startswith(XMP_EXTENSION_ID):
-                out.warn(f"JPEG APP1 extended XMP at byte {pos}", "extended XMP is not read")
         elif marker == 0xFE:
             out.add("comment", _bytes_text(body), f"JPEG COM at byte {pos}", "jpeg")
         pos += 2 + length
@@ -352,7 +350,8 @@ def _webp(data: bytes, out: _Out) -> None:
         body = pos + 8
         name = fourcc.decode("latin-1")
         if size > end - body:
-            out.warn(f"WebP {name} at byte {pos}", f"chunk declares {size:,} bytes, past the end; the walk stopped")
+            if fourcc in (b"EXIF", b"XMP "):
+                out.warn(f"WebP {name} at byte {pos}", f"chunk declares {size:,} bytes, past the end; not read")
             return
         if fourcc == b"EXIF":
             start = body + (len(EXIF_ID) if data[body : body + 6] == EXIF_ID else 0)
@@ -382,34 +381,35 @@ def _gif(data: bytes, out: _Out) -> None:
                 break
             label = data[pos + 1]
             start = pos
-            pos, text = _sub_blocks(data, pos + 2, label == 0xFE)
+            pos, text, complete = _sub_blocks(data, pos + 2, label == 0xFE)
             if label == 0xFE and text is not None:
-                out.add("comment", _bytes_text(text), f"GIF comment extension at byte {start}", "gif")
+                where = f"GIF comment extension at byte {start}"
+                if not complete:
+                    out.warn(where, "cut short by the end of the file; the part before it was read")
+                out.add("comment", _bytes_text(text), where, "gif")
         elif intro == 0x2C:
             if pos + 10 > end:
                 break
             iflags = data[pos + 9]
             pos += 10 + (3 * (2 << (iflags & 7)) if iflags & 0x80 else 0) + 1  # descriptor, colour table, LZW size
-            pos, _ = _sub_blocks(data, pos, False)
+            pos = _sub_blocks(data, pos, False)[0]
         else:
-            out.warn(f"GIF at byte {pos}", f"unknown block 0x{intro:02X}; the walk stopped")
-            return
-    if blocks < MAX_BLOCKS:
-        out.warn("GIF", "file ends before its trailer (truncated); blocks before the end were read")
+            return  # damaged block structure: the decoder reports it
 
 
-def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[int, bytes | None]:
-    """Walk GIF data sub-blocks from ``pos``; (position after the terminator, their bytes if ``keep``)."""
+def _sub_blocks(data: bytes, pos: int, keep: bool) -> tuple[int, bytes | None, bool]:
+    """Walk GIF data sub-blocks from ``pos``: (position after the terminator, their bytes if ``keep``, whether the
+    terminator was there before the end of the file)."""
     end = len(data)
     parts: list[bytes] = []
     while pos < end:
         size = data[pos]
         if size == 0:
-            return pos + 1, b"".join(parts) if keep else None
+            return pos + 1, b"".join(parts) if keep else None, True
         if keep:
             parts.append(data[pos + 1 : pos + 1 + size])
         pos += 1 + size
-    return end, b"".join(parts) if keep else None
+    return end, b"".join(parts) if keep else None, False
 
 
 # -- TIFF / EXIF -------------------------------------------------------------------------------------------
