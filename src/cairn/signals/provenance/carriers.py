@@ -20,10 +20,12 @@ without metadata costs a few header reads. What it reads:
 * **Comments**: JPEG ``COM`` segments and GIF comment extensions: key ``comment``.
 
 Every carrier's ``where`` names the structure so a reviewer can find it with exiftool or a hex viewer
-("PNG tEXt 'parameters' at byte 33", "JPEG APP1 Exif at byte 2: ExifIFD 0x9286 UserComment (UNICODE, UTF-16BE)").
+("PNG tEXt 'parameters' at byte 33", "JPEG APP1 Exif at byte 2: ExifIFD 0x9286 UserComment (UNICODE prefix,
+UTF-16BE)").
 Hostile input (truncated chunks, lengths past the end, CRC errors, IFD loops, huge counts, bad UTF-16) never
-raises: it becomes a :class:`~cairn.signals.provenance.parsers.ParseWarning` (parser ``carriers``) and the walk
-goes on where it can.
+raises: damage to a metadata structure becomes a :class:`~cairn.signals.provenance.parsers.ParseWarning` (parser
+``carriers``) and the walk goes on where it can; damage elsewhere (picture data, other segments) ends the walk
+quietly, since the decoder reports it and no metadata was lost to it.
 """
 
 from __future__ import annotations
