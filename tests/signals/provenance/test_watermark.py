@@ -132,7 +132,7 @@ def test_unmarked_pictures_read_as_the_package_reads_them_and_score_none(maxdct:
         for nbits in (32, 48, 64, 136):
             bits, _ = wm.tally(wm.block_votes(rgb, order), nbits)
             assert np.array_equal(bits, package_decode(maxdct, rgb, nbits, order))
-    assert positive(wm.decode(rgb)) == []
+    assert stored(wm.decode(rgb)) == stored(wm.decode(rgb, prescreen=False)) == []  # a chance "partial" is not
 
 
 def test_flat_and_extreme_pictures_score_none() -> None:
@@ -150,6 +150,17 @@ def test_invokeai_text(maxdct: ModuleType) -> None:
     [found] = positive(wm.decode(marked))
     assert (found.scheme, found.decoded_text, found.channel_order) == ("text", "InvokeAI", "bgr")
     assert found.p_false_positive == pytest.approx(len(wm.TEXT_LENGTHS) * 2 * (95 / 256) ** 8)
+
+
+@pytest.mark.parametrize("text", [b"InvokeAI", b"my own mark 2024"])
+def test_texts_pass_the_prescreen_of_large_pictures(maxdct: ModuleType, text: bytes) -> None:
+    """A 1024x1024 picture is prescreened (an eighth of its blocks): the ASCII high bits let a text through."""
+    bits = np.unpackbits(np.frombuffer(text, dtype=np.uint8))
+    marked = package_embed(maxdct, textured(1024, 1024, seed=3), bits, "bgr")
+    assert np.array_equal(package_decode(maxdct, marked, bits.size, "bgr"), bits)
+    quick, full = wm.decode(marked), wm.decode(marked, prescreen=False)
+    assert stored(quick) == stored(full) == [("text", "very likely" if len(text) >= 12 else "likely", bits.size)]
+    assert [s.decoded_text for s in quick if s.scheme == "text"] == [text.decode()]
 
 
 def test_printable_known_messages_are_reported_once() -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,7 @@ TEXT_LENGTHS = range(4, 33)  # bytes tried for a text message
 TEXT_MIN_CLARITY = 0.3  # mean over the bits; unmarked pictures read about 0.05, marked ones 0.5 and more
 
 
+@lru_cache(maxsize=1024)
 def p_at_least(matched: int, total: int) -> float:
     """P(X >= matched) for X ~ Binomial(total, 1/2): the chance an unmarked image matches that many bits."""
     return math.fsum(math.comb(total, k) for k in range(matched, total + 1)) / 2.0**total
@@ -138,10 +140,19 @@ def u_channel(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.int32
     """OpenCV's ``COLOR_BGR2YUV`` U channel (bit-exact, fixed point) of ``pixels`` (HxWx3 RGB as decoded), read
     as the encoder read it: ``order`` "bgr" when it was given BGR (OpenCV's convention), "rgb" when it was given
     the RGB array as is (so it took red for blue)."""
-    red, green, blue = (pixels[..., i].astype(np.int32) for i in ((0, 1, 2) if order == "bgr" else (2, 1, 0)))
-    luma = (red * 4899 + green * 9617 + blue * 1868 + (1 << 13)) >> 14
-    u = ((blue - luma) * 8061 + (128 << 14) + (1 << 13)) >> 14
-    return np.clip(u, 0, 255, out=u)
+    planes = pixels.transpose(2, 0, 1).astype(np.int32)  # one contiguous copy; the rest in place
+    red, green, blue = planes if order == "bgr" else planes[::-1]
+    luma = red * 4899
+    luma += green * 9617
+    luma += blue * 1868
+    luma += 1 << 13
+    luma >>= 14
+    u: npt.NDArray[np.int32] = np.subtract(blue, luma, out=luma)
+    u *= 8061
+    u += (128 << 14) + (1 << 13)
+    u >>= 14
+    np.clip(u, 0, 255, out=u)
+    return u
 
 
 def haar_ll(channel: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -167,28 +178,55 @@ def block_votes(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.boo
     return votes
 
 
-def tally(votes: npt.NDArray[Any], nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
+def _slot_sums(values: npt.NDArray[Any], nbits: int) -> npt.NDArray[np.int64]:
+    """Sum of ``values[k]`` over every ``k`` with ``k % nbits == slot``, per slot (a reshape, no index array)."""
+    whole = values.size // nbits * nbits
+    sums: npt.NDArray[np.int64] = values[:whole].reshape(-1, nbits).sum(axis=0, dtype=np.int64)
+    rest = values[whole:]
+    sums[: rest.size] += rest
+    return sums
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """Votes of some blocks only (a prescreen), each with its block number in the whole picture."""
+
+    votes: npt.NDArray[np.bool_]
+    index: npt.NDArray[np.int64]
+
+    @property
+    def size(self) -> int:
+        return int(self.votes.size)
+
+
+#: Every block's votes in the decoder's order, or some blocks' with their numbers.
+Votes = npt.NDArray[np.bool_] | Sampled
+
+
+def tally(votes: Votes, nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
     """The decoded bits for a message of ``nbits`` (as the package's decoder decides them) and each bit's share
-    of 1-votes. ``votes`` is bool (every block read) or int8 with -1 for blocks not read (a prescreen)."""
-    slot = np.arange(votes.size) % nbits
-    read = np.ones(votes.size) if votes.dtype == np.bool_ else votes >= 0
-    ones = np.asarray(np.bincount(slot, weights=votes == 1, minlength=nbits), dtype=np.float64)
-    count = np.asarray(np.bincount(slot, weights=read, minlength=nbits), dtype=np.float64)
+    of 1-votes; block ``k`` votes for bit ``k % nbits``."""
+    if isinstance(votes, Sampled):
+        slot = votes.index % nbits
+        ones = np.bincount(slot, weights=votes.votes, minlength=nbits).astype(np.int64)
+        count = np.bincount(slot, minlength=nbits).astype(np.int64)
+    else:
+        ones = _slot_sums(votes.view(np.uint8), nbits)
+        count = np.full(nbits, votes.size // nbits, dtype=np.int64)
+        count[: votes.size % nbits] += 1
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = ones / count
+        share = ones.astype(np.float64) / count
     bits = (share * 255 > 127).astype(np.uint8)  # NaN (no votes) compares False, as the package's does
     return bits, share
 
 
-def sampled_votes(pixels: npt.NDArray[np.uint8], order: str, block_rows: npt.NDArray[np.intp]) -> npt.NDArray[np.int8]:
-    """The votes of the given rows of blocks (8 pixel rows each), in place among all the picture's blocks (-1
-    for the blocks not read), so :func:`tally` counts each read block for the bit the decoder gives it."""
-    height, width = pixels.shape[:2]
-    nrows, per_row = height // 4 * 4 // 8, width // 8
+def sampled_votes(pixels: npt.NDArray[np.uint8], order: str, block_rows: npt.NDArray[np.intp]) -> Sampled:
+    """The votes of the given rows of blocks (8 pixel rows each) with their block numbers in the picture, so
+    :func:`tally` counts each for the bit the decoder gives it."""
+    per_row = pixels.shape[1] // 8
     band = pixels[(block_rows[:, None] * 8 + np.arange(8)).ravel()]
-    votes = np.full((nrows, per_row), -1, dtype=np.int8)
-    votes[block_rows] = block_votes(band, order).reshape(block_rows.size, per_row)
-    return votes.reshape(-1)
+    index = (block_rows[:, None] * per_row + np.arange(per_row)).ravel().astype(np.int64)
+    return Sampled(block_votes(band, order), index)
 
 
 @dataclass(frozen=True)
@@ -246,7 +284,7 @@ def share_verdict(share: float) -> str:
     return "none"
 
 
-def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[Any]]) -> WatermarkScore:
+def score_scheme(scheme: Scheme, votes_by_order: dict[str, Votes]) -> WatermarkScore:
     """The scheme's best match over the channel orders (ties: the first order). SDXL is judged by Stability's
     thresholds on matched bits; the others by their balanced share of matched bits (so that a decode of all
     zeros, as flat pictures give, never counts), with the binomial chance probability reported beside."""
@@ -265,10 +303,12 @@ def score_scheme(scheme: Scheme, votes_by_order: dict[str, npt.NDArray[Any]]) ->
 
 
 def _clarity(share: npt.NDArray[np.float64]) -> float:
-    return float(np.nan_to_num(np.abs(2 * share - 1)).mean())
+    clear = np.abs(2 * share - 1)
+    clear[np.isnan(clear)] = 0.0  # a bit without votes is no clearer than a tie
+    return float(clear.mean())
 
 
-def read_text(votes_by_order: dict[str, npt.NDArray[Any]]) -> WatermarkScore | None:
+def read_text(votes_by_order: dict[str, Votes]) -> WatermarkScore | None:
     """A printable text message of 4-32 bytes, or None: the length whose bits are most clearly voted (a message
     read at a multiple of its length is as clear: the shortest of the clearest is taken), when that clarity is
     well above an unmarked picture's and the text is printable ASCII."""
@@ -276,7 +316,7 @@ def read_text(votes_by_order: dict[str, npt.NDArray[Any]]) -> WatermarkScore | N
     found: list[tuple[float, int, str, npt.NDArray[np.uint8]]] = []
     for nbytes in TEXT_LENGTHS:
         for order, votes in votes_by_order.items():
-            if int(np.count_nonzero(votes >= 0)) < nbytes * 8:
+            if votes.size < nbytes * 8:
                 continue
             bits, share = tally(votes, nbytes * 8)
             clarity = _clarity(share)
@@ -307,11 +347,14 @@ def check_size(width: int, height: int) -> str | None:
 
 #: Blocks read first, in rows spread over the picture (its top alone may be sky, where a mark is weakest); the
 #: rest is read only when these look marked (see decode).
-PRESCREEN_BLOCKS = 4096
+PRESCREEN_BLOCKS = 2048
 #: What "looks marked" in the sampled blocks: any scheme's chance probability at most this (ten times SDXL's
-#: "likely" level: a mark the whole picture would rate likely shows in 4096 blocks, where each bit still has
-#: dozens of votes), or a text read. Unmarked pictures pass at about this rate per scheme.
+#: "likely" level: a mark the whole picture would rate likely shows in 2048 blocks, where each bit still has
+#: 15 votes or more), or a text read. Unmarked pictures pass at about this rate per scheme.
 PRESCREEN_P = 0.02
+#: A text mark shows in the prescreen as fewer 1-votes in every byte's high bit (0 in ASCII) than in the other
+#: bits: a share at least this much below theirs (an unmarked picture's shares differ by a few hundredths).
+ASCII_HIGH_BIT_GAP = 0.12
 #: Verdicts a scan stores. "partial" is not: on unmarked pictures, with two channel orders and three messages
 #: tried, a partial match by chance is common (Stability's 28 of 48 alone: about one picture in six per order).
 STORED_VERDICTS = ("likely", "very likely")
@@ -328,28 +371,43 @@ def decode(
 
     With ``prescreen`` (the scan's way), a large picture's blocks are first read in :data:`PRESCREEN_BLOCKS`
     spread over evenly spaced rows; when no scheme's chance probability there is at most :data:`PRESCREEN_P`
-    (and no text reads), those scores (none worth storing) are returned and the rest is never read. Otherwise,
+    and the votes do not look like ASCII text (:func:`looks_ascii`), those scores (none worth storing; no text
+    read) are returned and the rest is never read. Otherwise,
     and for small pictures, every block is read: the scores are then exactly the package decoder's reading."""
     height, width = pixels.shape[:2]
     nrows, per_row = height // 4 * 4 // 8, width // 8
     wanted = -(-PRESCREEN_BLOCKS // per_row) if per_row else 0
-    if prescreen and wanted > 0 and wanted * 3 <= nrows:  # only where it reads a third or less
+    if prescreen and wanted > 0 and wanted * 2 <= nrows:  # only where it reads half or less
         block_rows = np.arange(0, nrows, nrows // wanted)[:wanted]
-        first = _score_all({order: sampled_votes(pixels, order, block_rows) for order in orders}, schemes)
-        if not any(s.verdict in STORED_VERDICTS or s.p_false_positive <= PRESCREEN_P for s in first):
+        sampled: dict[str, Votes] = {order: sampled_votes(pixels, order, block_rows) for order in orders}
+        first = _score_all(sampled, schemes, text=False)
+        if not any(s.verdict in STORED_VERDICTS or s.p_false_positive <= PRESCREEN_P for s in first) and not any(
+            looks_ascii(v) for v in sampled.values()
+        ):
             return first
     return _score_all({order: block_votes(pixels, order) for order in orders}, schemes)
 
 
-def _score_all(votes: dict[str, npt.NDArray[Any]], schemes: Sequence[Scheme]) -> list[WatermarkScore]:
+def looks_ascii(votes: Votes) -> bool:
+    """Whether the votes look like an ASCII text of any length: read as 8-bit messages, the first bit (every
+    ASCII byte's high bit, whatever the text's length) has clearly fewer 1-votes than the others (the
+    package's encoder writes 0-bits less reliably than 1-bits, so "clearly fewer", not "none"); an unmarked
+    picture's eight shares are alike, a flat picture's all 0."""
+    _, share = tally(votes, 8)
+    return bool(np.nanmean(share[1:]) - share[0] >= ASCII_HIGH_BIT_GAP)
+
+
+def _score_all(votes: dict[str, Votes], schemes: Sequence[Scheme], text: bool = True) -> list[WatermarkScore]:
     scores = [score_scheme(scheme, votes) for scheme in schemes]
-    text = read_text(votes)
+    if not text:
+        return _exclusive(scores)
+    found = read_text(votes)
     known = {scheme.name: np.packbits(scheme.bits).tobytes() for scheme in schemes}
-    if text is not None and any(  # the text is a known message already scored: no second finding
-        s.verdict != "none" and known[s.scheme] == (text.decoded_text or "").encode("ascii") for s in scores
+    if found is not None and any(  # the text is a known message already scored: no second finding
+        s.verdict != "none" and known[s.scheme] == (found.decoded_text or "").encode("ascii") for s in scores
     ):
-        text = None
-    return _exclusive(scores + ([text] if text is not None else []))
+        found = None
+    return _exclusive(scores + ([found] if found is not None else []))
 
 
 def _exclusive(scores: list[WatermarkScore]) -> list[WatermarkScore]:
