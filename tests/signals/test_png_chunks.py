@@ -69,7 +69,8 @@ def test_an_oversized_chunk_is_skipped_and_the_pixels_hashed(clean: bytes, kind:
     assert len(hostile) < 200_000
     expected = _process("a.png", clean)
     result = _process("b.png", hostile)
-    assert [e.code for e in result.errors] == [errors.IMAGE_CHUNK_SKIPPED]
+    # The provenance reader also says it could not read the bomb's text (a note of its own, never an error).
+    assert [e.code for e in result.errors if e.code != errors.PROVENANCE_UNREADABLE] == [errors.IMAGE_CHUNK_SKIPPED]
     assert kind.decode() in result.errors[0].message
     assert result.hashes["pdq"] == expected.hashes["pdq"]
     assert result.hash_quality == expected.hash_quality and result.thumbnail is not None
@@ -90,3 +91,25 @@ def test_text_beyond_the_total_memory_limit_is_skipped(clean: bytes) -> None:
     result = _process("many.png", _with_chunk(clean, many, before_idat=True))
     codes = [e.code for e in result.errors]
     assert codes and set(codes) == {errors.IMAGE_CHUNK_SKIPPED} and "pdq" in result.hashes
+
+
+def test_an_ancillary_chunk_with_a_bad_crc_is_skipped_not_the_picture(clean: bytes) -> None:
+    """Pillow refuses a whole PNG over one text chunk's CRC; cairn leaves that chunk out, so the pixels are
+    hashed and the provenance signals still read the file's own bytes (the text is in them, as written)."""
+    chunk = bytearray(png_chunk(b"tEXt", b"parameters\0a red bicycle on a beach\nSteps: 20, Seed: 1, Size: 320x240"))
+    chunk[-1] ^= 0xFF  # break its CRC
+    result = _process("crc.png", _with_chunk(clean, bytes(chunk), before_idat=True))
+    assert [e.code for e in result.errors] == [errors.IMAGE_CHUNK_SKIPPED, errors.PROVENANCE_UNREADABLE]
+    assert "tEXt" in result.errors[0].message and "CRC" in result.errors[0].message
+    assert result.hashes["pdq"] == _process("a.png", clean).hashes["pdq"]
+    (record,) = [f.data for f in result.findings if f.kind == "generation_record"]
+    assert record["prompt"] == "a red bicycle on a beach" and record["seed"] == 1
+
+
+def test_a_critical_chunk_with_a_bad_crc_is_left_to_the_decoder(clean: bytes) -> None:
+    damaged = bytearray(clean)
+    at = clean.index(b"IDAT")
+    length = int.from_bytes(clean[at - 4 : at], "big")
+    damaged[at + 4 + length] ^= 0xFF  # the IDAT chunk's CRC
+    result = _process("idat.png", bytes(damaged))
+    assert errors.IMAGE_CHUNK_SKIPPED not in [e.code for e in result.errors]

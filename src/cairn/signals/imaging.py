@@ -217,7 +217,10 @@ def _metadata_size(kind: bytes, body: bytes) -> int | None:
 
 
 def skip_oversized_png_chunks(data: bytes) -> tuple[bytes, list[str]]:
-    """``data`` without the PNG metadata chunks Pillow would refuse, and a description of each one left out.
+    """``data`` without the PNG chunks Pillow would refuse that the picture does not need, and a description
+    of each one left out: metadata chunks over Pillow's text limits, and ancillary chunks (lower-case first
+    letter: safe to skip, by the PNG standard) whose CRC does not match, which make Pillow refuse the whole
+    file. A damaged critical chunk (IHDR, PLTE, IDAT, IEND) stays: the decoder judges it.
 
     Returns ``data`` itself (and no descriptions) when it is not a PNG or nothing needs leaving out.
     """
@@ -232,6 +235,12 @@ def skip_oversized_png_chunks(data: bytes) -> tuple[bytes, list[str]]:
         end = pos + 12 + length
         if end > len(data):
             break
+        if kind[0] & 0x20 and zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            name = kind.decode("latin-1", "replace")
+            skipped.append(f"{name} chunk of {length:,} bytes at offset {pos:,} (its CRC does not match: damaged)")
+            cut.append((pos, end))
+            pos = end
+            continue
         size = _metadata_size(kind, data[pos + 8 : end - 4]) if kind in _METADATA_CHUNKS else 0
         over_memory = (
             size is not None and kind in _TEXT_CHUNKS and text_memory + size > PngImagePlugin.MAX_TEXT_MEMORY
