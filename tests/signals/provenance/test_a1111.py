@@ -42,7 +42,7 @@ def a1111_record(where: str, version: str = demo.A1111_VERSION, tool: str = "A11
         model=ModelRef("checkpoint", demo.CHECKPOINT, demo.CHECKPOINT_AUTOV2, "autov2"),
         vae=ModelRef("vae", demo.VAE, demo.VAE_AUTOV2, "autov2"),
         loras=[ModelRef("lora", demo.LORA, demo.LORA_AUTOV3, "autov3", weight=demo.LORA_WEIGHT)],
-        other_models=[ModelRef("embedding", demo.EMBEDDING, link="name-only")],
+        other_models=[ModelRef("embedding", demo.EMBEDDING, demo.EMBEDDING_SHA12, "sha256_12")],
         extra={
             "Clip skip": "2",
             "Lora hashes": f"{demo.LORA}: {demo.LORA_AUTOV3}",

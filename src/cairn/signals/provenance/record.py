@@ -19,6 +19,7 @@ HASH_KINDS: dict[str, str] = {
     "'Lora hashes'; often the file's own sshs_model_hash claim rather than a recomputation)",
     "tensor_sha256": "SHA-256 of a safetensors file's tensor data, all 64 hex digits (SwarmUI, modelspec.hash_sha256)",
     "sha256": "SHA-256 of the whole file, all 64 hex digits",
+    "sha256_12": "SHA-256 of the whole file, first 12 hex digits (A1111 'TI hashes' of textual-inversion embeddings)",
     "blake3": "BLAKE3 of the whole file, or for a folder model of its files' concatenated digests (InvokeAI)",
     "md5": "MD5 of the whole file",
     "novelai": "the hexadecimal code NovelAI writes after the model name in Source (its definition is not public)",

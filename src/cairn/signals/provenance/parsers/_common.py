@@ -103,7 +103,9 @@ def model_ref(
     if hash_value not in (None, "") and digest is None and ctx is not None:
         ctx.warn(where, f"{role} hash {str(hash_value)[:80]!r} is not hexadecimal; kept the name only")
     if digest is not None:
-        expected = {"autov1": 8, "autov2": 10, "autov3": 12, "tensor_sha256": 64, "sha256": 64}.get(kind or "")
+        expected = {"autov1": 8, "autov2": 10, "autov3": 12, "sha256_12": 12, "tensor_sha256": 64, "sha256": 64}.get(
+            kind or ""
+        )
         if kind is None:
             kind = KIND_BY_LENGTH.get(len(digest))
         if kind is None or (expected is not None and len(digest) != expected):

@@ -12,12 +12,11 @@ other than ``parameters`` must also name Steps, Sampler or Seed, so an ordinary 
 Hash kinds, as A1111 computes them: ``Model hash`` and ``VAE hash`` are AutoV2 (10 hex digits; 8 digits: the
 old AutoV1); ``Lora hashes`` are AutoV3 (12 hex digits, often the LoRA file's own ``sshs_model_hash`` claim);
 10 digits there are Fooocus' AutoV2. ``TI hashes`` are the first 12 hex digits of the embedding file's whole
-SHA-256, a kind :data:`~cairn.signals.provenance.record.HASH_KINDS` has no name for: embeddings are kept as
-name-only references and the hashes stay in ``extra["TI hashes"]``. ``Hashes: {json}`` (``model``, ``vae``,
-``lora:NAME``, ``embed:NAME``) adds what the pairs lack; ``Civitai resources: [json]`` names Civitai model
-versions (ids, not hashes) and is kept in ``extra``. LoRA weights come from ``<lora:NAME:WEIGHT>`` in the
-prompt (or ``Lora weights: "NAME: W, ..."``, as Fooocus writes). A ``Version`` such as ``f2.0.1v1.10.1-...``
-is Forge's; ``Fooocus v2.5.5`` is Fooocus' (its A1111 scheme); anything else is A1111.
+SHA-256 (hash kind ``sha256_12``); the text also stays in ``extra["TI hashes"]``. ``Hashes: {json}``
+(``model``, ``vae``, ``lora:NAME``, ``embed:NAME``) adds what the pairs lack; ``Civitai resources: [json]``
+names Civitai model versions (ids, not hashes) and is kept in ``extra``. LoRA weights come from
+``<lora:NAME:WEIGHT>`` in the prompt (or ``Lora weights: "NAME: W, ..."``, as Fooocus writes). A ``Version``
+such as ``f2.0.1v1.10.1-...`` is Forge's; ``Fooocus v2.5.5`` is Fooocus' (its A1111 scheme); anything else is A1111.
 """
 
 from __future__ import annotations
@@ -260,8 +259,8 @@ def record_from_infotext(
         kind = {8: "autov1", 10: "autov2"}.get(len(clean_hash(vae_hash) or ""))
         rec.vae = model_ref("vae", vae_name, vae_hash if kind else None, kind, ctx=ctx, where=where)
     rec.loras = _loras(info, params, hashes, ctx, where)
-    for name in _pairs_names(params.get("TI hashes"))[:MAX_REFS]:
-        ref = model_ref("embedding", name)
+    for name, value in _pairs_in(params.get("TI hashes", ""))[:MAX_REFS]:
+        ref = model_ref("embedding", name, value, "sha256_12", ctx=ctx, where=where)
         if ref is not None:
             rec.other_models.append(ref)
     rec.extra = _extra(params, hashes, ctx, where)
@@ -271,10 +270,6 @@ def record_from_infotext(
         if key in params and (ref is None or ref.hash is None):
             rec.extra[key] = params[key]  # a hash of no known kind: kept as read, never as a model reference
     return rec
-
-
-def _pairs_names(value: str | None) -> list[str]:
-    return [name for name, _ in _pairs_in(value)] if value else []
 
 
 def _loras(
