@@ -136,46 +136,63 @@ def text_verdict(p: float) -> str:
     return "likely" if p <= 0.05 else "partial"
 
 
+def u_channels(pixels: npt.NDArray[np.uint8], orders: Sequence[str] = ORDERS) -> npt.NDArray[np.int32]:
+    """OpenCV's ``COLOR_BGR2YUV`` U channel (bit-exact, fixed point) of ``pixels`` (HxWx3 RGB as decoded) for
+    each of ``orders``, stacked: "bgr" reads it as the encoder did when given BGR (OpenCV's convention), "rgb"
+    when given the RGB array as is (so it took red for blue)."""
+    red, green, blue = pixels.transpose(2, 0, 1).astype(np.int32)  # one planar copy; the rest in place
+    shared = green * 9617 + (1 << 13)
+    out = np.empty((len(orders), *red.shape), dtype=np.int32)
+    for k, order in enumerate(orders):
+        r, b = (red, blue) if order == "bgr" else (blue, red)
+        luma = r * 4899
+        luma += b * 1868
+        luma += shared
+        luma >>= 14
+        u = np.subtract(b, luma, out=out[k])
+        u *= 8061
+        u += (128 << 14) + (1 << 13)
+        u >>= 14
+    np.clip(out, 0, 255, out=out)
+    return out
+
+
 def u_channel(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.int32]:
-    """OpenCV's ``COLOR_BGR2YUV`` U channel (bit-exact, fixed point) of ``pixels`` (HxWx3 RGB as decoded), read
-    as the encoder read it: ``order`` "bgr" when it was given BGR (OpenCV's convention), "rgb" when it was given
-    the RGB array as is (so it took red for blue)."""
-    planes = pixels.transpose(2, 0, 1).astype(np.int32)  # one contiguous copy; the rest in place
-    red, green, blue = planes if order == "bgr" else planes[::-1]
-    luma = red * 4899
-    luma += green * 9617
-    luma += blue * 1868
-    luma += 1 << 13
-    luma >>= 14
-    u: npt.NDArray[np.int32] = np.subtract(blue, luma, out=luma)
-    u *= 8061
-    u += (128 << 14) + (1 << 13)
-    u >>= 14
-    np.clip(u, 0, 255, out=u)
+    """The U channel for one channel order (see :func:`u_channels`)."""
+    u: npt.NDArray[np.int32] = u_channels(pixels, (order,))[0]
     return u
 
 
 def haar_ll(channel: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-    """The approximation band of one level of ``pywt.dwt2(channel, "haar")`` (even sides), bit-identical."""
+    """The approximation band of one level of ``pywt.dwt2(channel, "haar")`` over the last two axes (even
+    sides), bit-identical."""
     f = channel.astype(np.float64)
-    rows = f[0::2] * HAAR + f[1::2] * HAAR
-    return rows[:, 0::2] * HAAR + rows[:, 1::2] * HAAR
+    rows = f[..., 0::2, :] * HAAR + f[..., 1::2, :] * HAAR
+    ll: npt.NDArray[np.float64] = rows[..., 0::2] * HAAR + rows[..., 1::2] * HAAR
+    return ll
 
 
 def _blocks(ll: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    nr, nc = ll.shape[0] // BLOCK, ll.shape[1] // BLOCK
-    cut = ll[: nr * BLOCK, : nc * BLOCK]
-    return cut.reshape(nr, BLOCK, nc, BLOCK).transpose(0, 2, 1, 3).reshape(nr * nc, BLOCK * BLOCK)
+    """The 4x4 blocks of each band (over the last two axes), row by row: (..., blocks, 16)."""
+    lead = ll.shape[:-2]
+    nr, nc = ll.shape[-2] // BLOCK, ll.shape[-1] // BLOCK
+    cut = ll[..., : nr * BLOCK, : nc * BLOCK]
+    shaped = cut.reshape(*lead, nr, BLOCK, nc, BLOCK).swapaxes(-3, -2)
+    return shaped.reshape(*lead, nr * nc, BLOCK * BLOCK)
+
+
+def orders_votes(pixels: npt.NDArray[np.uint8], orders: Sequence[str] = ORDERS) -> dict[str, npt.NDArray[np.bool_]]:
+    """Each 4x4 block's vote (True: 1) in the decoder's order, for each channel order."""
+    height, width = pixels.shape[:2]
+    blocks = np.abs(_blocks(haar_ll(u_channels(pixels[: height // 4 * 4, : width // 4 * 4], orders)))[..., 1:])
+    peak = np.take_along_axis(blocks, blocks.argmax(axis=-1)[..., None], axis=-1)[..., 0]
+    votes = np.remainder(peak, SCALE) > 0.5 * SCALE
+    return {order: votes[k] for k, order in enumerate(orders)}
 
 
 def block_votes(pixels: npt.NDArray[np.uint8], order: str) -> npt.NDArray[np.bool_]:
     """Each 4x4 block's vote (True: 1) in the decoder's order, for the channel ``order``."""
-    height, width = pixels.shape[:2]
-    u = u_channel(pixels[: height // 4 * 4, : width // 4 * 4], order)
-    blocks = np.abs(_blocks(haar_ll(u))[:, 1:])
-    peak = blocks[np.arange(blocks.shape[0]), blocks.argmax(axis=1)]
-    votes: npt.NDArray[np.bool_] = np.remainder(peak, SCALE) > 0.5 * SCALE
-    return votes
+    return orders_votes(pixels, (order,))[order]
 
 
 def _slot_sums(values: npt.NDArray[Any], nbits: int) -> npt.NDArray[np.int64]:
@@ -220,13 +237,15 @@ def tally(votes: Votes, nbits: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[
     return bits, share
 
 
-def sampled_votes(pixels: npt.NDArray[np.uint8], order: str, block_rows: npt.NDArray[np.intp]) -> Sampled:
+def sampled_votes(
+    pixels: npt.NDArray[np.uint8], block_rows: npt.NDArray[np.intp], orders: Sequence[str] = ORDERS
+) -> dict[str, Votes]:
     """The votes of the given rows of blocks (8 pixel rows each) with their block numbers in the picture, so
-    :func:`tally` counts each for the bit the decoder gives it."""
+    :func:`tally` counts each for the bit the decoder gives it; per channel order."""
     per_row = pixels.shape[1] // 8
     band = pixels[(block_rows[:, None] * 8 + np.arange(8)).ravel()]
     index = (block_rows[:, None] * per_row + np.arange(per_row)).ravel().astype(np.int64)
-    return Sampled(block_votes(band, order), index)
+    return {order: Sampled(votes, index) for order, votes in orders_votes(band, orders).items()}
 
 
 @dataclass(frozen=True)
@@ -347,10 +366,10 @@ def check_size(width: int, height: int) -> str | None:
 
 #: Blocks read first, in rows spread over the picture (its top alone may be sky, where a mark is weakest); the
 #: rest is read only when these look marked (see decode).
-PRESCREEN_BLOCKS = 2048
+PRESCREEN_BLOCKS = 1024
 #: What "looks marked" in the sampled blocks: any scheme's chance probability at most this (ten times SDXL's
-#: "likely" level: a mark the whole picture would rate likely shows in 2048 blocks, where each bit still has
-#: 15 votes or more), or a text read. Unmarked pictures pass at about this rate per scheme.
+#: "likely" level: a mark the whole picture would rate likely shows in 1024 blocks, where each bit still has
+#: 7 votes (SD 1.x's 136 bits) to 32 (SD 2.x's), or a text read. Unmarked pictures pass at about this rate per scheme.
 PRESCREEN_P = 0.02
 #: A text mark shows in the prescreen as fewer 1-votes in every byte's high bit (0 in ASCII) than in the other
 #: bits: a share at least this much below theirs (an unmarked picture's shares differ by a few hundredths).
@@ -379,13 +398,13 @@ def decode(
     wanted = -(-PRESCREEN_BLOCKS // per_row) if per_row else 0
     if prescreen and wanted > 0 and wanted * 2 <= nrows:  # only where it reads half or less
         block_rows = np.arange(0, nrows, nrows // wanted)[:wanted]
-        sampled: dict[str, Votes] = {order: sampled_votes(pixels, order, block_rows) for order in orders}
+        sampled = sampled_votes(pixels, block_rows, orders)
         first = _score_all(sampled, schemes, text=False)
         if not any(s.verdict in STORED_VERDICTS or s.p_false_positive <= PRESCREEN_P for s in first) and not any(
             looks_ascii(v) for v in sampled.values()
         ):
             return first
-    return _score_all({order: block_votes(pixels, order) for order in orders}, schemes)
+    return _score_all(dict(orders_votes(pixels, orders)), schemes)
 
 
 def looks_ascii(votes: Votes) -> bool:
