@@ -240,7 +240,9 @@ def test_short_messages_need_the_chance_level_too() -> None:
     """SD 2.x's 32 bits: 24 matched is a balanced share of 0.75 but happens by chance once in ~140 (two orders)."""
     assert wm.scheme_verdict(wm.SD2, 24, 0.76, min(1.0, 2 * wm.p_at_least(24, 32))) == "partial"
     assert wm.scheme_verdict(wm.SD2, 27, 0.85, min(1.0, 2 * wm.p_at_least(27, 32))) == "very likely"
-    assert wm.scheme_verdict(wm.SDXL, 34, 0.0, 1.0) == "likely"  # SDXL: Stability's thresholds as they are
+    # SDXL: Stability's thresholds, counting the two channel orders read (35 for likely, 37 for very likely)
+    sdxl = {n: wm.scheme_verdict(wm.SDXL, n, 0.0, min(1.0, 2 * wm.p_at_least(n, 48))) for n in range(33, 39)}
+    assert sdxl == {33: "partial", 34: "partial", 35: "likely", 36: "likely", 37: "very likely", 38: "very likely"}
     assert [wm.text_verdict(p) for p in (1e-6, 0.02, 0.2)] == ["very likely", "likely", "partial"]
 
 
@@ -302,6 +304,7 @@ def test_signal_stores_a_finding_for_a_marked_picture() -> None:
     assert (finding.signal, finding.kind) == ("ai_watermark", "watermark")
     assert finding.where == wm.WHERE.format(order="RGB")
     assert finding.data["scheme"] == "sdxl" and finding.data["verdict"] == "very likely"
+    assert finding.data["stability_verdict"] == "very likely"
     assert (finding.data["matched_bits"], finding.data["total_bits"]) == (48, 48)
     assert finding.data["note"] == wm.ABSENCE_NOTE
     assert run_signal(data, "off").findings == []

@@ -17,12 +17,14 @@ Which order the encoder got the channels in is not always BGR: Stability's own c
 diffusers pipelines hand it RGB as is. Both orders are read; the better match is reported.
 
 Messages: SDXL's fixed 48 bits ``0xB3EC907BB19E``, scored as Stability's detector does (matched bits of 48:
-<= 27 none, 28-33 partial, 34-35 likely, >= 36 very likely); SD 1.x ``StableDiffusionV1`` (136 bits) and SD 2.x
-``SDV2`` (32 bits), for which no thresholds are published: reported with the matched bits and the binomial
-probability that an unmarked image matches as many by chance, and a verdict from that probability at the
-levels Stability's SDXL thresholds correspond to. InvokeAI's mark is opt-in with a user-chosen text (default
-``InvokeAI``): any message length from 4 to 32 bytes is tried, and a text reported only when every bit is
-clearly voted and every character printable ASCII (its probability bound counts every length tried).
+<= 27 none, 28-33 partial, 34-35 likely, >= 36 very likely: kept as ``stability_verdict``; the verdict also
+counts the two channel orders tried, see :func:`scheme_verdict`); SD 1.x ``StableDiffusionV1`` (136 bits) and
+SD 2.x ``SDV2`` (32 bits), for which no thresholds are published: reported with the matched bits and the
+binomial probability that an unmarked image matches as many by chance, and a verdict no stronger than that
+probability and the balanced share of matched bits allow at the levels of Stability's thresholds. InvokeAI's
+mark is opt-in with a user-chosen text (default ``InvokeAI``): message lengths of 4 to 32 bytes are tried, and
+a text reported only when its bits are clearly voted and every character is printable ASCII (its probability
+bound counts every length tried).
 
 Absence proves nothing: re-encoding, resizing or cropping removes the mark, and most generators never add one.
 """
@@ -119,11 +121,15 @@ def weaker(a: str, b: str) -> str:
 
 
 def scheme_verdict(scheme: Scheme, matched: int, balanced: float, p: float) -> str:
-    """SDXL: Stability's thresholds on matched bits. Others: the weaker of the balanced-share verdict and the
-    chance-probability verdict, so that neither a one-sided decode (a flat picture reads all zeros) nor the
-    noise of a short message (32 bits for SD 2.x) passes where SDXL's 48 bits would not."""
+    """The verdict is never stronger than the chance probability ``p`` (which counts both channel orders tried)
+    allows at the levels of Stability's thresholds: reading two orders doubles the chance of a match, so SDXL
+    needs 35 of 48 for "likely" and 37 for "very likely" where Stability's one-order detector says 34 and 36
+    (its own reading is kept as ``stability_verdict``). SDXL: the weaker of Stability's verdict and that
+    level; the others: the weaker of the balanced-share verdict and that level, so that neither a one-sided
+    decode (a flat picture reads all zeros) nor a short message's noise (32 bits for SD 2.x) passes where
+    SDXL's 48 bits would not."""
     if scheme is SDXL:
-        return sdxl_verdict(matched)
+        return weaker(sdxl_verdict(matched), p_verdict(p))
     return weaker(share_verdict(balanced), p_verdict(p))
 
 
@@ -275,6 +281,8 @@ class WatermarkScore:
             "p_false_positive": self.p_false_positive,
             "channel_order": self.channel_order,
         }
+        if self.scheme == SDXL.name:
+            data["stability_verdict"] = sdxl_verdict(self.matched_bits)  # Stability's reading, one order
         if self.decoded_text is not None:
             data["decoded_text"] = self.decoded_text
         data["vote_clarity"] = round(self.clarity, 3)
