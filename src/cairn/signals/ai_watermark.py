@@ -11,8 +11,9 @@ Cost policy (``ScanSettings.watermarks``, ``cairn scan --watermarks``, recorded 
 * ``all``: every colour picture of at least 256x256 pixels.
 * ``off``: none.
 
-A picture that is due but cannot hold a mark (under 256x256, grey, decoded at reduced scale) gets a
-``watermark_skipped`` note. Stored: a ``Finding(signal="ai_watermark", kind="watermark", data={scheme,
+A picture that carries a generation record (or any picture under ``all``) but cannot hold a mark (under
+256x256, grey, decoded at reduced scale) gets a ``watermark_skipped`` note; a picture due for its size alone is
+skipped silently. Stored: a ``Finding(signal="ai_watermark", kind="watermark", data={scheme,
 matched_bits, total_bits, verdict, p_false_positive, channel_order, decoded_text?, vote_clarity, note},
 where="pixels: ...")`` only for a verdict of "likely" or "very likely": a "partial" match happens by chance on
 many unmarked pictures (two channel orders and three messages tried), and a clean picture stores nothing, which
@@ -76,7 +77,8 @@ class AiWatermarkSignal:
         if reason is None and decoded.rgb.ndim != 3:
             reason = "a grey picture has no colour channel to carry a mark"
         if reason is not None:
-            result.errors.append(errors.item_note(errors.WATERMARK_SKIPPED, f"watermark not checked: {reason}"))
+            if policy == "all" or has_record:  # a size-only candidate that cannot be read is no news
+                result.errors.append(errors.item_note(errors.WATERMARK_SKIPPED, f"watermark not checked: {reason}"))
             return
         for score in decode(decoded.rgb):
             if score.verdict in STORED_VERDICTS:

@@ -330,3 +330,6 @@ def test_signal_notes_pictures_that_cannot_hold_a_mark() -> None:
     [note] = run_signal(grey.getvalue(), "all").errors
     assert note.message == "watermark not checked: a grey picture has no colour channel to carry a mark"
     assert run_signal(png(scene(200, 200)), "auto").errors == []  # not due: no note
+    grey_gen = io.BytesIO()
+    Image.fromarray(scene()[..., 0]).save(grey_gen, "PNG")  # 512x512: due for its size alone, skipped silently
+    assert run_signal(grey_gen.getvalue(), "auto").errors == []
