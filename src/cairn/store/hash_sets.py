@@ -52,8 +52,11 @@ IMPORTING = "importing"
 COMPLETE = "complete"
 #: Most rows one import transaction carries (a batch is also bounded by the bind limit per statement).
 MAX_BATCH_ROWS = 20_000
-#: Statements of ``batch_rows`` rows each per import transaction (fewer commits: a commit is a sync to disk).
+#: An import transaction carries this many times ``batch_rows`` rows (fewer commits: a commit is a sync to disk;
+#: the rows stream from a generator, so a bigger transaction costs no memory on this side).
 STATEMENTS_PER_BATCH = 64
+#: Most distinct flag sets whose JSON an import remembers.
+MAX_REMEMBERED_FLAGS = 4096
 #: SQLite page cache of the import's connection, in KiB (``PRAGMA cache_size=-N``): fixed, whatever the file.
 IMPORT_CACHE_KIB = 65_536
 #: An import into SQLite drops the (kind, value) index once it has inserted more rows than this and than the
@@ -195,7 +198,9 @@ class _EntryRows:
                 key = tuple(record.flags.items())
                 flags = flags_json.get(key)
                 if flags is None:
-                    flags = flags_json[key] = encode(dict(record.flags))
+                    flags = encode(dict(record.flags))
+                    if len(flags_json) < MAX_REMEMBERED_FLAGS:
+                        flags_json[key] = flags
             comments = record.comments
             extra = encode(dict(record.extra)) if record.extra else None
             series, number = record.series, self.count
