@@ -124,7 +124,7 @@ def set_index(
 def build_after_import(engine: Engine, case_dir: Path, set_id: int) -> bool:
     """Build and save the index file of the just-imported set ``set_id`` (so the first match needs no
     rebuild) and remove the files of sets no longer in the database. True when a file was written; a folder
-    that cannot be written is not an error (the file is then built by the first match)."""
+    that cannot be written, or too little memory, is not an error (the file is then built by the first match)."""
     with read_connection(engine) as conn:
         row = conn.execute(select(hash_sets).where(hash_sets.c.id == set_id)).mappings().first()
         live = set(conn.execute(select(hash_sets.c.id)).scalars())
@@ -135,7 +135,11 @@ def build_after_import(engine: Engine, case_dir: Path, set_id: int) -> bool:
     path = index_path(case_dir, set_id)
     if _load_valid(path, expected) is not None:
         return True
-    return _save(_build(engine, set_id), path, expected)
+    try:
+        index = _build(engine, set_id)
+    except MemoryError:  # the import itself is complete and audited: the first match builds (or fails) instead
+        return False
+    return _save(index, path, expected)
 
 
 def _build(engine: Engine, set_id: int) -> PdqIndex:
