@@ -307,6 +307,26 @@ def test_signature_then_garbage() -> None:
     assert found.warnings[0][1] == "the pixel copy is not UTF-8 text (invalid start byte at byte 0)"
 
 
+def test_random_headers_and_payloads_never_raise() -> None:
+    """Every signature with random lengths and random payload bits: a copy, or warnings; never an exception,
+    never a payload past what the picture holds."""
+    rng = np.random.default_rng(12)
+    signatures = ["stealth_pnginfo", "stealth_pngcomp", "stealth_rgbinfo", "stealth_rgbcomp"]
+    for trial in range(60):
+        signature = signatures[trial % 4]
+        payload = bytes(rng.integers(0, 256, int(rng.integers(0, 400)), dtype=np.uint8))
+        declared = int(
+            rng.choice([0, 1, 7, len(payload) * 8, len(payload) * 8 + 5, 2**32 - 1, int(rng.integers(0, 2**20))])
+        )
+        channel = "alpha" if "png" in signature else "rgb"
+        img = embed_stealth(canvas(96, 64, seed=trial), raw_bits(signature, payload, declared), channel)
+        found = read_stealth(img, ProvenanceLimits(max_decompressed=100_000))
+        assert found.payload is not None or found.warnings
+        if found.payload is not None:
+            room = 96 * 64 * (1 if channel == "alpha" else 3) - HEADER_BITS
+            assert found.payload.declared_bits <= room
+
+
 # -- the scan signal --------------------------------------------------------------------------------------------
 
 
