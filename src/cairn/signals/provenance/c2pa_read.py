@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cairn.signals.provenance.jpeg import JpegWalk
 from cairn.signals.provenance.limits import DEFAULT_LIMITS, ProvenanceLimits, load_json
 
 #: JUMBF box type (UUID) of a C2PA manifest store: ``c2pa`` followed by the ISO/IEC 19566-5 suffix.
@@ -82,30 +83,18 @@ def _remote_url(xmp: bytes) -> str | None:
     return (m.group(1) or m.group(2)).decode("utf-8", "replace")[:_MAX_STR]
 
 
-def _jpeg_location(data: bytes) -> ManifestLocation | None:
+def _jpeg_location(data: bytes) -> tuple[ManifestLocation | None, bool]:
     """APP11 (JUMBF, ``JP`` common identifier) segments holding the C2PA store, walked up to the scan data; or,
-    without one, an APP1 XMP packet naming a remote store."""
-    pos = 2
-    n = len(data)
+    without one, an APP1 XMP packet naming a remote store. Also whether the walk reached the scan over
+    well-formed markers (so a miss is a real miss)."""
+    walk = JpegWalk(data)
     first: int | None = None
     segments = 0
     remote: ManifestLocation | None = None
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None  # not a marker where one must be: leave it to the byte search
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if marker in (0xDA, 0xD9):  # start of scan / end of image: metadata is over
+    for segment in walk:
+        marker, pos, payload = segment.marker, segment.pos, segment.body
+        if payload is None:
             break
-        length = struct.unpack_from(">H", data, pos + 2)[0]
-        if length < 2:
-            return None
-        payload = data[pos + 4 : pos + 2 + length]
         # APP11 JUMBF: "JP", box instance (2), sequence number (4), then the (repeated) superbox header.
         if marker == 0xEB and payload[:2] == b"JP" and C2PA_STORE_UUID in payload[:64]:
             segments += 1
@@ -117,11 +106,11 @@ def _jpeg_location(data: bytes) -> ManifestLocation | None:
             url = _remote_url(payload)
             if url is not None:
                 remote = ManifestLocation(pos, f"JPEG APP1 XMP at byte {pos} (dcterms:provenance)", "image/jpeg", url)
-        pos += 2 + length
     if first is None:
-        return remote
+        return remote, walk.complete
     plural = "s" if segments != 1 else ""
-    return ManifestLocation(first, f"JPEG APP11 JUMBF at byte {first} ({segments} segment{plural})", "image/jpeg")
+    found = ManifestLocation(first, f"JPEG APP11 JUMBF at byte {first} ({segments} segment{plural})", "image/jpeg")
+    return found, walk.complete
 
 
 def _png_location(data: bytes) -> ManifestLocation | None:
@@ -157,8 +146,8 @@ def locate_manifest(data: bytes) -> ManifestLocation | None:
     GIF, ...) are searched for the manifest store's JUMBF type.
     """
     if data.startswith(_JPEG_SOI):
-        loc = _jpeg_location(data)
-        if loc is not None or _jpeg_walk_ok(data):
+        loc, complete = _jpeg_location(data)
+        if loc is not None or complete:
             return loc
     elif data.startswith(_PNG_SIGNATURE):
         loc = _png_location(data)
@@ -170,29 +159,6 @@ def locate_manifest(data: bytes) -> ManifestLocation | None:
     # The store's superbox header (LBox, "jumb") and its description box header sit 16 bytes before the UUID.
     start = max(0, at - 16)
     return ManifestLocation(start, f"JUMBF manifest store at byte {start}", None)
-
-
-def _jpeg_walk_ok(data: bytes) -> bool:
-    """Whether the JPEG's markers are well formed up to the scan (so a miss of APP11 is a real miss)."""
-    pos = 2
-    n = len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return False
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if marker in (0xDA, 0xD9):
-            return True
-        length = struct.unpack_from(">H", data, pos + 2)[0]
-        if length < 2:
-            return False
-        pos += 2 + length
-    return False
 
 
 def _png_walk_ok(data: bytes) -> bool:

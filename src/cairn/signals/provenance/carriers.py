@@ -35,6 +35,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from cairn.signals.provenance.jpeg import JpegWalk
 from cairn.signals.provenance.limits import DEFAULT_LIMITS, ProvenanceLimits
 from cairn.signals.provenance.parsers import ParseWarning
 from cairn.signals.provenance.record import Carrier
@@ -308,29 +309,15 @@ def _png_chunk(ctype: bytes, payload: bytes, pos: int, out: _Out) -> None:
 
 
 def _jpeg(data: bytes, out: _Out) -> None:
-    pos = 2
-    end = len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            return  # damaged segment structure: the decoder reports it; no metadata segment was cut
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        if marker in (0xDA, 0xD9):  # start of scan / end of image: the metadata segments are behind us
-            return
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        if length < 2 or pos + 2 + length > end:
+    for segment in JpegWalk(data):  # ends quietly on damaged structure: the decoder reports it
+        marker, pos, body = segment.marker, segment.pos, segment.body
+        if body is None:
             if marker in METADATA_MARKERS:
                 out.warn(
                     f"JPEG segment 0x{marker:02X} at byte {pos}",
-                    f"declares {length} bytes, past the end of the file; not read",
+                    f"declares {segment.length} bytes, past the end of the file; not read",
                 )
             return
-        body = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1:
             if body.startswith(EXIF_ID):
                 _tiff(body, len(EXIF_ID), len(body), f"JPEG APP1 Exif at byte {pos}", "jpeg", out)
@@ -338,7 +325,6 @@ def _jpeg(data: bytes, out: _Out) -> None:
                 out.add("xmp", _bytes_text(body[len(XMP_ID) :]), f"JPEG APP1 XMP at byte {pos}", "jpeg")
         elif marker == 0xFE:
             out.add("comment", _bytes_text(body), f"JPEG COM at byte {pos}", "jpeg")
-        pos += 2 + length
 
 
 # -- WebP --------------------------------------------------------------------------------------------------
