@@ -326,7 +326,26 @@ def score_scheme(scheme: Scheme, votes_by_order: dict[str, Votes]) -> WatermarkS
     matched, order, balanced, clarity = best
     p = min(1.0, p_at_least(matched, total) * len(votes_by_order))  # the best of the orders tried
     verdict = scheme_verdict(scheme, matched, balanced, p)
+    votes_per_bit = next(iter(votes_by_order.values())).size / total
+    if not clear_enough(clarity, votes_per_bit):
+        verdict = weaker(verdict, "partial")  # bits matched by a near tie of votes: chance, never stored
     return WatermarkScore(scheme.name, matched, total, verdict, p, order, clarity=clarity, balanced=balanced)
+
+
+#: A stored verdict needs its bits voted this many times more clearly than chance gives (see clear_enough).
+CLARITY_OVER_CHANCE = 3.0
+#: ... and at least this clarity, whatever the number of votes.
+MIN_CLARITY = 0.25
+
+
+def clear_enough(clarity: float, votes_per_bit: float) -> bool:
+    """Whether a reading's bits were voted clearly enough for a verdict worth storing. A mark makes each bit's
+    blocks vote (nearly) one way (clarity near 1 on a clean copy); on an unmarked picture each bit's votes are
+    coin flips, whose mean ``|2 * share - 1|`` is about ``sqrt(2 / (pi * n))`` for ``n`` votes a bit (0.09 at
+    512x512 for SDXL). Matched bits on near-tied votes are how a chance "likely" arises (about one unmarked
+    picture in 500 reaches 35 of 48), so those are capped at "partial"."""
+    chance = math.sqrt(2 / (math.pi * max(votes_per_bit, 1.0)))
+    return clarity >= max(MIN_CLARITY, CLARITY_OVER_CHANCE * chance)
 
 
 def _clarity(share: npt.NDArray[np.float64]) -> float:
