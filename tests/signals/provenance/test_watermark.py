@@ -333,3 +333,24 @@ def test_signal_notes_pictures_that_cannot_hold_a_mark() -> None:
     grey_gen = io.BytesIO()
     Image.fromarray(scene()[..., 0]).save(grey_gen, "PNG")  # 512x512: due for its size alone, skipped silently
     assert run_signal(grey_gen.getvalue(), "auto").errors == []
+
+
+def test_matched_bits_on_tied_votes_are_never_stored() -> None:
+    """35 of 48 SDXL bits matched by one vote each (a chance reading) stays "partial"; the same bits voted
+    unanimously are "likely" (Stability's count, both orders allowed for)."""
+    votes_per_bit = 85  # a 512x512 picture's 4096 blocks over 48 bits
+    message = wm.SDXL.bits.astype(bool)
+    agree = np.arange(48) < 35  # the bits the reading gets right
+
+    def votes(margin: int) -> np.ndarray:
+        out = np.empty((votes_per_bit, 48), dtype=bool)
+        for bit in range(48):
+            wanted = message[bit] if agree[bit] else not message[bit]
+            ones = (votes_per_bit + margin) // 2 if wanted else (votes_per_bit - margin) // 2
+            out[:, bit] = np.arange(votes_per_bit) < ones
+        return out.ravel()  # block k votes for bit k % 48
+
+    tied = wm.score_scheme(wm.SDXL, {"bgr": votes(1), "rgb": votes(1)})
+    clear = wm.score_scheme(wm.SDXL, {"bgr": votes(votes_per_bit), "rgb": votes(votes_per_bit)})
+    assert (tied.matched_bits, tied.verdict) == (35, "partial")
+    assert (clear.matched_bits, clear.verdict) == (35, "likely")
