@@ -354,3 +354,24 @@ def test_matched_bits_on_tied_votes_are_never_stored() -> None:
     clear = wm.score_scheme(wm.SDXL, {"bgr": votes(votes_per_bit), "rgb": votes(votes_per_bit)})
     assert (tied.matched_bits, tied.verdict) == (35, "partial")
     assert (clear.matched_bits, clear.verdict) == (35, "likely")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options", "kept"),
+    [
+        ("PNG", {}, True),
+        ("WEBP", {"lossless": True}, True),
+        ("JPEG", {"quality": 95, "subsampling": 0}, True),  # 4:4:4 keeps the full-resolution U channel
+        ("JPEG", {"quality": 100, "subsampling": 2}, False),  # 4:2:0 averages the mark away
+        ("WEBP", {"quality": 100}, False),  # lossy WebP is always 4:2:0
+    ],
+)
+def test_auto_reads_generator_sizes_only_where_chroma_was_kept(fmt: str, options: dict, kept: bool) -> None:
+    marked = wm.embed(scene(seed=4), wm.SDXL.bits, "bgr")
+    buf = io.BytesIO()
+    Image.fromarray(marked).save(buf, fmt, **options)
+    data = buf.getvalue()
+    found = [(f.data["scheme"], f.data["verdict"]) for f in run_signal(data, "auto").findings]
+    assert found == ([("sdxl", "very likely")] if kept else [])
+    # Read anyway ("all"), the subsampled copies hold no mark at all: skipping them lost nothing.
+    assert bool(run_signal(data, "all").findings) == kept
