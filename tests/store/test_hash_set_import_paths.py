@@ -287,3 +287,17 @@ def test_index_a_killed_import_left_missing_is_built_by_the_next(
     path.write_text(f"md5\n{digest('md5', 1)}\n")
     store.import_hash_set(path, actor="examiner")
     assert value_index_present(engine)
+
+
+def test_index_a_killed_import_left_missing_is_built_by_the_next_match(
+    store: CaseStore, backend: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the (kind, value) index is deferred on SQLite only")
+    path = tmp_path / "set.csv"
+    path.write_text(f"md5\n{digest('md5', 1)}\n")
+    store.import_hash_set(path, actor="examiner")
+    with store._engine.begin() as conn:  # what an import killed while the index was deferred leaves
+        conn.exec_driver_sql(f"DROP INDEX {hs._value_index().name}")
+    store.run_match(actor="examiner")
+    assert value_index_present(store._engine)

@@ -662,6 +662,7 @@ class CaseStore:
         from cairn.matching import match as _match
 
         found = self._sets_to_match(set_names, pdq_threshold)
+        _hash_sets.ensure_indexes(self._engine)  # an import killed while its index was deferred left it missing
         refs = [_match.SetRef(int(s["id"]), s["name"], s["source_sha256"], bool(s["ignorable"])) for s in found]
         settings = _match.MatchSettings(refs, pdq_threshold, dihedral=dihedral)
         set_ids = [r.id for r in refs]
