@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cairn.cli.main import app
+from cairn.matching import match as _match_mod
 from cairn.signals.pdq import pdq_distance
 from tests.matching.evidence import make_evidence
 
@@ -137,3 +138,16 @@ def test_match_without_sets_says_what_to_do(
     case_args, _files, _tmp = scanned
     out = run("match", *case_args, code=2)
     assert "cairn hashset import" in out
+
+
+def test_entry_index_built_in_blocks_equals_one_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index is packed block by block (bounded memory); block edges change nothing, bad hashes are skipped."""
+    import hashlib
+
+    pairs = [(i, hashlib.sha256(str(i).encode()).hexdigest()) for i in range(50)] + [(99, "not a pdq")]
+    whole = _match_mod.build_entry_index(pairs)
+    monkeypatch.setattr(_match_mod, "BUILD_BLOCK", 7)
+    blocked = _match_mod.build_entry_index(pairs)
+    assert whole is not None and blocked is not None and len(whole) == len(blocked) == 50
+    assert (whole.hashes == blocked.hashes).all() and (whole.ids == blocked.ids).all()
+    assert _match_mod.build_entry_index([(1, "zz")]) is None

@@ -145,17 +145,37 @@ def hex_to_array(values: Sequence[str]) -> npt.NDArray[np.uint8]:
     return np.frombuffer(bytes.fromhex("".join(values)), dtype=np.uint8).reshape(len(values), 32).copy()
 
 
+#: PDQ entries gathered per block while an index is built (memory: about 40 bytes a hash, not a list per hash).
+BUILD_BLOCK = 65_536
+
+
 def build_entry_index(entries: Iterable[tuple[int, str]]) -> PdqIndex | None:
-    """A PDQ index over ``(entry_id, pdq hex)`` pairs (malformed hashes skipped); None when there are none."""
+    """A PDQ index over ``(entry_id, pdq hex)`` pairs (malformed hashes skipped); None when there are none.
+
+    The pairs are packed into arrays ``BUILD_BLOCK`` at a time, so a set of millions of PDQs is never held as
+    Python objects."""
+    hash_blocks: list[npt.NDArray[np.uint8]] = []
+    id_blocks: list[npt.NDArray[np.int64]] = []
     ids: list[int] = []
     values: list[str] = []
+
+    def pack() -> None:
+        hash_blocks.append(hex_to_array(values))
+        id_blocks.append(np.asarray(ids, dtype=np.int64))
+        ids.clear()
+        values.clear()
+
     for entry_id, value in entries:
         if is_pdq(value):
             ids.append(entry_id)
             values.append(value.lower())
-    if not ids:
+            if len(ids) >= BUILD_BLOCK:
+                pack()
+    if ids:
+        pack()
+    if not hash_blocks:
         return None
-    return PdqIndex.build(hex_to_array(values), np.asarray(ids, dtype=np.int64))
+    return PdqIndex.build(np.concatenate(hash_blocks), np.concatenate(id_blocks))
 
 
 def chunked(queries: Iterable[Query], size: int = QUERY_CHUNK) -> Iterator[list[Query]]:
