@@ -19,49 +19,28 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import cairn
 import cairn.pipeline.task as task
-from cairn.model import EvidenceItem, FileResult, ItemMeta, Locator
+from cairn.model import FileResult, ItemMeta, Locator
 from cairn.settings import ScanSettings
 from cairn.signals.ai_stealth import AiStealthSignal
 from cairn.signals.ai_watermark import AiWatermarkSignal
 from cairn.signals.imaging import decode_image
 from cairn.signals.registry import SignalSet, signals
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance_overhead import item, load, picture, write_section  # noqa: E402 - the bench folder's own helpers
+
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## AI pixel provenance"
 PIXEL_SIGNALS = ("ai_stealth", "ai_watermark")
-
-
-def picture(width: int, height: int, seed: int) -> Image.Image:
-    """Smooth colour fields, light grain and a few shapes: a benign stand-in for a photo or a render."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            127 + 100 * np.sin(xx / rng.uniform(40, 200)),
-            127 + 100 * np.cos(yy / rng.uniform(40, 200)),
-            127 + 60 * np.sin((xx + yy) / rng.uniform(60, 300)),
-        ],
-        axis=2,
-    )
-    im = Image.fromarray(np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(im)
-    for _ in range(8):
-        x0, y0 = int(rng.integers(0, width - 20)), int(rng.integers(0, height - 20))
-        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        x1, y1 = x0 + int(rng.integers(10, width // 3)), y0 + int(rng.integers(10, height // 3))
-        draw.ellipse((x0, y0, x1, y1), fill=colour)
-    return im
 
 
 def make_sets(folder: Path, count: int) -> dict[str, list[Path]]:
@@ -81,10 +60,6 @@ def make_sets(folder: Path, count: int) -> dict[str, list[Path]]:
         picture(*size, seed=1000 + i).save(path, "PNG", compress_level=6)
         sets["generator sizes"].append(path)
     return sets
-
-
-def item(path: Path) -> EvidenceItem:
-    return EvidenceItem(Locator((path.name,)), ItemMeta(size=path.stat().st_size), os_path=str(path))
 
 
 def run_round(paths: list[Path], settings: ScanSettings, registered: SignalSet) -> tuple[float, int]:
@@ -107,21 +82,6 @@ def signal_ms(paths: list[Path], settings: ScanSettings, repeat: int) -> dict[st
             best = min(best, (time.process_time() - start) / len(decoded))
         out[sig.name] = best * 1000
     return out
-
-
-def load() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        return "uptime not available"
-
-
-def write_section(doc: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section of ``doc``, leaving the other sections as they are."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    new = pattern.sub(lambda _m: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    doc.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         "sizes is the worst case for `auto` (`--watermarks off` removes the cost, `all` adds it to every picture).",
         "",
     ]
-    write_section(args.out, "\n".join(lines))
+    write_section(args.out, "\n".join(lines), HEADING)
     print("\n".join(lines))
 
 

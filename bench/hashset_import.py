@@ -42,6 +42,9 @@ from typing import Any
 
 import ijson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pdq_index import replace_section  # noqa: E402 - the bench folder's own helpers
+
 CONTEXT = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
 HEADING = "## Hash-set import"
 FLAGS = {0: ("false", "true"), 1: ("true", "false"), 2: ("false", "false")}
@@ -316,21 +319,6 @@ def run_size(
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def replace_section(path: Path, heading: str, body: list[str]) -> None:
-    """Put ``heading`` + ``body`` into ``path``, replacing that section (up to the next ``## ``) if it is there,
-    else at the end; every other section is kept as it is."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.rstrip("\n").split("\n")
-    new = [heading, "", *body, ""]
-    if heading in lines:
-        start = lines.index(heading)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[start:end] = new
-    else:
-        lines += ["", *new]
-    path.write_text("\n".join(lines).rstrip("\n") + "\n")
 
 
 def table(result: dict[str, Any]) -> list[str]:

@@ -151,10 +151,10 @@ def load() -> str:
         return "uptime not available"
 
 
-def write_section(doc: Path, text: str) -> None:
-    """Replace (or append) this benchmark's section of ``doc``, leaving the other sections as they are."""
+def write_section(doc: Path, text: str, heading: str = HEADING) -> None:
+    """Replace (or append) the ``heading`` section of ``doc`` with ``text``, leaving the other sections as they are."""
     old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     new = pattern.sub(lambda _m: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     doc.write_text(new, encoding="utf-8")
 
