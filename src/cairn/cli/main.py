@@ -20,6 +20,8 @@ from cairn import __version__
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from cairn.matching.schemes import SchemeMapping
+
 app = typer.Typer(
     name="cairn",
     help="Forensic triage of seized media: what is on this evidence, what is known, what is new.",
@@ -619,7 +621,7 @@ def hashset_import(
 ) -> None:
     """Import a hash set into the case's database (every case in that database can then use it)."""
     from cairn.matching.formats import ReadOptions, UnknownFormat, WrongFormat, detect_format
-    from cairn.matching.schemes import SchemeError, load_mapping
+    from cairn.matching.schemes import SchemeError
     from cairn.store.case_store import default_actor
     from cairn.store.hash_sets import HashSetRefused
 
@@ -631,7 +633,7 @@ def hashset_import(
     except UnknownFormat as exc:
         err.print(f"[red]{exc}.[/] Name the format with --format (vics, csv, icse, te, nsrl, list).")
         raise typer.Exit(2) from exc
-    code_table = _load_mapping_option(mapping, load_mapping, SchemeError)
+    code_table = _load_mapping_option(mapping)
     if code_table is not None and scheme is not None and scheme.value != code_table.target:
         err.print(
             f"[red]--scheme {scheme.value} and --mapping {mapping} disagree:[/] the mapping gives {code_table.target} "
@@ -669,14 +671,16 @@ def hashset_import(
     )
 
 
-def _load_mapping_option(path: Path | None, load: Callable[[Path], Any], error: type[Exception]) -> Any:
+def _load_mapping_option(path: Path | None) -> SchemeMapping | None:
     """The ``--mapping`` table read from ``path`` (None without one); a file that is not one ends the command
     with what is wrong and the expected shape."""
+    from cairn.matching.schemes import SchemeError, load_mapping
+
     if path is None:
         return None
     try:
-        return load(path)
-    except error as exc:
+        return load_mapping(path)
+    except SchemeError as exc:
         err.print(
             f"[red]Bad --mapping file:[/] {exc}. Expected JSON like "
             '{"source": "vics-code", "target": "caid", "table": {"1": "A", "2": "B", "3": "C", "4": "N"}}.'
@@ -783,9 +787,9 @@ def hashset_export(
     ] = None,
 ) -> None:
     """Write a hash set as VICS 2.0 JSON or plain CSV (its categories in the set's scheme)."""
-    from cairn.matching.schemes import SchemeError, load_mapping
+    from cairn.matching.schemes import SchemeError
 
-    code_table = _load_mapping_option(mapping, load_mapping, SchemeError)
+    code_table = _load_mapping_option(mapping)
     with _open_store(case, db, create=False) as store:
         if not any(s["name"] == set_name for s in store.hash_sets()):
             err.print(f"[red]No hash set named {set_name!r}[/] in this database; `cairn hashset list` shows them.")
