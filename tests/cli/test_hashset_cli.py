@@ -6,7 +6,6 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cairn.cli.main import app
@@ -16,11 +15,6 @@ from tests.matching import test_vics as tv
 from tests.matching.format_helper import BIKE, KITE, TREE, essence
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def case_args(tmp_path: Path, db_url: str | None) -> list[str]:
-    return ["--case", str(tmp_path / "case"), *(["--db", db_url] if db_url else [])]
 
 
 def run(*args: str, code: int = 0) -> str:

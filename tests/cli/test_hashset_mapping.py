@@ -6,29 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from cairn.cli.main import app
 from cairn.matching.formats import ReadOptions, ReadReport
 from cairn.matching.formats.vics import VICS
 from cairn.matching.schemes import load_mapping
+from tests.cli.test_hashset_cli import run
 from tests.matching.format_helper import BIKE, KITE, TREE
 
-runner = CliRunner()
 V20 = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/UK/$metadata#Media"
 TABLE = {"source": "vics-code", "target": "caid", "table": {"1": "A", "2": "B", "3": "C", "4": "N"}, "name": "tool-x"}
-
-
-@pytest.fixture
-def case_args(tmp_path: Path, db_url: str | None) -> list[str]:
-    return ["--case", str(tmp_path / "case"), *(["--db", db_url] if db_url else [])]
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def write_uk_set(path: Path) -> Path:
