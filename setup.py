@@ -1,8 +1,8 @@
 """Build of cairn's C extension; all project metadata lives in pyproject.toml.
 
-``-ffp-contract=off`` (and no ``-ffast-math``) is required: the PDQ core must repeat the reference's
-floating-point operations exactly, and a fused multiply-add would change hashes. The extension is
-optional: if it does not build, cairn falls back to the (slow, exact) numpy implementation.
+``-ffp-contract=off`` (and no ``-ffast-math``) is required: the PDQ core and the watermark votes must repeat
+the reference's floating-point operations exactly, and a fused multiply-add would change hashes and votes.
+Each extension is optional: if it does not build, cairn falls back to its (slower, exact) numpy path.
 """
 
 from setuptools import Extension, setup
@@ -19,6 +19,12 @@ setup(
             "cairn.matching._pdqindex",
             ["src/cairn/matching/_pdqindex.c"],
             extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
+        Extension(
+            "cairn.signals.provenance._dwtdct",
+            ["src/cairn/signals/provenance/_dwtdct.c"],
+            extra_compile_args=["-O3", "-ffp-contract=off", "-fno-fast-math", "-std=c11"],
             optional=True,
         ),
     ]

@@ -33,6 +33,7 @@ from cairn.settings import ScanSettings
 from cairn.signals.ai_stealth import AiStealthSignal
 from cairn.signals.ai_watermark import AiWatermarkSignal
 from cairn.signals.imaging import decode_image
+from cairn.signals.provenance import watermark
 from cairn.signals.registry import SignalSet, signals
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         "in the same run on the same machine, never asserted by the tests.",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {platform.platform()}; "
-        f"Python {platform.python_version()}; cairn {cairn.__version__}.",
+        f"Python {platform.python_version()}; cairn {cairn.__version__} (watermark votes: {watermark.kernel()}).",
         f"Load: before `{load_before}`; after `{load()}` (the machine is shared: ratios move a few percent).",
         f"Sets of {count} pictures without records or marks: photos (1600x1200 camera JPEGs, 1000x750 PNGs) and",
         "generator sizes (1024x1024, 1024x768, 512x512 PNGs); the per-file task inline on one core, rounds",

@@ -125,6 +125,38 @@ def test_decoder_matches_the_package_on_its_own_embedding(
     assert stored(wm.decode(marked)) == stored(found)
 
 
+@pytest.mark.skipif(wm.kernel() != "c", reason="the _dwtdct extension did not build (pip install -e . with gcc)")
+def test_c_kernel_votes_equal_the_numpy_path() -> None:
+    """The C kernel and the NumPy steps give the same votes: odd sizes (cut to whole 8x8 blocks), marked and
+    unmarked, noise and extremes, a non-contiguous view, and sampled block rows."""
+    rng = np.random.default_rng(12)
+    pictures = [
+        scene(520, 776, seed=1),
+        wm.embed(textured(512, 512, seed=2), wm.SDXL.bits, "rgb"),
+        wm.embed(textured(263, 301, seed=3), wm.SD1.bits, "bgr"),
+        rng.integers(0, 256, (517, 1029, 3), dtype=np.uint8),
+        np.full((64, 72, 3), 255, dtype=np.uint8),
+        scene(640, 480, seed=4)[::-1, :, ::-1],  # a flipped view, not C-contiguous
+        np.dstack([scene(264, 328, seed=5), np.full((264, 328), 255, np.uint8)])[..., :3],  # RGB of RGBA memory
+        rng.integers(0, 256, (7, 300, 3), dtype=np.uint8),  # no whole block row
+    ]
+    for rgb in pictures:
+        c_path = wm.orders_votes(rgb)
+        numpy_path = wm.numpy_orders_votes(rgb)
+        for order in wm.ORDERS:
+            assert c_path[order].size == (rgb.shape[0] // 8) * (rgb.shape[1] // 8)
+            assert np.array_equal(c_path[order], numpy_path[order]), (rgb.shape, order)
+        if rgb.shape[0] >= 24:
+            rows = np.array([0, rgb.shape[0] // 16, rgb.shape[0] // 8 - 1])
+            sampled = wm.sampled_votes(rgb, rows)
+            band = rgb[(rows[:, None] * 8 + np.arange(8)).ravel()]
+            for order, votes in wm.numpy_orders_votes(band).items():
+                assert np.array_equal(sampled[order].votes, votes)
+    with pytest.raises(ValueError, match="outside"):
+        wm.sampled_votes(pictures[0], np.array([520 // 8]))
+    assert wm._c_votes(np.zeros((64, 64), np.uint8), wm.ORDERS, None) is None  # grey: not the kernel's
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_unmarked_pictures_read_as_the_package_reads_them_and_score_none(maxdct: ModuleType, seed: int) -> None:
     rgb = scene(512 + 64 * seed, 640, seed=seed)

@@ -31,6 +31,7 @@ Absence proves nothing: re-encoding, resizing or cropping removes the mark, and 
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+try:  # the C kernel of the block votes (setup.py builds it; optional, the NumPy path gives the same votes)
+    _core: Any = importlib.import_module("cairn.signals.provenance._dwtdct")
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _core = None
 
 #: The encoder refuses (and the decoder is meaningless on) pictures of fewer pixels than this.
 MIN_PIXELS = 256 * 256
@@ -187,8 +193,38 @@ def _blocks(ll: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return shaped.reshape(*lead, nr * nc, BLOCK * BLOCK)
 
 
+def kernel() -> str:
+    """Which implementation reads the votes: "c" (the ``_dwtdct`` extension) or "numpy"."""
+    return "c" if _core is not None else "numpy"
+
+
+def _c_votes(
+    pixels: npt.NDArray[np.uint8], orders: Sequence[str], block_rows: npt.NDArray[np.intp] | None
+) -> dict[str, npt.NDArray[np.bool_]] | None:
+    """The votes from the C kernel, or None where it cannot take these (no kernel, not HxWx3 uint8)."""
+    if _core is None or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        return None
+    if not set(orders) <= set(ORDERS):
+        return None
+    height, width = pixels.shape[:2]
+    rows = None if block_rows is None else np.ascontiguousarray(block_rows, dtype=np.int64)
+    nrows = height // 8 if rows is None else rows.size
+    out = np.empty((len(ORDERS), nrows * (width // 8)), dtype=np.uint8)
+    _core.votes(pixels, rows, out)  # read in place, whatever the strides (a decode's RGB is a view of RGBA)
+    return {order: out[ORDERS.index(order)].view(np.bool_) for order in orders}
+
+
 def orders_votes(pixels: npt.NDArray[np.uint8], orders: Sequence[str] = ORDERS) -> dict[str, npt.NDArray[np.bool_]]:
-    """Each 4x4 block's vote (True: 1) in the decoder's order, for each channel order."""
+    """Each 4x4 block's vote (True: 1) in the decoder's order, for each channel order (the C kernel's where it
+    built, else :func:`numpy_orders_votes`: the same votes)."""
+    found = _c_votes(pixels, orders, None)
+    return found if found is not None else numpy_orders_votes(pixels, orders)
+
+
+def numpy_orders_votes(
+    pixels: npt.NDArray[np.uint8], orders: Sequence[str] = ORDERS
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """:func:`orders_votes` on NumPy alone: the decoder's steps one array at a time."""
     height, width = pixels.shape[:2]
     blocks = np.abs(_blocks(haar_ll(u_channels(pixels[: height // 4 * 4, : width // 4 * 4], orders)))[..., 1:])
     peak = np.take_along_axis(blocks, blocks.argmax(axis=-1)[..., None], axis=-1)[..., 0]
@@ -249,9 +285,12 @@ def sampled_votes(
     """The votes of the given rows of blocks (8 pixel rows each) with their block numbers in the picture, so
     :func:`tally` counts each for the bit the decoder gives it; per channel order."""
     per_row = pixels.shape[1] // 8
-    band = pixels[(block_rows[:, None] * 8 + np.arange(8)).ravel()]
     index = (block_rows[:, None] * per_row + np.arange(per_row)).ravel().astype(np.int64)
-    return {order: Sampled(votes, index) for order, votes in orders_votes(band, orders).items()}
+    found = _c_votes(pixels, orders, block_rows)
+    if found is None:
+        band = pixels[(block_rows[:, None] * 8 + np.arange(8)).ravel()]
+        found = numpy_orders_votes(band, orders)
+    return {order: Sampled(votes, index) for order, votes in found.items()}
 
 
 @dataclass(frozen=True)
