@@ -1,0 +1,1 @@
+"""Model files found on evidence: detection, hashes, metadata, static pickle inspection."""
