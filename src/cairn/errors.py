@@ -27,6 +27,7 @@ PATH_COLLISION = "path_collision"  # two items got one logical path; this one wa
 STORE_FAILED = "store_failed"  # the database refused this item's details; the item row was kept
 CHANGED_DURING_SCAN = "changed_during_scan"  # the file's size or time changed while it was read
 WORKER_CRASHED = "worker_crashed"  # the worker process died while examining this item; it was replaced
+MODEL_UNREADABLE = "model_unreadable"  # a model file's header, pickle or metadata could not be read (hashed anyway)
 
 # -- notes: odd, recorded, and the item was still examined in full ---------------------------------
 DUPLICATE_NAME = "duplicate_name"  # a second member of the same name in one archive, renamed
@@ -40,6 +41,7 @@ TIME_OUT_OF_RANGE = "time_out_of_range"  # a timestamp no calendar date can show
 UNSHOWABLE_VALUE = "unshowable_value"  # a listing could not show a stored value as its type; shown as text
 PROVENANCE_UNREADABLE = "provenance_unreadable"  # AI-provenance metadata was found but (partly) not read
 WATERMARK_SKIPPED = "watermark_skipped"  # an invisible-watermark check was due but the picture cannot hold one
+PICKLE_IMPORTS = "pickle_imports"  # a pickle names callables outside the tensor allowlist (never run; listed)
 
 ERROR_CODES = frozenset(
     {
@@ -60,6 +62,7 @@ ERROR_CODES = frozenset(
         STORE_FAILED,
         CHANGED_DURING_SCAN,
         WORKER_CRASHED,
+        MODEL_UNREADABLE,
     }
 )
 
@@ -76,6 +79,7 @@ NOTE_CODES = frozenset(
         UNSHOWABLE_VALUE,
         PROVENANCE_UNREADABLE,
         WATERMARK_SKIPPED,
+        PICKLE_IMPORTS,
     }
 )
 

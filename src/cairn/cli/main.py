@@ -362,6 +362,29 @@ def provenance(
     typer.echo(f"records only in the pixels (metadata stripped): {len(summary['pixels_only']):,}")
     for path in summary["pixels_only"]:
         typer.echo(f"  {path}")
+    _print_models(console, summary["models_on_evidence"])
+
+
+def _print_models(console: Console, report: dict[str, Any]) -> None:
+    """The model-file part of ``cairn provenance``: files on the evidence and the images naming each."""
+    table = Table(
+        "model file", "format", "kind", "family", "images by hash", "by name only", title="Model files on the evidence"
+    )
+    for row in report["model_files"]:
+        table.add_row(
+            row["path"], row["format"], str(row["kind"] or "-"), str(row["family"] or "-"),
+            str(row["images_by_hash"]), str(row["images_by_name_only"]),
+        )
+    console.print(table)
+    if report["model_files_in_other_cases"]:
+        other = Table("case", "model file", "images by hash", "by name only", title="Named models found in other cases")
+        for row in report["model_files_in_other_cases"]:
+            other.add_row(row["case"], row["path"], str(row["images_by_hash"]), str(row["images_by_name_only"]))
+        console.print(other)
+    missing = Table("role", "name", "hash kind", "hash", "images", title="Named models not found on any evidence")
+    for ref in report["references_not_found"]:
+        missing.add_row(*(str(ref[k] or "-") for k in ("role", "name", "hash_kind", "hash", "images")))
+    console.print(missing)
 
 
 @audit_app.command("verify")

@@ -2,8 +2,10 @@
 them, an XMP DigitalSourceType declaration, and the demo's AI-samples hook.
 
 Every picture is drawn (no model made it) and every record describes a benign generation ("a red bicycle on a
-beach"); model and LoRA hashes are digests of placeholder labels (no model file exists), stable so tests can
-expect them. How each tool writes its record (read from the tools' public source and documentation):
+beach"); model and LoRA hashes are those of the demo's own tiny model files (:mod:`cairn.demo.ai_models`)
+where the demo has one (so a scan links each picture to its files), else digests of placeholder labels (a
+model named but not on the evidence), stable so tests can expect them. How each tool writes its record (read
+from the tools' public source and documentation):
 
 * **A1111** PNG: tEXt ``parameters`` (prompt, ``Negative prompt:`` line, settings line; ``Lora hashes`` and
   ``TI hashes`` JSON-quoted). JPEG: Pillow's JPEG, then ``piexif.insert`` of a big-endian TIFF (in place of the
@@ -42,6 +44,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from cairn.demo import ai_samples_c2pa, ai_samples_graphs, ai_samples_pixels
+from cairn.demo.ai_models import file_hash
 from cairn.demo.context import DemoContext, content_entry, contributor, file_time
 from cairn.demo.manifest import IMAGE, DemoEntry
 from cairn.demo.pictures import draw_picture
@@ -65,27 +68,27 @@ def placeholder(label: str) -> str:
 
 
 CHECKPOINT = "v1-5-pruned-emaonly"
-CHECKPOINT_AUTOV2 = placeholder(CHECKPOINT)[:10]
+CHECKPOINT_AUTOV2 = file_hash("v1-5-pruned-emaonly.ckpt", "autov2")  # the demo checkpoint (ai_models)
 VAE = "vae-ft-mse-840000-ema-pruned.safetensors"
-VAE_AUTOV2 = placeholder(VAE)[:10]
+VAE_AUTOV2 = file_hash(VAE, "autov2")
 LORA = "beachStyle_v2"
-LORA_AUTOV3 = placeholder(LORA + " tensors")[:12]
+LORA_AUTOV3 = file_hash(f"Lora/{LORA}.safetensors", "autov3")
 LORA_WEIGHT = 0.8
 EMBEDDING = "sandTexture"
-EMBEDDING_SHA12 = placeholder(EMBEDDING)[:12]
+EMBEDDING_SHA12 = file_hash(f"{EMBEDDING}.safetensors", "sha256_12")
 A1111_VERSION = "v1.10.1"
 FORGE_VERSION = "f2.0.1v1.10.1-previous-313-g8a042934"
 FOOOCUS_VERSION = "2.5.5"
 FOOOCUS_CHECKPOINT = "juggernautXL_v8Rundiffusion"
 FOOOCUS_CHECKPOINT_AUTOV2 = placeholder(FOOOCUS_CHECKPOINT)[:10]
 FOOOCUS_LORA = "sd_xl_offset_example-lora_1.0"
-FOOOCUS_LORA_AUTOV2 = placeholder(FOOOCUS_LORA)[:10]
+FOOOCUS_LORA_AUTOV2 = file_hash(f"{FOOOCUS_LORA}.safetensors", "autov2")
 FOOOCUS_LORA_WEIGHT = 0.1
 SWARM_VERSION = "0.9.5.2"
 SWARM_CHECKPOINT = "OfficialStableDiffusion/sd_xl_base_1.0"
 SWARM_CHECKPOINT_TENSOR = placeholder("sd_xl_base_1.0 tensors")
 SWARM_LORA = "Beach/bicycle_style_v1"
-SWARM_LORA_TENSOR = placeholder("bicycle_style_v1 tensors")
+SWARM_LORA_TENSOR = file_hash("bicycle_style_v1.safetensors", "tensor_sha256")
 NOVELAI_SOURCE_MODEL = "Stable Diffusion XL"
 NOVELAI_SOURCE_HASH = "C1E1DE52"
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cairn.demo.ai_models import ai_models
 from cairn.demo.ai_samples import ai_samples
 from cairn.demo.containers import containers
 from cairn.demo.context import Contributor, DemoContext
@@ -23,7 +24,7 @@ from cairn.demo.variants import variants
 SIZES: dict[str, int] = {"small": 100, "medium": 1_000, "large": 11_500}
 
 #: The registry, in run order. ``filler`` must stay last.
-CONTRIBUTORS: tuple[Contributor, ...] = (pictures, variants, containers, oddities, ai_samples, filler)
+CONTRIBUTORS: tuple[Contributor, ...] = (pictures, variants, containers, oddities, ai_samples, ai_models, filler)
 
 
 class DemoError(ValueError):

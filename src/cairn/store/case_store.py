@@ -32,6 +32,7 @@ from cairn.store import health as _health
 from cairn.store import identity as _identity
 from cairn.store import locks as _locks
 from cairn.store import matches as _matches
+from cairn.store import model_links as _model_links
 from cairn.store import provenance as _provenance
 from cairn.store import seal as _seal
 from cairn.store.db import (
@@ -465,6 +466,7 @@ class CaseStore:
             evidence_ids = [int(i) for i in conn.execute(pick).scalars()]
             match_run = _matches.latest_run(conn, self.case_id) if with_matches else None
             group_run = _groups.latest_run(conn, self.case_id) if with_matches else None
+        links = _model_links.links_by_image(self._engine, self.case_id) if with_provenance else {}
         for ev in evidence_ids:  # per evidence, so each page is a range scan of uq(evidence_id, path)
             last: str | None = None
             while True:
@@ -495,6 +497,7 @@ class CaseStore:
                         row["group"] = in_group.get(file_id)
                     if with_provenance:
                         row["provenance"] = found.get(file_id) or _provenance.empty_provenance()
+                        row["provenance"]["model_links"] = links.get(file_id, [])
                     row["extension_mismatch"] = bool(row["extension_mismatch"])
                     row["is_container"] = bool(row["is_container"])
                     last = row["path"]
@@ -503,8 +506,11 @@ class CaseStore:
                     break
 
     def provenance_summary(self, top: int = 20) -> dict[str, Any]:
-        """The case's AI-provenance summary (``cairn provenance``): see :func:`cairn.store.provenance.case_summary`."""
-        return _provenance.case_summary(_provenance.iter_case_findings(self._engine, self.case_id), top=top)
+        """The case's AI-provenance summary (``cairn provenance``): see :func:`cairn.store.provenance.case_summary`,
+        with ``models_on_evidence``: :func:`cairn.store.model_links.case_report`."""
+        summary = _provenance.case_summary(_provenance.iter_case_findings(self._engine, self.case_id), top=top)
+        summary["models_on_evidence"] = _model_links.case_report(self._engine, self.case_id)
+        return summary
 
     def thumbnail(self, sha256: str) -> bytes | None:
         """The WebP thumbnail stored for content ``sha256``, or None."""

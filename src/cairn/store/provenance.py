@@ -7,7 +7,12 @@ The findings are read generically by kind, whichever signal stored them:
 * ``watermark`` (``ai_watermark``) and ``c2pa`` (``c2pa``): ``{signal, kind, where, data}``;
 * ``provenance_warning`` (any provenance signal): ``{signal, kind, where, data}``.
 
-A file's ``provenance`` is ``{generation_records, watermarks, c2pa, warnings}`` (lists, empty when none).
+* ``model_file`` (``ai_model``): ``{signal, kind, where, data}``, what a model file is (format, kind, hashes by
+  kind, metadata, pickle imports).
+
+A file's ``provenance`` is ``{generation_records, watermarks, c2pa, warnings, model_files, model_links}``
+(lists, empty when none); ``model_links`` (an image's references resolved to model files) is filled by
+:mod:`cairn.store.model_links`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from cairn.store.schema import files, findings
 RECORD_KIND = "generation_record"
 WARNING_KIND = "provenance_warning"
 #: Output section of each finding kind (``watermark*`` and ``c2pa*`` kinds go with their family).
-SECTIONS = {RECORD_KIND: "generation_records", "watermark": "watermarks", "c2pa": "c2pa", WARNING_KIND: "warnings"}
+SECTIONS = {
+    RECORD_KIND: "generation_records",
+    "watermark": "watermarks",
+    "c2pa": "c2pa",
+    WARNING_KIND: "warnings",
+    "model_file": "model_files",  # ai_model: what a model file is (issue 13)
+}
 #: Records read from the pixels (the stealth copy) have a ``where`` starting with this.
 PIXELS_PREFIX = "pixels"
 #: Ids per ``IN (...)`` list.
@@ -46,7 +57,14 @@ def section_of(kind: str) -> str | None:
 
 
 def empty_provenance() -> dict[str, list[Any]]:
-    return {"generation_records": [], "watermarks": [], "c2pa": [], "warnings": []}
+    return {
+        "generation_records": [],
+        "watermarks": [],
+        "c2pa": [],
+        "warnings": [],
+        "model_files": [],
+        "model_links": [],
+    }
 
 
 def _is_provenance() -> ColumnElement[bool]:
@@ -196,7 +214,7 @@ def case_summary(rows: Iterable[tuple[str, str, str, Any]], top: int = 20) -> di
                 c2pa_ai.add(path)
             for code in data.get("failure_codes") or []:
                 c2pa_codes[str(code)] += 1
-        else:
+        elif section == "warnings":
             warning_files.add(path)
     return {
         "images_with_records": len(with_records),

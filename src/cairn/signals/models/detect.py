@@ -1,0 +1,92 @@
+"""Which model format a file is, from its first bytes (never its name): safetensors, a PyTorch zip checkpoint,
+a pickle (legacy ``torch.save``: .ckpt/.pt/.bin/.pth), GGUF, ONNX, or a diffusers ``model_index.json``.
+
+Each format says how many of the file's first bytes its reader needs (:func:`capture_bytes`); the stream
+signal keeps that much, never the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+
+from cairn.signals.models import safetensors_header
+
+SAFETENSORS = "safetensors"
+TORCH_ZIP = "pytorch-zip"
+PICKLE = "pickle"
+GGUF = "gguf"
+ONNX = "onnx"
+DIFFUSERS = "diffusers-index"
+FORMATS = (SAFETENSORS, TORCH_ZIP, PICKLE, GGUF, ONNX, DIFFUSERS)
+
+#: Bytes kept of a pickle, zip checkpoint, GGUF or ONNX file for its reader: the pickle of a 7 GB checkpoint is
+#: a few MiB, a GGUF header with an LLM's vocabulary some tens; what lies beyond is hashed, not read.
+CAPTURE = 64 * 1024 * 1024
+#: Longest model_index.json read.
+MAX_INDEX = 1024 * 1024
+
+#: The first pickle of a legacy ``torch.save`` file: protocol 2, LONG1 of the magic number 0x1950a86a20f9469cfc6c.
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_ZIP_LOCAL = b"PK\x03\x04"
+_TORCH_MEMBER = re.compile(rb"^[^/]{1,255}/(data\.pkl|version|byteorder|\.format_version|\.data/)")
+
+
+def detect(head: bytes, size: int | None = None) -> str | None:
+    """The model format of a file starting with ``head`` (up to 64 KiB), or None."""
+    if head[:4] == b"GGUF" or head[:4] == b"FUGG":
+        return GGUF
+    n = safetensors_header.header_length(head)
+    if n is not None and (size is None or size >= 8 + n):
+        return SAFETENSORS
+    if head[:4] == _ZIP_LOCAL and _torch_zip(head):
+        return TORCH_ZIP
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return PICKLE
+    if head[:1] == b"{" and b'"_diffusers_version"' in head[:MAX_INDEX] and b'"_class_name"' in head[:MAX_INDEX]:
+        return DIFFUSERS
+    if _onnx(head):
+        return ONNX
+    return None
+
+
+def capture_bytes(fmt: str, head: bytes) -> int:
+    """How many of the file's first bytes the reader of ``fmt`` needs."""
+    if fmt == SAFETENSORS:
+        n = safetensors_header.header_length(head)
+        return 8 + (n or 0)
+    if fmt == DIFFUSERS:
+        return MAX_INDEX
+    return CAPTURE
+
+
+def _torch_zip(head: bytes) -> bool:
+    """The first local file header names a PyTorch archive member (``<name>/data.pkl``, ``.../version``, ...)."""
+    if len(head) < 30:
+        return False
+    name_length = struct.unpack_from("<H", head, 26)[0]
+    return bool(_TORCH_MEMBER.match(head[30 : 30 + name_length]))
+
+
+def _onnx(head: bytes) -> bool:
+    try:
+        from cairn.signals.models.onnx_header import looks_like_onnx
+    except ImportError:  # pragma: no cover - the reader is part of cairn
+        return False
+    return looks_like_onnx(head)
+
+
+def diffusers_index(data: bytes) -> dict[str, object]:
+    """The pipeline class, diffusers version and components of a ``model_index.json`` (ValueError if not one)."""
+    parsed = json.loads(data[:MAX_INDEX].decode("utf-8"))
+    if not isinstance(parsed, dict) or "_class_name" not in parsed:
+        raise ValueError("not a diffusers model_index.json")
+    components = {
+        str(k): [str(x) for x in v][:2] for k, v in parsed.items() if not k.startswith("_") and isinstance(v, list)
+    }
+    return {
+        "pipeline": str(parsed.get("_class_name")),
+        "diffusers_version": str(parsed.get("_diffusers_version")),
+        "components": components,
+    }

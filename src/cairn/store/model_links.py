@@ -1,0 +1,226 @@
+"""Image -> model file links: each generation record's model, VAE, embedding and LoRA references resolved
+against the model files found on evidence, in this case and in every other case of the same database.
+
+A reference with a hash resolves by hash **of its own kind** (``autov3`` against the ``autov3`` a file was
+hashed by, never another kind's prefix): a ``hash`` link, strong. A reference also resolves by name (the file's
+base name without its model extension, case-insensitively): a ``name`` link, weak, labelled so; a reference
+whose hash resolved is not also linked by name. Kinds that name no content (``random``: InvokeAI's UUIDs,
+``novelai``) link nothing by hash.
+
+Links are derived from stored hashes and findings at read time, so a model file scanned into another case later
+is linked without rescanning the images; the same database gives the same links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from cairn.store.db import read_connection
+from cairn.store.schema import cases, file_hashes, files, findings
+
+MODEL_KIND = "model_file"
+RECORD_KIND = "generation_record"
+#: Reference hash kinds that identify content (see cairn.signals.provenance.record.HASH_KINDS).
+CONTENT_KINDS = ("autov1", "autov2", "autov3", "tensor_sha256", "sha256", "sha256_12", "blake3", "md5")
+_EXTENSIONS = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|onnx|sft)$", re.IGNORECASE)
+
+
+def name_key(name: str) -> str:
+    """A model name as links compare it: base name (either slash), model extension dropped, lower case."""
+    base = re.split(r"[\\/]", name.strip())[-1]
+    return _EXTENSIONS.sub("", base).lower()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file found on evidence: where (case, path), what (format, kind, family), its hashes by kind."""
+
+    file_id: int
+    case_id: int
+    case_name: str
+    path: str
+    format: str
+    kind: str | None
+    family: str | None
+    hashes: Mapping[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case_name,
+            "path": self.path,
+            "format": self.format,
+            "kind": self.kind,
+            "family": self.family,
+        }
+
+
+def model_files(engine: Engine) -> list[ModelFile]:
+    """Every model file of every case in the database, by case then path."""
+    stmt = (
+        select(files.c.id, files.c.case_id, cases.c.name, files.c.path, findings.c.data_json)
+        .join(findings, findings.c.file_id == files.c.id)
+        .join(cases, cases.c.id == files.c.case_id)
+        .where(findings.c.kind == MODEL_KIND)
+        .order_by(files.c.case_id, files.c.path, findings.c.id)
+    )
+    out: list[ModelFile] = []
+    with read_connection(engine) as conn:
+        rows = list(conn.execute(stmt))
+        hashes: dict[int, dict[str, str]] = defaultdict(dict)
+        ids = [int(r[0]) for r in rows]
+        for start in range(0, len(ids), 500):
+            for file_id, kind, value in conn.execute(
+                select(file_hashes.c.file_id, file_hashes.c.kind, file_hashes.c.value).where(
+                    file_hashes.c.file_id.in_(ids[start : start + 500])
+                )
+            ):
+                hashes[int(file_id)][str(kind)] = str(value)
+    for file_id, case_id, case_name, path, data_json in rows:
+        data = _loads(data_json)
+        out.append(
+            ModelFile(
+                int(file_id),
+                int(case_id),
+                str(case_name),
+                str(path),
+                str(data.get("format") or "?"),
+                data.get("kind"),
+                data.get("family"),
+                hashes.get(int(file_id), {}),
+            )
+        )
+    return out
+
+
+def _loads(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class Resolver:
+    """Model files indexed by (hash kind, value) and by name key."""
+
+    def __init__(self, models: list[ModelFile]) -> None:
+        self.models = models
+        self.by_hash: dict[tuple[str, str], list[ModelFile]] = defaultdict(list)
+        self.by_name: dict[str, list[ModelFile]] = defaultdict(list)
+        for model in models:
+            for kind, value in model.hashes.items():
+                if kind in CONTENT_KINDS:
+                    self.by_hash[(kind, value.lower())].append(model)
+            self.by_name[name_key(model.path)].append(model)
+
+    def resolve(self, ref: Mapping[str, Any]) -> list[tuple[ModelFile, str]]:
+        """(model file, "hash" or "name") for a stored reference (a ``ModelRef`` dict)."""
+        kind, value, name = ref.get("hash_kind"), ref.get("hash"), ref.get("name")
+        if isinstance(kind, str) and isinstance(value, str) and kind in CONTENT_KINDS:
+            found = self.by_hash.get((kind, value.lower()), [])
+            if found:
+                return [(m, "hash") for m in found]
+        if isinstance(name, str) and name.strip():
+            return [(m, "name") for m in self.by_name.get(name_key(name), [])]
+        return []
+
+
+def references(record: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every model reference of a stored generation record (checkpoint, VAE, LoRAs, embeddings, others)."""
+    for key in ("model", "vae"):
+        ref = record.get(key)
+        if isinstance(ref, Mapping):
+            yield ref
+    for key in ("loras", "embeddings", "other_models"):
+        for ref in record.get(key) or []:
+            if isinstance(ref, Mapping):
+                yield ref
+
+
+def _records(engine: Engine, case_id: int) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    stmt = (
+        select(files.c.id, files.c.path, findings.c.data_json)
+        .join(findings, findings.c.file_id == files.c.id)
+        .where(files.c.case_id == case_id, findings.c.kind == RECORD_KIND)
+        .order_by(files.c.path, findings.c.id)
+    )
+    with read_connection(engine) as conn:
+        rows = list(conn.execute(stmt))
+    for file_id, path, data_json in rows:
+        yield int(file_id), str(path), _loads(data_json)
+
+
+def _link(ref: Mapping[str, Any], model: ModelFile, link: str) -> dict[str, Any]:
+    return {
+        "role": ref.get("role"),
+        "name": ref.get("name"),
+        "hash_kind": ref.get("hash_kind"),
+        "hash": ref.get("hash"),
+        "link": link,
+        "model": model.as_dict(),
+    }
+
+
+def links_by_image(engine: Engine, case_id: int, resolver: Resolver | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Each image of the case (file id) with at least one reference: its links (an unresolved reference is a
+    link with ``model`` None and ``link`` "none")."""
+    resolver = resolver or Resolver(model_files(engine))
+    out: dict[int, list[dict[str, Any]]] = {}
+    for file_id, _path, record in _records(engine, case_id):
+        for ref in references(record):
+            found = resolver.resolve(ref)
+            entries = out.setdefault(file_id, [])
+            if not found:
+                entries.append({**_link(ref, _NONE, "none"), "model": None})
+            entries.extend(_link(ref, model, link) for model, link in found)
+    return out
+
+
+_NONE = ModelFile(0, 0, "", "", "", None, None, {})
+
+
+def case_report(engine: Engine, case_id: int, examples: int = 10) -> dict[str, Any]:
+    """What ``cairn provenance`` adds: the case's model files with the images (of this case) that name each,
+    by hash or by name only; model files no image names; references no model file in the database answers."""
+    resolver = Resolver(model_files(engine))
+    named: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"hash": set(), "name": set()})
+    unresolved: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    for _file_id, path, record in _records(engine, case_id):
+        for ref in references(record):
+            found = resolver.resolve(ref)
+            if not found:
+                key = (ref.get("role"), ref.get("name"), ref.get("hash_kind"), ref.get("hash"))
+                unresolved[key].add(path)
+            for model, link in found:
+                named[model.file_id][link].add(path)
+    present = []
+    elsewhere = []
+    for model in resolver.models:
+        by = named.get(model.file_id, {"hash": set(), "name": set()})
+        row = {
+            **model.as_dict(),
+            "hashes": {k: v for k, v in model.hashes.items() if k in ("sha256", "autov2", "autov3", "blake3")},
+            "images_by_hash": len(by["hash"]),
+            "images_by_name_only": len(by["name"]),
+            "example_images": sorted(by["hash"] | by["name"])[:examples],
+        }
+        if model.case_id == case_id:
+            present.append(row)
+        elif by["hash"] or by["name"]:
+            elsewhere.append(row)
+    return {
+        "model_files": present,
+        "model_files_unnamed": [r["path"] for r in present if not r["images_by_hash"] and not r["images_by_name_only"]],
+        "model_files_in_other_cases": elsewhere,
+        "references_not_found": [
+            {"role": k[0], "name": k[1], "hash_kind": k[2], "hash": k[3], "images": len(v)}
+            for k, v in sorted(unresolved.items(), key=lambda kv: (-len(kv[1]), [str(x) for x in kv[0]]))
+        ],
+    }
