@@ -139,7 +139,7 @@ def test_every_file_on_disk_is_listed(small: Tree) -> None:
     listed = {e.path for e in manifest if not e.in_archive}
     on_disk = {rel for rel, (kind, _c, _t) in snapshot(root).items() if kind != "dir"}
     assert on_disk == listed
-    assert not any(p.endswith(".json") for p in on_disk)  # the manifest is never written into the tree
+    assert not any(p.endswith("manifest.json") for p in on_disk)  # the manifest is never written into the tree
 
 
 def test_small_covers_every_kind(small: Tree) -> None:

@@ -37,8 +37,7 @@ def detect(head: bytes, size: int | None = None) -> str | None:
     """The model format of a file starting with ``head`` (up to 64 KiB), or None."""
     if head[:4] == b"GGUF" or head[:4] == b"FUGG":
         return GGUF
-    n = safetensors_header.header_length(head)
-    if n is not None and (size is None or size >= 8 + n):
+    if safetensors_header.header_length(head) is not None:  # a header longer than the file: a truncated one
         return SAFETENSORS
     if head[:4] == _ZIP_LOCAL and _torch_zip(head):
         return TORCH_ZIP
