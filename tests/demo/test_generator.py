@@ -144,7 +144,7 @@ def test_every_file_on_disk_is_listed(small: Tree) -> None:
 
 def test_small_covers_every_kind(small: Tree) -> None:
     _root, manifest = small
-    assert 60 <= len(manifest) <= 120
+    assert 60 <= len(manifest) <= 140  # the target (100) and the fixed AI samples and model files
     for role in (
         IMAGE,
         CONTAINER,

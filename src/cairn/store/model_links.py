@@ -68,7 +68,6 @@ def model_files(engine: Engine) -> list[ModelFile]:
         .join(findings, findings.c.file_id == files.c.id)
         .join(cases, cases.c.id == files.c.case_id)
         .where(findings.c.kind == MODEL_KIND)
-        .order_by(files.c.case_id, files.c.path, findings.c.id)
     )
     out: list[ModelFile] = []
     with read_connection(engine) as conn:
@@ -82,6 +81,7 @@ def model_files(engine: Engine) -> list[ModelFile]:
                 )
             ):
                 hashes[int(file_id)][str(kind)] = str(value)
+    rows.sort(key=lambda r: (int(r[1]), str(r[3]), int(r[0])))  # code-point order on every backend (not collation)
     for file_id, case_id, case_name, path, data_json in rows:
         data = _loads(data_json)
         out.append(
@@ -149,10 +149,10 @@ def _records(engine: Engine, case_id: int) -> Iterator[tuple[int, str, dict[str,
         select(files.c.id, files.c.path, findings.c.data_json)
         .join(findings, findings.c.file_id == files.c.id)
         .where(files.c.case_id == case_id, findings.c.kind == RECORD_KIND)
-        .order_by(files.c.path, findings.c.id)
+        .order_by(findings.c.id)
     )
     with read_connection(engine) as conn:
-        rows = list(conn.execute(stmt))
+        rows = sorted(conn.execute(stmt), key=lambda r: (str(r[1]), int(r[0])))  # code-point order on every backend
     for file_id, path, data_json in rows:
         yield int(file_id), str(path), _loads(data_json)
 

@@ -63,7 +63,14 @@ def test_files_json_carries_each_files_records(scanned: tuple[list[str], dict[st
     assert tools["comfyui_bicycle.webp"] == ["ComfyUI"] and tools["invokeai_bicycle.png"] == ["InvokeAI"]
     for name in demo_names():
         row = files[name]
-        assert set(row["provenance"]) == {"generation_records", "watermarks", "c2pa", "warnings"}, name
+        assert set(row["provenance"]) == {
+            "generation_records",
+            "watermarks",
+            "c2pa",
+            "warnings",
+            "model_files",
+            "model_links",
+        }, name
         assert row["provenance"]["warnings"] == [], name
         assert row["notes"] is None or "provenance_unreadable" not in row["notes"], name
     csv_head = run("files", *case_args, "--format", "csv").splitlines()[0]
