@@ -61,6 +61,7 @@ def test_claim_mismatch_is_reported() -> None:
         ("vae-ft-mse-840000-ema-pruned.safetensors", "safetensors", "vae"),
         ("tiny-test-llm.gguf", "gguf", "llm"),
         ("model_index.json", "diffusers-index", "checkpoint"),
+        ("tiny_classifier.onnx", "onnx", "other"),
     ],
 )
 def test_formats_and_kinds(suffix: str, fmt: str, kind: str) -> None:

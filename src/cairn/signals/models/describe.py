@@ -117,7 +117,7 @@ def _gguf(data: bytes, size: int | None) -> Description:
     from cairn.signals.models.gguf_header import GgufError, read_gguf
 
     try:
-        info = read_gguf(data)
+        info = read_gguf(data, size)
     except GgufError as exc:
         return Description(detect.GGUF, "header", unreadable=str(exc))
     out = Description(detect.GGUF, "header (key/values and tensor infos)")
@@ -143,9 +143,12 @@ def _gguf(data: bytes, size: int | None) -> Description:
 
 
 def _onnx(data: bytes, size: int | None) -> Description:
-    from cairn.signals.models.onnx_header import read_onnx
+    from cairn.signals.models.onnx_header import OnnxError, read_onnx
 
-    info = read_onnx(data)
+    try:
+        info = read_onnx(data, size)
+    except OnnxError as exc:
+        return Description(detect.ONNX, "start of file", unreadable=str(exc))
     out = Description(detect.ONNX, "ModelProto (metadata, graph inputs and outputs; weights skipped)")
     out.warnings.extend(info.errors)
     fields = {k: _plain(v) for k, v in vars(info).items() if k not in ("errors",)}
