@@ -157,20 +157,24 @@ def _records(engine: Engine, case_id: int) -> Iterator[tuple[int, str, dict[str,
         yield int(file_id), str(path), _loads(data_json)
 
 
-def _link(ref: Mapping[str, Any], model: ModelFile, link: str) -> dict[str, Any]:
+def _link(ref: Mapping[str, Any], model: ModelFile, link: str, case_id: int) -> dict[str, Any]:
+    """One link; the model's ``case`` is None when it is in the image's own case (its name otherwise)."""
+    found = model.as_dict()
+    if model.case_id == case_id:
+        found["case"] = None
     return {
         "role": ref.get("role"),
         "name": ref.get("name"),
         "hash_kind": ref.get("hash_kind"),
         "hash": ref.get("hash"),
         "link": link,
-        "model": model.as_dict(),
+        "model": found,
     }
 
 
 def links_by_image(engine: Engine, case_id: int, resolver: Resolver | None = None) -> dict[int, list[dict[str, Any]]]:
     """Each image of the case (file id) with at least one reference: its links (an unresolved reference is a
-    link with ``model`` None and ``link`` "none")."""
+    link with ``model`` None and ``link`` "none"; a model in this case has ``case`` None, in another its name)."""
     resolver = resolver or Resolver(model_files(engine))
     out: dict[int, list[dict[str, Any]]] = {}
     for file_id, _path, record in _records(engine, case_id):
@@ -178,8 +182,8 @@ def links_by_image(engine: Engine, case_id: int, resolver: Resolver | None = Non
             found = resolver.resolve(ref)
             entries = out.setdefault(file_id, [])
             if not found:
-                entries.append({**_link(ref, _NONE, "none"), "model": None})
-            entries.extend(_link(ref, model, link) for model, link in found)
+                entries.append({**_link(ref, _NONE, "none", case_id), "model": None})
+            entries.extend(_link(ref, model, link, case_id) for model, link in found)
     return out
 
 
