@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, select, update
 from cairn.case_config import read_config
 from cairn.matching.formats.base import ReadOptions, WriteReport
 from cairn.matching.schemes import SchemeMapping
+from cairn.matching.terms import read_terms as _terms_file
 from cairn.model import FileResult
 from cairn.store import audit as _audit
 from cairn.store import groups as _groups
@@ -35,6 +36,7 @@ from cairn.store import matches as _matches
 from cairn.store import model_links as _model_links
 from cairn.store import provenance as _provenance
 from cairn.store import seal as _seal
+from cairn.store import terms as _terms
 from cairn.store.db import (
     CaseDatabaseMissing,
     ReadEngine,
@@ -598,6 +600,34 @@ class CaseStore:
         self._anchor(entry)
         self._build_pdq_cache(set_id)
         return {**summary, "warning_samples": kept}
+
+    def import_terms(self, path: Path, *, actor: str, name: str | None = None) -> dict[str, Any]:
+        """Import the term list in ``path`` into this case's database (every case there can use it). Refuses a
+        taken name or a file imported already (:class:`~cairn.store.terms.TermListRefused`); ``TermListError``
+        for a file that is no term list. Audits ``terms.imported`` (name, file name and SHA-256, counts; never
+        the terms) and returns the same."""
+        read = _terms_file(path)
+        summary: dict[str, Any] = {
+            "name": name or path.stem,
+            "source_name": path.name,
+            "source_sha256": read.sha256,
+            "terms": len(read.terms),
+            "skipped": read.skipped,
+        }
+        with write_connection(self._engine) as conn:
+            self._lock_case(conn)
+            _terms.insert_list(conn, summary["name"], path.name, read, actor, _audit.utc_now())
+            entry = self._append(conn, "terms.imported", summary, actor)
+        self._anchor(entry)
+        return {**summary, "warnings": read.warnings}
+
+    def term_lists(self) -> list[dict[str, Any]]:
+        """The database's term lists (see :func:`cairn.store.terms.list_lists`)."""
+        return _terms.list_lists(self._engine)
+
+    def term_hits(self, names: list[str] | None = None) -> Iterator[_terms.TermHit]:
+        """Where this case's model files and generation records hit the named term lists (all when None)."""
+        return _terms.case_hits(self._engine, self.case_id, _terms.matcher(self._engine, names))
 
     def hash_sets(self) -> list[dict[str, Any]]:
         """The complete hash sets of this database, by name: id, name, source_sha256, source_name, format,

@@ -230,6 +230,21 @@ class HashSetEntry(Base):
     extra_json: Mapped[str | None] = mapped_column(Text)  # the source's own fields, on the first row only
 
 
+class TermList(Base):
+    """An investigator's term list (``cairn terms import``), shared by every case in the database; the terms as
+    a JSON array, as written."""
+
+    __tablename__ = "term_lists"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    source_name: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[str] = mapped_column(String(40))
+    imported_by: Mapped[str] = mapped_column(Text)
+    term_count: Mapped[int] = mapped_column(Integer)
+    terms_json: Mapped[str] = mapped_column(Text)
+
+
 class MatchRun(Base):
     """One ``cairn match`` of a case: settings (threshold, min quality, sets by name and source SHA-256), counts."""
 
@@ -299,6 +314,7 @@ thumbnails = cast(Table, Thumbnail.__table__)
 audit_log = cast(Table, AuditEntry.__table__)
 hash_sets = cast(Table, HashSet.__table__)
 hash_set_entries = cast(Table, HashSetEntry.__table__)
+term_lists = cast(Table, TermList.__table__)
 match_runs = cast(Table, MatchRun.__table__)
 file_matches = cast(Table, FileMatch.__table__)
 group_runs = cast(Table, GroupRun.__table__)
