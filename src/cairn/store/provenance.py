@@ -9,8 +9,11 @@ The findings are read generically by kind, whichever signal stored them:
 
 * ``model_file`` (``ai_model``): ``{signal, kind, where, data}``, what a model file is (format, kind, hashes by
   kind, metadata, pickle imports).
+* ``detector_score`` (``ai_detector``): ``{signal, kind, where, data}``, a user-supplied detector's score of a
+  picture (detector, version, digests, score, threshold).
 
-A file's ``provenance`` is ``{generation_records, watermarks, c2pa, warnings, model_files, model_links}``
+A file's ``provenance`` is ``{generation_records, watermarks, c2pa, warnings, model_files, detector_scores,
+model_links}``
 (lists, empty when none); ``model_links`` (an image's references resolved to model files) is filled by
 :mod:`cairn.store.model_links`.
 """
@@ -38,6 +41,7 @@ SECTIONS = {
     "c2pa": "c2pa",
     WARNING_KIND: "warnings",
     "model_file": "model_files",  # ai_model: what a model file is (issue 13)
+    "detector_score": "detector_scores",  # ai_detector: a user-supplied detector's score (issue 13)
 }
 #: Records read from the pixels (the stealth copy) have a ``where`` starting with this.
 PIXELS_PREFIX = "pixels"
@@ -63,6 +67,7 @@ def empty_provenance() -> dict[str, list[Any]]:
         "c2pa": [],
         "warnings": [],
         "model_files": [],
+        "detector_scores": [],
         "model_links": [],
     }
 

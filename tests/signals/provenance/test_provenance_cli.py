@@ -69,6 +69,7 @@ def test_files_json_carries_each_files_records(scanned: tuple[list[str], dict[st
             "c2pa",
             "warnings",
             "model_files",
+            "detector_scores",
             "model_links",
         }, name
         assert row["provenance"]["warnings"] == [], name
