@@ -93,3 +93,21 @@ def test_a_model_in_another_case_of_the_database_is_found(scanned_demo: ScannedD
         report = store.provenance_summary()["models_on_evidence"]
     elsewhere = {(r["path"], r["images_by_hash"] > 0) for r in report["model_files_in_other_cases"]}
     assert ("copy_of_lora.safetensors", True) in {(p.split("/")[-1], n) for p, n in elsewhere}
+
+
+def test_invokeai_links_by_blake3_to_files_and_to_a_folder_model(demo_store: CaseStore) -> None:
+    from cairn.demo import ai_samples_graphs
+
+    links = links_by_path(demo_store)
+    folder = path_of(ai_models.DIFFUSERS_FOLDER)
+    by_blake3 = {
+        (k["hash"], k["model"]["path"])
+        for e in links.values()
+        for k in e
+        if k["link"] == "hash" and k["hash_kind"] == "blake3"
+    }
+    assert (ai_samples_graphs.CHECKPOINT_BLAKE3, folder) in by_blake3  # the folder, by InvokeAI's folder hash
+    assert (ai_samples_graphs.LORA_BLAKE3, path_of(SWARM_LORA)) in by_blake3
+    report = demo_store.provenance_summary()["models_on_evidence"]
+    row = next(r for r in report["model_files"] if r["path"] == folder)
+    assert row["format"] == "diffusers-index" and row["hashes"]["blake3"] == ai_samples_graphs.CHECKPOINT_BLAKE3

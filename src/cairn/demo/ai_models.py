@@ -9,7 +9,8 @@ of the tools that use them (A1111 ``models/Lora``, Fooocus ``models/loras``, Swa
   tensors with edited metadata (same AutoV3, another SHA-256);
 * ``sd_xl_offset_example-lora_1.0.safetensors``: an SDXL LoRA without any metadata (diffusers/PEFT names),
   named by the Fooocus pictures (10 hex of the file's SHA-256);
-* ``Beach/bicycle_style_v1.safetensors``: a LoRA named by the SwarmUI pictures (``0x`` + tensor SHA-256);
+* ``Beach/bicycle_style_v1.safetensors``: a LoRA named by the SwarmUI pictures (``0x`` + tensor SHA-256) and
+  by the InvokeAI pictures (its BLAKE3);
 * ``sandTexture.safetensors``: a textual-inversion embedding (A1111 ``TI hashes``, 12 hex of the file SHA-256);
 * ``v1-5-pruned-emaonly.ckpt``: a legacy ``torch.save`` pickle checkpoint over 1 MiB (so it has an AutoV1)
   whose pickle also calls ``builtins.print`` with a benign text: harmless, outside the allowlist, flagged;
@@ -18,7 +19,8 @@ of the tools that use them (A1111 ``models/Lora``, Fooocus ``models/loras``, Swa
 * ``vae-ft-mse-840000-ema-pruned.safetensors``: a VAE's encoder/decoder tensors;
 * ``tiny-test-llm.gguf``: a GGUF file with benign metadata and a small vocabulary;
 * ``tiny_classifier.onnx``: an ONNX graph (one MatMul);
-* ``tiny-pipeline/``: a diffusers folder (``model_index.json``, ``unet/diffusion_pytorch_model.safetensors``).
+* ``InvokeAI/models/sdxl/main/sd_xl_base_1.0/``: a diffusers folder (``model_index.json``, a UNet and a VAE
+  as ``diffusion_pytorch_model.safetensors``), named by the InvokeAI pictures by its folder BLAKE3.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from cairn.demo.manifest import BINARY, CONTAINER, TEXT, DemoEntry, member_path
 
 #: Where the model files go in the demo tree (a user's AI tools folder).
 MODELS_FOLDER = "Users/alex/AI"
+#: The diffusers folder model, where InvokeAI keeps one (under MODELS_FOLDER).
+DIFFUSERS_FOLDER = "InvokeAI/models/sdxl/main/sd_xl_base_1.0"
 PROMPT_TAGS = {"bicycle": 14, "beach": 11, "red": 9, "sand": 4, "blue sky": 3}
 
 
@@ -338,7 +342,7 @@ def model_files() -> dict[str, bytes]:
         ),
         "llm/tiny-test-llm.gguf": gguf_file(),
         "onnx/tiny_classifier.onnx": onnx_file(),
-        "diffusers/tiny-pipeline/model_index.json": json.dumps(
+        f"{DIFFUSERS_FOLDER}/model_index.json": json.dumps(
             {
                 "_class_name": "StableDiffusionPipeline",
                 "_diffusers_version": "0.30.0",
@@ -347,19 +351,39 @@ def model_files() -> dict[str, bytes]:
             },
             indent=2,
         ).encode(),
-        "diffusers/tiny-pipeline/unet/diffusion_pytorch_model.safetensors": safetensors_bytes(
+        f"{DIFFUSERS_FOLDER}/unet/diffusion_pytorch_model.safetensors": safetensors_bytes(
             {
-                "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight": (
+                "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight": (
                     "F16",
-                    (320, 768),
-                    _noise(60, (320, 768)),
+                    (640, 2048),
+                    _noise(60, (640, 2048)),
                 ),
                 "conv_in.weight": ("F16", (320, 4, 3, 3), _noise(61, (320, 4, 3, 3))),
             },
             None,
         ),
+        f"{DIFFUSERS_FOLDER}/vae/diffusion_pytorch_model.safetensors": safetensors_bytes(
+            {"decoder.up_blocks.0.resnets.0.conv1.weight": ("F16", (64, 64, 3, 3), _noise(62, (64, 64, 3, 3)))},
+            None,
+        ),
     }
     return files
+
+
+def folder_hash(folder: str = DIFFUSERS_FOLDER) -> str:
+    """InvokeAI's BLAKE3 of a demo folder model (a placeholder without the ``blake3`` package)."""
+    from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, blake3_hex, folder_blake3
+
+    parts = []
+    for rel, data in model_files().items():
+        if rel.startswith(f"{folder}/") and rel.endswith(FOLDER_MODEL_EXTENSIONS):
+            digest = blake3_hex(data)
+            if digest is None:
+                return hashlib.sha256(f"cairn demo placeholder: {folder}".encode()).hexdigest()
+            parts.append((tuple(rel[len(folder) + 1 :].split("/")), digest))
+    found = folder_blake3(parts)
+    assert found is not None
+    return found
 
 
 def file_hash(path_suffix: str, kind: str) -> str:
@@ -373,6 +397,10 @@ def file_hash(path_suffix: str, kind: str) -> str:
         n = struct.unpack_from("<Q", data)[0]
         tensor = hashlib.sha256(data[8 + n :]).hexdigest()
         return tensor if kind == "tensor_sha256" else tensor[:12]
+    if kind == "blake3":
+        from cairn.signals.models.hashes import blake3_hex
+
+        return blake3_hex(data) or hashlib.sha256(f"cairn demo placeholder: {path_suffix}".encode()).hexdigest()
     if kind == "autov1":
         return hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
     raise ValueError(f"unknown hash kind {kind!r}")

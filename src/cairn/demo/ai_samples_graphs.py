@@ -31,6 +31,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, PngImagePlugin
 
+from cairn.demo.ai_models import file_hash, folder_hash
+
 PROMPT = "a red bicycle on a beach"
 NEGATIVE = "blurry"
 CHECKPOINT = "sd_xl_base_1.0.safetensors"
@@ -47,8 +49,8 @@ WIDTH = HEIGHT = 1024
 LEGACY_SIZE = 512
 
 #: Placeholder digests standing in for model hashes (no model file exists): stable, 64 hex digits.
-CHECKPOINT_BLAKE3 = hashlib.sha256(b"cairn demo placeholder: sd_xl_base_1.0").hexdigest()
-LORA_BLAKE3 = hashlib.sha256(b"cairn demo placeholder: bicycle_style_v1").hexdigest()
+CHECKPOINT_BLAKE3 = folder_hash()  # the demo's diffusers folder (ai_models), as InvokeAI hashes a folder
+LORA_BLAKE3 = file_hash("Beach/bicycle_style_v1.safetensors", "blake3")
 LEGACY_SHA256 = hashlib.sha256(b"cairn demo placeholder: v1-5-pruned-emaonly.ckpt").hexdigest()
 CHECKPOINT_KEY = "6f1c0b52-3c3e-4d7a-9a51-2f6c8e0d7b10"
 LORA_KEY = "0c8d9e2a-7b41-4f36-8e12-5a9b3c4d6e70"

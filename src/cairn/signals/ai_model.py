@@ -22,7 +22,7 @@ from cairn.settings import ScanSettings
 from cairn.signals.base import ItemContext
 from cairn.signals.models import detect
 from cairn.signals.models.describe import describe
-from cairn.signals.models.hashes import ModelHasher
+from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, ModelHasher
 
 NAME = "ai_model"
 KIND = "model_file"
@@ -41,6 +41,22 @@ class _Ignore:
 
 
 _IGNORE = _Ignore()
+
+
+class _HashOnly:
+    """A file named like a model (``.safetensors``, ``.bin``, ...) whose content is no model format: only its
+    BLAKE3, which InvokeAI's hash of a folder model takes from every such file (see ``model_links``)."""
+
+    def __init__(self) -> None:
+        self.hasher = ModelHasher(None)
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        self.hasher.update(chunk)
+
+    def finish(self, result: FileResult) -> None:
+        digest = self.hasher.result().get("blake3")
+        if digest is not None:
+            result.hashes["blake3"] = digest
 
 
 class _ModelState:
@@ -120,9 +136,13 @@ class AiModelSignal:
     name = NAME
     order = 20  # after the digests (order 0): the whole-file SHA-256 is theirs
 
-    def start(self, settings: ScanSettings, context: ItemContext) -> _ModelState | _Ignore:
+    def start(self, settings: ScanSettings, context: ItemContext) -> _ModelState | _HashOnly | _Ignore:
         fmt = detect.detect(context.head, context.size)
-        return _IGNORE if fmt is None else _ModelState(fmt, context)
+        if fmt is not None:
+            return _ModelState(fmt, context)
+        if context.locator.name.endswith(FOLDER_MODEL_EXTENSIONS):  # a folder model's component, whatever it holds
+            return _HashOnly()
+        return _IGNORE
 
 
 SIGNALS = [AiModelSignal()]

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
 
+from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, folder_blake3
 from cairn.store.db import read_connection
 from cairn.store.schema import cases, file_hashes, files, findings
 
 MODEL_KIND = "model_file"
+DIFFUSERS_INDEX = "diffusers-index"
 RECORD_KIND = "generation_record"
 #: Reference hash kinds that identify content (see cairn.signals.provenance.record.HASH_KINDS).
 CONTENT_KINDS = ("autov1", "autov2", "autov3", "tensor_sha256", "sha256", "sha256_12", "blake3", "md5")
@@ -81,22 +84,54 @@ def model_files(engine: Engine) -> list[ModelFile]:
                 )
             ):
                 hashes[int(file_id)][str(kind)] = str(value)
-    rows.sort(key=lambda r: (int(r[1]), str(r[3]), int(r[0])))  # code-point order on every backend (not collation)
-    for file_id, case_id, case_name, path, data_json in rows:
-        data = _loads(data_json)
-        out.append(
-            ModelFile(
-                int(file_id),
-                int(case_id),
-                str(case_name),
-                str(path),
-                str(data.get("format") or "?"),
-                data.get("kind"),
-                data.get("family"),
-                hashes.get(int(file_id), {}),
+        rows.sort(key=lambda r: (int(r[1]), str(r[3]), int(r[0])))  # code-point order on every backend
+        for file_id, case_id, case_name, path, data_json in rows:
+            data = _loads(data_json)
+            fmt = str(data.get("format") or "?")
+            found = hashes.get(int(file_id), {})
+            if fmt == DIFFUSERS_INDEX:  # the model is the folder: InvokeAI's folder hash, not the JSON file's
+                path = str(path).rsplit("/", 1)[0] if "/" in str(path) else ""
+                found = {k: v for k, v in found.items() if k != "blake3"}
+                folder = folder_hash(conn, int(case_id), path)
+                if folder is not None:
+                    found["blake3"] = folder
+            out.append(
+                ModelFile(
+                    int(file_id),
+                    int(case_id),
+                    str(case_name),
+                    str(path),
+                    fmt,
+                    data.get("kind"),
+                    data.get("family"),
+                    found,
+                )
             )
-        )
     return out
+
+
+def folder_hash(conn: Connection, case_id: int, folder: str) -> str | None:
+    """InvokeAI's BLAKE3 of the folder model at ``folder`` (a path in the case) from its files' stored BLAKE3
+    digests (see :func:`cairn.signals.models.hashes.folder_blake3`); None when a component has none."""
+    prefix = f"{folder}/" if folder else ""
+    stmt = (
+        select(files.c.path, file_hashes.c.value)
+        .outerjoin(file_hashes, (file_hashes.c.file_id == files.c.id) & (file_hashes.c.kind == "blake3"))
+        .where(files.c.case_id == case_id, files.c.path.like(_like_prefix(prefix) + "%", escape="\\"))
+    )
+    components = []
+    for path, digest in conn.execute(stmt):
+        rel = str(path)[len(prefix) :]
+        if not str(path).startswith(prefix) or not rel.rsplit("/", 1)[-1].endswith(FOLDER_MODEL_EXTENSIONS):
+            continue
+        if digest is None:
+            return None
+        components.append((tuple(rel.split("/")), str(digest)))
+    return folder_blake3(components)
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _loads(raw: str) -> dict[str, Any]:

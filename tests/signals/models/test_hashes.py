@@ -76,3 +76,36 @@ def test_a_file_shorter_than_its_header_has_no_tensor_hash() -> None:
     hasher = ModelHasher(tensor_offset=10_000)
     hasher.update(b"x" * 5_000)
     assert "tensor_sha256" not in hasher.result("0" * 64)
+
+
+def test_folder_hash_as_invokeai_computes_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A diffusers folder written to disk, hashed the way InvokeAI's ModelHash hashes a directory (os.walk, model
+    extensions, sorted Paths, BLAKE3 of the concatenated hex digests), against cairn's folder hash."""
+    blake3 = pytest.importorskip("blake3", reason="pip install blake3")
+    import os
+    from pathlib import Path
+
+    from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, folder_blake3
+
+    folder = tmp_path / "model"
+    for rel, data in ai_models.model_files().items():
+        if rel.startswith(ai_models.DIFFUSERS_FOLDER + "/"):
+            target = folder / rel[len(ai_models.DIFFUSERS_FOLDER) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    (folder / "a-b").mkdir()  # a name that sorts differently as a string and as path parts
+    (folder / "a-b" / "x.bin").write_bytes(b"not a model, still hashed by name")
+    (folder / "a").mkdir()  # "a/y.pt" sorts before "a-b/x.bin" by parts, after it as a string
+    (folder / "a" / "y.pt").write_bytes(b"another component")
+    (folder / "unet" / "notes.txt").write_text("not hashed")
+    found = [Path(r, f) for r, _, fs in os.walk(folder) for f in fs if f.endswith(FOLDER_MODEL_EXTENSIONS)]
+    composite = blake3.blake3()
+    for path in sorted(found):
+        composite.update(blake3.blake3(path.read_bytes()).hexdigest().encode("utf-8"))
+    parts = [(p.relative_to(folder).parts, blake3.blake3(p.read_bytes()).hexdigest()) for p in found]
+    assert folder_blake3(parts) == composite.hexdigest()
+    assert len(found) == 4
+    by_string = blake3.blake3()
+    for path in sorted(found, key=str):
+        by_string.update(blake3.blake3(path.read_bytes()).hexdigest().encode("utf-8"))
+    assert by_string.hexdigest() != composite.hexdigest()  # the order matters, and is InvokeAI's

@@ -30,6 +30,8 @@ except ImportError:  # pragma: no cover - an install without the blake3 wheel
 
 AUTOV1_OFFSET = 0x100000
 AUTOV1_LENGTH = 0x10000
+#: The files InvokeAI hashes in a folder model (by name, case-sensitive, as it does).
+FOLDER_MODEL_EXTENSIONS = (".ckpt", ".safetensors", ".bin", ".pt", ".pth")
 
 
 def blake3_available() -> bool:
@@ -90,3 +92,21 @@ class ModelHasher:
             out["blake3"] = self._blake.hexdigest()
         out["crc32"] = f"{self._crc & 0xFFFFFFFF:08x}"
         return out
+
+
+def blake3_hex(data: bytes) -> str | None:
+    """BLAKE3 of ``data`` (lower-case hex), or None without the ``blake3`` package."""
+    return None if _blake3 is None else str(_blake3.blake3(data).hexdigest())
+
+
+def folder_blake3(component_hashes: list[tuple[tuple[str, ...], str]]) -> str | None:
+    """InvokeAI's hash of a folder model: BLAKE3 over the hex BLAKE3 digests of its model files (names ending in
+    :data:`FOLDER_MODEL_EXTENSIONS`, anywhere under the folder), taken in the order of their paths compared part
+    by part (``component_hashes`` holds (path parts, digest)), each digest as UTF-8 text. None without the
+    ``blake3`` package or without component."""
+    if _blake3 is None or not component_hashes:
+        return None
+    composite = _blake3.blake3()
+    for _, digest in sorted(component_hashes):
+        composite.update(digest.encode("utf-8"))
+    return str(composite.hexdigest())
