@@ -111,3 +111,16 @@ def test_invokeai_links_by_blake3_to_files_and_to_a_folder_model(demo_store: Cas
     report = demo_store.provenance_summary()["models_on_evidence"]
     row = next(r for r in report["model_files"] if r["path"] == folder)
     assert row["format"] == "diffusers-index" and row["hashes"]["blake3"] == ai_samples_graphs.CHECKPOINT_BLAKE3
+
+
+def test_a_lora_whose_claim_differs_resolves_by_its_claim_too() -> None:
+    """A1111 writes a LoRA's own sshs_model_hash (12 hex) in "Lora hashes"; after its weights changed, the
+    claim and the computed AutoV3 differ and a reference by either finds the file, by no other kind."""
+    lora = ml.ModelFile(
+        1, 1, "c", "x/lora.safetensors", "safetensors", "lora", "sd1", {"autov3": "a" * 12, ml.CLAIMED_AUTOV3: "b" * 12}
+    )
+    resolver = ml.Resolver([lora])
+    for value in ("a" * 12, "b" * 12):
+        assert resolver.resolve({"hash_kind": "autov3", "hash": value}) == [(lora, "hash")]
+    assert resolver.resolve({"hash_kind": "autov2", "hash": "b" * 10}) == []
+    assert resolver.resolve({"hash_kind": "autov3", "hash": "c" * 12, "name": "LORA"}) == [(lora, "name")]

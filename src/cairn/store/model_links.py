@@ -2,7 +2,8 @@
 against the model files found on evidence, in this case and in every other case of the same database.
 
 A reference with a hash resolves by hash **of its own kind** (``autov3`` against the ``autov3`` a file was
-hashed by, never another kind's prefix): a ``hash`` link, strong. A reference also resolves by name (the file's
+hashed by, never another kind's prefix; for ``autov3`` also against a LoRA's own ``sshs_model_hash`` claim where
+it differs, since A1111 writes the claim): a ``hash`` link, strong. A reference also resolves by name (the file's
 base name without its model extension, case-insensitively): a ``name`` link, weak, labelled so; a reference
 whose hash resolved is not also linked by name. Kinds that name no content (``random``: InvokeAI's UUIDs,
 ``novelai``) link nothing by hash.
@@ -29,6 +30,9 @@ from cairn.store.schema import cases, file_hashes, files, findings
 
 MODEL_KIND = "model_file"
 DIFFUSERS_INDEX = "diffusers-index"
+#: A LoRA's ``sshs_model_hash`` claim (12 hex) where it differs from the computed tensor hash: A1111 writes the
+#: claim, not a recomputation, in its "Lora hashes", so a reference resolves by either.
+CLAIMED_AUTOV3 = "autov3_claimed"
 RECORD_KIND = "generation_record"
 #: Reference hash kinds that identify content (see cairn.signals.provenance.record.HASH_KINDS).
 CONTENT_KINDS = ("autov1", "autov2", "autov3", "tensor_sha256", "sha256", "sha256_12", "blake3", "md5")
@@ -89,6 +93,13 @@ def model_files(engine: Engine) -> list[ModelFile]:
             data = _loads(data_json)
             fmt = str(data.get("format") or "?")
             found = hashes.get(int(file_id), {})
+            claim = (data.get("hash_claims") or {}).get("sshs_model_hash") or {}
+            if (
+                isinstance(claim, dict)
+                and isinstance(claim.get("value"), str)
+                and claim.get("matches_tensor_sha256") is False
+            ):
+                found = {**found, CLAIMED_AUTOV3: claim["value"].strip().lower().removeprefix("0x")[:12]}
             if fmt == DIFFUSERS_INDEX:  # the model is the folder: InvokeAI's folder hash, not the JSON file's
                 path = str(path).rsplit("/", 1)[0] if "/" in str(path) else ""
                 found = {k: v for k, v in found.items() if k != "blake3"}
@@ -153,6 +164,8 @@ class Resolver:
             for kind, value in model.hashes.items():
                 if kind in CONTENT_KINDS:
                     self.by_hash[(kind, value.lower())].append(model)
+                elif kind == CLAIMED_AUTOV3:  # what A1111 writes for a LoRA whose metadata claims another hash
+                    self.by_hash[("autov3", value.lower())].append(model)
             self.by_name[name_key(model.path)].append(model)
 
     def resolve(self, ref: Mapping[str, Any]) -> list[tuple[ModelFile, str]]:
