@@ -5,6 +5,7 @@ file scanned into another case of the same database is found from this case with
 from __future__ import annotations
 
 import shutil
+import zipfile
 from collections import defaultdict
 
 from cairn.demo import ai_models, ai_samples
@@ -85,14 +86,16 @@ def test_a_model_in_another_case_of_the_database_is_found(scanned_demo: ScannedD
     shutil.copytree(scanned_demo.case_dir, case_dir)  # the session's case stays as it was
     other_evidence = tmp_path / "other"
     other_evidence.mkdir()
-    (other_evidence / "copy_of_lora.safetensors").write_bytes(ai_models.model_files()[LORA])
+    with zipfile.ZipFile(other_evidence / "models.zip", "w") as archive:  # found inside an archive
+        archive.writestr("lora/copy_of_lora.safetensors", ai_models.model_files()[LORA])
     db = f"sqlite:///{case_dir / 'case.db'}"
     with CaseStore.open(tmp_path / "other-case", db_url=db, case_name="other") as store:
         scan(other_evidence, store, ScanSettings(workers=1), actor="tester", show_progress=False)
     with CaseStore.open(case_dir) as store:
         report = store.provenance_summary()["models_on_evidence"]
-    elsewhere = {(r["path"], r["images_by_hash"] > 0) for r in report["model_files_in_other_cases"]}
-    assert ("copy_of_lora.safetensors", True) in {(p.split("/")[-1], n) for p, n in elsewhere}
+    (row,) = report["model_files_in_other_cases"]
+    assert row["path"].endswith("copy_of_lora.safetensors") and row["images_by_hash"] > 0
+    assert row["container"] == "models.zip" and row["case"] == "other"
 
 
 def test_invokeai_links_by_blake3_to_files_and_to_a_folder_model(demo_store: CaseStore) -> None:
@@ -110,6 +113,7 @@ def test_invokeai_links_by_blake3_to_files_and_to_a_folder_model(demo_store: Cas
     assert (ai_samples_graphs.LORA_BLAKE3, path_of(SWARM_LORA)) in by_blake3
     report = demo_store.provenance_summary()["models_on_evidence"]
     row = next(r for r in report["model_files"] if r["path"] == folder)
+    assert row["container"] is None and row["evidence"]
     assert row["format"] == "diffusers-index" and row["hashes"]["blake3"] == ai_samples_graphs.CHECKPOINT_BLAKE3
 
 

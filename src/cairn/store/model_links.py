@@ -24,9 +24,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
+from cairn.model import CONTAINER_SEP
 from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, folder_blake3
 from cairn.store.db import read_connection
-from cairn.store.schema import cases, file_hashes, files, findings
+from cairn.store.schema import cases, evidence, file_hashes, files, findings
 
 MODEL_KIND = "model_file"
 DIFFUSERS_INDEX = "diffusers-index"
@@ -58,10 +59,19 @@ class ModelFile:
     family: str | None
     hashes: Mapping[str, str]
 
+    evidence: str = ""  # the evidence root the file was found in
+
+    @property
+    def container(self) -> str | None:
+        """The logical path of the archive the file was found in (the innermost), or None for a loose file."""
+        return self.path.rsplit(CONTAINER_SEP, 1)[0] if CONTAINER_SEP in self.path else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "case": self.case_name,
+            "evidence": self.evidence,
             "path": self.path,
+            "container": self.container,
             "format": self.format,
             "kind": self.kind,
             "family": self.family,
@@ -71,9 +81,10 @@ class ModelFile:
 def model_files(engine: Engine) -> list[ModelFile]:
     """Every model file of every case in the database, by case then path."""
     stmt = (
-        select(files.c.id, files.c.case_id, cases.c.name, files.c.path, findings.c.data_json)
+        select(files.c.id, files.c.case_id, cases.c.name, files.c.path, findings.c.data_json, evidence.c.root)
         .join(findings, findings.c.file_id == files.c.id)
         .join(cases, cases.c.id == files.c.case_id)
+        .join(evidence, evidence.c.id == files.c.evidence_id)
         .where(findings.c.kind == MODEL_KIND)
     )
     out: list[ModelFile] = []
@@ -89,7 +100,7 @@ def model_files(engine: Engine) -> list[ModelFile]:
             ):
                 hashes[int(file_id)][str(kind)] = str(value)
         rows.sort(key=lambda r: (int(r[1]), str(r[3]), int(r[0])))  # code-point order on every backend
-        for file_id, case_id, case_name, path, data_json in rows:
+        for file_id, case_id, case_name, path, data_json, root in rows:
             data = _loads(data_json)
             fmt = str(data.get("format") or "?")
             found = hashes.get(int(file_id), {})
@@ -116,6 +127,7 @@ def model_files(engine: Engine) -> list[ModelFile]:
                     data.get("kind"),
                     data.get("family"),
                     found,
+                    str(root),
                 )
             )
     return out
