@@ -71,8 +71,10 @@ def test_formats_and_kinds(suffix: str, fmt: str, kind: str) -> None:
 
 def test_other_items_are_ignored() -> None:
     for data in (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, b"hello world", b"", b"PK\x03\x04" + b"\0" * 60):
-        result = run(data)
+        result = run(data, "file.dat")
         assert result.findings == [] and set(result.hashes) == {"sha256"}
+    named_like_a_model = run(b"hello world", "unet/diffusion_pytorch_model.bin")  # a folder model's component
+    assert named_like_a_model.findings == [] and set(named_like_a_model.hashes) <= {"sha256", "blake3"}
 
 
 @pytest.mark.parametrize(
@@ -110,3 +112,20 @@ def test_zip_checkpoint() -> None:
     assert finding.data["format"] == detect.TORCH_ZIP and finding.data["kind"] == "unet"
     assert finding.data["tensor_count"] == len(ai_models.UNET_TENSORS)
     assert not result.errors
+
+
+def _memo_flood() -> bytes:
+    """A protocol-4 pickle memoising 1.1 million lists (an unpickler's memory grows with each)."""
+    return b"\x80\x04" + b"]\x94" * 1_100_000 + b"."
+
+
+def test_pickle_bomb_and_truncated_checkpoints_are_recorded_errors() -> None:
+    pytest.importorskip("cairn.signals.models.pickles")
+    ckpt = model("v1-5-pruned-emaonly.ckpt")
+    cut_zip = model("tiny_unet.pt")[:300]  # inside archive/data.pkl
+    for data in (_memo_flood(), ckpt[:600], cut_zip):
+        result = run(data)
+        assert [e.code for e in result.errors][:1] == [errors.MODEL_UNREADABLE], data[:20]
+        (finding,) = result.findings
+        assert finding.data.get("partly_read") or finding.data.get("unreadable")
+        assert result.hashes["crc32"]

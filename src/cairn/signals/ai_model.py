@@ -88,6 +88,14 @@ class _ModelState:
                     f"{self.fmt} model file not readable ({desc.unreadable}); its hashes were computed",
                 )
             )
+        elif desc.partial is not None:
+            result.errors.append(
+                errors.item_error(
+                    errors.MODEL_UNREADABLE,
+                    f"{self.fmt} model file partly read ({desc.partial[:300]}); what was read is in its finding, "
+                    "its hashes were computed",
+                )
+            )
         data: dict[str, Any] = {"format": self.fmt}
         if desc.kind is not None:
             data.update(kind=desc.kind.kind, family=desc.kind.family, kind_reason=desc.kind.reason)
@@ -100,6 +108,8 @@ class _ModelState:
             data["warnings"] = desc.warnings[:64]
         if desc.unreadable is not None:
             data["unreadable"] = desc.unreadable
+        elif desc.partial is not None:
+            data["partly_read"] = desc.partial[:1000]
         result.findings.append(Finding(NAME, KIND, data, desc.where))
         if desc.dangerous:
             names = sorted(set(desc.dangerous))

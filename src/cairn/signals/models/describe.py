@@ -50,6 +50,7 @@ class Description:
     kind: ModelKind | None = None
     warnings: list[str] = field(default_factory=list)
     unreadable: str | None = None  # why nothing could be read (an error), else None
+    partial: str | None = None  # why part of it could not be read (limits, truncation: an error too), else None
     dangerous: list[str] = field(default_factory=list)  # "module.name" of imports outside the allowlist
 
 
@@ -122,6 +123,7 @@ def _gguf(data: bytes, size: int | None) -> Description:
         return Description(detect.GGUF, "header", unreadable=str(exc))
     out = Description(detect.GGUF, "header (key/values and tensor infos)")
     out.warnings.extend(info.errors)
+    out.partial = info.errors[0] if info.errors else None
     if not info.complete:
         out.warnings.append(f"header longer than the {detect.CAPTURE:,} bytes read: tensor list incomplete")
     out.data.update(
@@ -151,6 +153,7 @@ def _onnx(data: bytes, size: int | None) -> Description:
         return Description(detect.ONNX, "start of file", unreadable=str(exc))
     out = Description(detect.ONNX, "ModelProto (metadata, graph inputs and outputs; weights skipped)")
     out.warnings.extend(info.errors)
+    out.partial = info.errors[0] if info.errors else None
     fields = {k: _plain(v) for k, v in vars(info).items() if k not in ("errors",)}
     out.data.update(fields)
     out.kind = ModelKind("other", None, "an ONNX graph (its purpose is read from its names, inputs and outputs)")
@@ -192,6 +195,9 @@ def _torch_zip(data: bytes, size: int | None) -> Description:
     out.data["member_count"] = zipped.member_count
     out.data["members"] = zipped.members[:LISTED_TENSORS]
     out.data["pickles"] = {name: _pickle_data(r) for name, r in zipped.pickles.items()}
+    problems = [*zipped.errors, *(f"{n}: {e}" for n, r in zipped.pickles.items() for e in r.errors)]
+    if problems or not zipped.complete:
+        out.partial = problems[0] if problems else "the archive's data.pkl was not read in full"
     for name, report in zipped.pickles.items():
         out.tensors.extend(_tensors_of(report))
         out.dangerous.extend(d["callable"] for d in _dangerous(report))
@@ -210,6 +216,9 @@ def _pickle(data: bytes, size: int | None) -> Description:
     out = Description(detect.PICKLE, f"{len(reports)} pickle(s) from offset 0, opcodes walked, never run")
     out.data["legacy_torch"] = data.startswith(detect.TORCH_LEGACY_MAGIC)
     out.data["pickles"] = [_pickle_data(r) for r in reports]
+    problems = [e for r in reports for e in r.errors]
+    if problems:
+        out.partial = problems[0]
     for report in reports:
         out.tensors.extend(_tensors_of(report))
         out.dangerous.extend(d["callable"] for d in _dangerous(report))
