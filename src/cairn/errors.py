@@ -28,6 +28,7 @@ STORE_FAILED = "store_failed"  # the database refused this item's details; the i
 CHANGED_DURING_SCAN = "changed_during_scan"  # the file's size or time changed while it was read
 WORKER_CRASHED = "worker_crashed"  # the worker process died while examining this item; it was replaced
 MODEL_UNREADABLE = "model_unreadable"  # a model file's header, pickle or metadata could not be read (hashed anyway)
+DETECTOR_FAILED = "detector_failed"  # the configured AI-image detector could not score this picture
 
 # -- notes: odd, recorded, and the item was still examined in full ---------------------------------
 DUPLICATE_NAME = "duplicate_name"  # a second member of the same name in one archive, renamed
@@ -63,6 +64,7 @@ ERROR_CODES = frozenset(
         CHANGED_DURING_SCAN,
         WORKER_CRASHED,
         MODEL_UNREADABLE,
+        DETECTOR_FAILED,
     }
 )
 

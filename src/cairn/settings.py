@@ -79,6 +79,7 @@ class ScanSettings:
     chunk_size: int = 1024 * 1024
     temp_dir: str | None = None  # where large archive members are spooled (never inside the evidence)
     watermarks: str = "auto"  # invisible-watermark decode: auto (records or generator sizes), all, off
+    detector: str | None = None  # absolute path of an AI-image detector config (signals/detector); None = off
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,7 +12,7 @@ def test_builtins_are_found_in_a_reproducible_order() -> None:
     found = signals()
     stream = ["md5", "sha1", "sha256", "ai_model"]  # ai_model after the digests: it reuses their SHA-256
     assert [s.name for s in found.stream] == stream
-    image = ["pdq", "thumbnail", "ai_generation", "c2pa", "ai_stealth", "ai_watermark"]
+    image = ["pdq", "thumbnail", "ai_generation", "c2pa", "ai_stealth", "ai_watermark", "ai_detector"]
     assert [s.name for s in found.image] == image
     assert found.names == [*stream, *image]
     assert [(s.order, s.name) for s in found.image] == sorted((s.order, s.name) for s in found.image)

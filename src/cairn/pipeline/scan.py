@@ -48,7 +48,9 @@ BATCH_SECONDS = 1.0
 #: same cairn version), or one evidence's rows would mix results made in different ways. ``pdq_kinds`` (the
 #: hash kinds the PDQ signal stores) is absent from runs of a cairn that stored no dihedral variants; so is
 #: ``watermarks`` (which pictures the invisible-watermark check reads) from runs of a cairn without it.
-RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size", "pdq_kinds", "watermarks")
+#: ``detector_identity`` (the AI-image detector's name, version and the SHA-256 of its config and model; None
+#: when off) is compared, not the config's path: a moved config is the same detector, a changed model is not.
+RESULT_SETTINGS = ("limits", "fast_pdq", "thumbnail_size", "pdq_kinds", "watermarks", "detector_identity")
 
 
 class ResumeMismatch(ValueError):
@@ -195,9 +197,13 @@ def _top_level_bytes(root: Path) -> int:
 
 
 def run_record(settings: ScanSettings, executor_name: str, workers: int) -> dict[str, Any]:
-    """Everything that could change a result, stored with the run for reproducibility."""
+    """Everything that could change a result, stored with the run for reproducibility.
+
+    With a detector, its config is read and its model hashed here (``DetectorConfigError`` when that fails).
+    """
     return {
         **settings.as_record(),
+        "detector_identity": _detector_identity(settings.detector),
         "executor": executor_name,
         "workers": workers,
         "signals": signals().names,
@@ -207,6 +213,16 @@ def run_record(settings: ScanSettings, executor_name: str, workers: int) -> dict
         "pillow": PIL.__version__,
         "platform": platform.platform(),
     }
+
+
+def _detector_identity(path: str | None) -> dict[str, Any] | None:
+    """The detector's name, version, config and model SHA-256 and the onnxruntime version; None when off."""
+    if not path:
+        return None
+    from cairn.signals.detector.config import load_config
+    from cairn.signals.detector.run import runtime_version
+
+    return {**load_config(path).identity(), "runtime": runtime_version()}
 
 
 def evidence_digest(store: CaseStore, evidence_id: int) -> str:
@@ -259,10 +275,10 @@ def _scan_locked(
     done = store.done_paths(evidence_id)
     executor = make_executor(settings.workers, isolate=settings.limits.item_timeout > 0)
     settings = settings.resolved(executor.workers, _recorded_decode_budget(store, evidence_id) if done else None)
-    record = run_record(settings, executor.name, executor.workers)
     try:
+        record = run_record(settings, executor.name, executor.workers)
         _check_resume(store, evidence_id, record, bool(done))
-    except ResumeMismatch:
+    except BaseException:  # a resume refused, a detector config that cannot be read: no worker left behind
         executor.close()
         shutil.rmtree(spool, ignore_errors=True)
         raise
