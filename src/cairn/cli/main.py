@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cairn import __version__
+from cairn.cli.detector import checked_detector, detector_app
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -35,6 +36,7 @@ hashset_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(hashset_app, name="hashset")
+app.add_typer(detector_app, name="detector")
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, whatever the terminal width
 
@@ -161,6 +163,13 @@ def scan(
             "64 up to 2048), all (every colour picture of 256x256 or more), off."
         ),
     ] = Watermarks.auto,
+    detector: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score every picture with this AI-image detector: a JSON config beside an ONNX model (see "
+            "`cairn detector check`); needs onnxruntime."
+        ),
+    ] = None,
     actor: Annotated[str | None, typer.Option(help="Examiner name for the audit log.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     batch: Annotated[int, typer.Option(help="Files stored per database transaction.", min=1)] = 256,
@@ -198,6 +207,7 @@ def scan(
     from cairn.pipeline.scan import ResumeMismatch
     from cairn.pipeline.scan import scan as run_scan
     from cairn.settings import Limits, ScanSettings
+    from cairn.signals.detector.config import DetectorConfigError
     from cairn.sources.base import OutOfSpace
     from cairn.store.locks import ScanInProgress
 
@@ -212,6 +222,8 @@ def scan(
                 f"evidence: choose a {label} outside it."
             )
             raise typer.Exit(2)
+    if detector is not None:
+        checked_detector(detector)  # a config, model or runtime problem ends the command before the scan
     limits = Limits(
         item_timeout=item_timeout,
         decode_memory_budget=decode_memory * 1024**2 if decode_memory is not None else None,
@@ -222,6 +234,7 @@ def scan(
         workers=workers,
         temp_dir=str(temp_dir) if temp_dir else None,
         watermarks=watermarks.value,
+        detector=str(detector.resolve()) if detector is not None else None,
     )
     with _open_store(case, db, create=True) as store:
         try:
@@ -232,6 +245,9 @@ def scan(
             raise typer.Exit(130) from None
         except ResumeMismatch as exc:
             err.print(f"[red]Not resumed:[/] {exc}")
+            raise typer.Exit(2) from exc
+        except DetectorConfigError as exc:  # the config or model changed after it was checked
+            err.print(f"[red]Not scanned:[/] {exc}")
             raise typer.Exit(2) from exc
         except ScanInProgress as exc:
             err.print(f"[red]Not scanned:[/] {exc}")
