@@ -103,3 +103,24 @@ def test_a_detector_that_cannot_run_is_a_detector_failed_error_on_the_item(tmp_p
         [error] = result.errors
         assert error.code == errors.DETECTOR_FAILED and not errors.is_note(error.code)
         assert error.message.startswith("the detector did not run: ") and message in error.message
+
+
+def test_a_scan_whose_model_cannot_run_records_detector_failed_on_each_picture_and_completes(tmp_path: Path) -> None:
+    from cairn.pipeline.scan import scan
+    from cairn.store import CaseStore
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    for name, colour in (("red.png", (200, 10, 10)), ("blue.png", (10, 10, 200))):
+        Image.fromarray(solid(colour)).save(evidence / name)
+    (evidence / "notes.txt").write_text("a red bicycle on a beach", encoding="utf-8")
+    path = write_detector(tmp_path / "det")
+    (tmp_path / "det" / "tiny.onnx").write_bytes(b"\x08\x07 not a model")  # hashed fine, refused by onnxruntime
+    with CaseStore.open(tmp_path / "case") as store:
+        summary = scan(evidence, store, ScanSettings(workers=1, detector=str(path)), show_progress=False)
+        rows = {r["path"]: r for r in store.iter_file_rows(with_provenance=True)}
+    assert summary.status == "completed" and summary.error_codes == {"detector_failed": 2}
+    for name in ("red.png", "blue.png"):
+        assert rows[name]["error"].startswith("detector_failed: the detector did not run: onnxruntime cannot load")
+        assert rows[name]["provenance"]["detector_scores"] == [] and rows[name]["pdq"]  # the other signals ran
+    assert rows["notes.txt"]["error"] is None
