@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cairn.cli.terms import terms_app
+from cairn.cli.main import app
 from cairn.demo import ai_models
 from cairn.store import CaseStore
 from tests.conftest import ScannedDemo
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(terms_app, list(args))
+    result = runner.invoke(app, ["terms", *args])
     assert result.exit_code == code, result.output
     return result.output
 
