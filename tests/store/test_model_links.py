@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import zipfile
 from collections import defaultdict
+from pathlib import Path
 
 from cairn.demo import ai_models, ai_samples
 from cairn.pipeline.scan import scan
@@ -128,3 +129,33 @@ def test_a_lora_whose_claim_differs_resolves_by_its_claim_too() -> None:
         assert resolver.resolve({"hash_kind": "autov3", "hash": value}) == [(lora, "hash")]
     assert resolver.resolve({"hash_kind": "autov2", "hash": "b" * 10}) == []
     assert resolver.resolve({"hash_kind": "autov3", "hash": "c" * 12, "name": "LORA"}) == [(lora, "name")]
+
+
+def test_reference_list_of_known_models(scanned_demo: ScannedDemo, tmp_path: Path) -> None:
+    """A CSV of known model hashes with labels, imported as a hash set: references resolve against it (a named
+    checkpoint not on the evidence becomes a "list" link), and `cairn match` finds the listed LoRA on the
+    evidence by its AutoV3."""
+    case_dir = tmp_path / "case"
+    shutil.copytree(scanned_demo.case_dir, case_dir)
+    listing = tmp_path / "known_models.csv"
+    listing.write_text(
+        "autov2,autov3,label\n"
+        f"{ai_samples.FOOOCUS_CHECKPOINT_AUTOV2},,public SDXL checkpoint (benign test label)\n"
+        f",{ai_samples.LORA_AUTOV3},beach style LoRA (benign test label)\n",
+        encoding="utf-8",
+    )
+    with CaseStore.open(case_dir) as store:
+        store.import_hash_set(listing, actor="tester", name="known-models")
+        links = links_by_path(store)
+        report = store.provenance_summary()["models_on_evidence"]
+        store.run_match(actor="tester", set_names=["known-models"])
+        matched = {r["path"]: r["matches"] for r in store.iter_file_rows(with_matches=True) if r["matches"]}
+    lora, edited = path_of(LORA), path_of(LORA_EDITED)
+    assert set(matched) == {lora, edited}  # the listed LoRA and its metadata-edited copy (same AutoV3)
+    assert {m["kind"] for m in matched[lora]} == {"autov3"}
+    listed = [k for e in links.values() for k in e if k["link"] == "list"]
+    labels = {(k["hash_kind"], k["reference"]["label"]) for k in listed}
+    assert ("autov2", "public SDXL checkpoint (benign test label)") in labels
+    assert ("autov3", "beach style LoRA (benign test label)") in labels
+    assert not any(r["hash"] == ai_samples.FOOOCUS_CHECKPOINT_AUTOV2 for r in report["references_not_found"])
+    assert any(r["hash"] == ai_samples.FOOOCUS_CHECKPOINT_AUTOV2 for r in report["references_in_lists"])

@@ -35,11 +35,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from cairn.matching.formats.base import MODEL_KINDS
 from cairn.matching.pdq_index import DEFAULT_THRESHOLD, PdqIndex
 from cairn.signals.pdq import DIHEDRAL_INVERSE, DIHEDRAL_TRANSFORMS, dihedral_variants
 
-#: Hash kinds matched exactly (by equality of lower-case hex).
-EXACT_KINDS = ("md5", "sha1", "sha256")
+#: Hash kinds matched exactly (by equality of lower-case hex): the file digests, and the model-file kinds (only
+#: model files have them: a reference list of known models matches the model files on the evidence).
+EXACT_KINDS = ("md5", "sha1", "sha256", *MODEL_KINDS)
 #: PDQ hashes below this quality are not matched (Meta's recommendation).
 MIN_PDQ_QUALITY = 50
 #: Query hashes per chunk (memory is bounded by one chunk's queries and hits).

@@ -686,13 +686,14 @@ class CaseStore:
     ) -> dict[str, Any]:
         """Match this case's files against the database's hash sets (``set_names``, or all); return the run.
 
-        Exact on md5/sha1/sha256, PDQ within ``pdq_threshold`` for file PDQs of quality >= 50. Records a
-        ``match_runs`` row (settings with every set's name and source SHA-256, counts) and appends
-        ``match.finished`` to the audit log; a failure part-way leaves no run behind. ``KeyError`` naming the
-        sets not found; ``ValueError`` when there is no set to match against or the threshold is not 0..256.
-        ``progress(stage, done, total)`` is called with stage "index" or "match". The same code path as
-        :meth:`match_hashes` (:func:`cairn.matching.match.match_chunks`). ``dihedral`` also matches each file's
-        seven rotated/mirrored PDQ variants stored by the scan; a hit through one records its ``transform``, and
+        Exact on md5/sha1/sha256 and the model-file kinds (autov1/2/3, tensor SHA-256, BLAKE3), PDQ within
+        ``pdq_threshold`` for file PDQs of quality >= 50. Records a ``match_runs`` row (settings with every
+        set's name and source SHA-256, counts) and appends ``match.finished`` to the audit log; a failure
+        part-way leaves no run behind. ``KeyError`` naming the sets not found; ``ValueError`` when there is no
+        set to match against or the threshold is not 0..256. ``progress(stage, done, total)`` is called with
+        stage "index" or "match". The same code path as :meth:`match_hashes`
+        (:func:`cairn.matching.match.match_chunks`). ``dihedral`` also matches each file's seven
+        rotated/mirrored PDQ variants stored by the scan; a hit through one records its ``transform``, and
         ``counts["pdq_without_variants"]`` counts the PDQs that had none (scanned by an older cairn).
         """
         from cairn.matching import match as _match

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from cairn.model import CONTAINER_SEP
 from cairn.signals.models.hashes import FOLDER_MODEL_EXTENSIONS, folder_blake3
 from cairn.store.db import read_connection
-from cairn.store.schema import cases, evidence, file_hashes, files, findings
+from cairn.store.schema import cases, evidence, file_hashes, files, findings, hash_set_entries, hash_sets
 
 MODEL_KIND = "model_file"
 DIFFUSERS_INDEX = "diffusers-index"
@@ -232,18 +232,95 @@ def _link(ref: Mapping[str, Any], model: ModelFile, link: str, case_id: int) -> 
     }
 
 
+def _ref_key(ref: Mapping[str, Any]) -> tuple[str, str] | None:
+    kind, value = ref.get("hash_kind"), ref.get("hash")
+    if isinstance(kind, str) and isinstance(value, str) and kind in CONTENT_KINDS:
+        return kind, value.lower()
+    return None
+
+
+def reference_entries(engine: Engine, keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The entries of the database's complete hash sets (reference lists of known models: a CSV with model-hash
+    columns, see ``cairn hashset import``) holding each (hash kind, value): set name, label, category."""
+    from cairn.store.hash_sets import COMPLETE
+
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in keys:
+        by_kind[kind].append(value)
+    e = hash_set_entries
+    with read_connection(engine) as conn:
+        for kind, values in sorted(by_kind.items()):
+            values.sort()
+            for start in range(0, len(values), 500):
+                stmt = (
+                    select(
+                        hash_sets.c.name,
+                        e.c.value,
+                        e.c.category_scheme,
+                        e.c.category_value,
+                        e.c.series,
+                        e.c.comments,
+                        e.c.extra_json,
+                        e.c.set_id,
+                        e.c.record_no,
+                    )
+                    .join(hash_sets, hash_sets.c.id == e.c.set_id)
+                    .where(e.c.kind == kind, e.c.value.in_(values[start : start + 500]), hash_sets.c.status == COMPLETE)
+                    .order_by(hash_sets.c.name, e.c.record_no)
+                )
+                for name, value, scheme, category, series, comments, extra_json, set_id, record_no in conn.execute(
+                    stmt
+                ):
+                    label = comments or series or _label(conn, int(set_id), int(record_no), extra_json)
+                    out[(kind, str(value))].append(
+                        {
+                            "set": str(name),
+                            "label": label,
+                            "category": None if category is None else {"scheme": scheme, "value": category},
+                        }
+                    )
+    return out
+
+
+def _label(conn: Connection, set_id: int, record_no: int, extra_json: str | None) -> str | None:
+    """A record's ``label``/``name``/``model`` column (kept in its extras, on the record's first row)."""
+    if extra_json is None:
+        extra_json = conn.execute(
+            select(hash_set_entries.c.extra_json)
+            .where(
+                hash_set_entries.c.set_id == set_id,
+                hash_set_entries.c.record_no == record_no,
+                hash_set_entries.c.extra_json.is_not(None),
+            )
+            .limit(1)
+        ).scalar()
+    extra = _loads(extra_json) if extra_json else {}
+    for key in ("label", "name", "model", "title"):
+        if isinstance(extra.get(key), str) and extra[key].strip():
+            return str(extra[key])[:500]
+    return None
+
+
 def links_by_image(engine: Engine, case_id: int, resolver: Resolver | None = None) -> dict[int, list[dict[str, Any]]]:
-    """Each image of the case (file id) with at least one reference: its links (an unresolved reference is a
-    link with ``model`` None and ``link`` "none"; a model in this case has ``case`` None, in another its name)."""
+    """Each image of the case (file id) with at least one reference: its links to model files (``link`` "hash"
+    or "name"), to entries of reference lists (``link`` "list", ``reference`` {set, label, category}), or one
+    with ``model`` None and ``link`` "none" when nothing answers; a model in this case has ``case`` None."""
     resolver = resolver or Resolver(model_files(engine))
+    records = list(_records(engine, case_id))
+    keys = {k for _, _, record in records for ref in references(record) if (k := _ref_key(ref)) is not None}
+    listed = reference_entries(engine, keys)
     out: dict[int, list[dict[str, Any]]] = {}
-    for file_id, _path, record in _records(engine, case_id):
+    for file_id, _path, record in records:
         for ref in references(record):
             found = resolver.resolve(ref)
+            key = _ref_key(ref)
+            in_lists = listed.get(key, []) if key is not None else []
             entries = out.setdefault(file_id, [])
-            if not found:
+            if not found and not in_lists:
                 entries.append({**_link(ref, _NONE, "none", case_id), "model": None})
             entries.extend(_link(ref, model, link, case_id) for model, link in found)
+            entries.extend({**_link(ref, _NONE, "list", case_id), "model": None, "reference": e} for e in in_lists)
     return out
 
 
@@ -252,15 +329,23 @@ _NONE = ModelFile(0, 0, "", "", "", None, None, {})
 
 def case_report(engine: Engine, case_id: int, examples: int = 10) -> dict[str, Any]:
     """What ``cairn provenance`` adds: the case's model files with the images (of this case) that name each,
-    by hash or by name only; model files no image names; references no model file in the database answers."""
+    by hash or by name only; model files no image names; references found in reference lists (hash sets of
+    known models); references nothing in the database answers."""
     resolver = Resolver(model_files(engine))
     named: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"hash": set(), "name": set()})
     unresolved: dict[tuple[Any, ...], set[str]] = defaultdict(set)
-    for _file_id, path, record in _records(engine, case_id):
+    in_lists: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    records = list(_records(engine, case_id))
+    keys = {k for _, _, record in records for ref in references(record) if (k := _ref_key(ref)) is not None}
+    listed = reference_entries(engine, keys)
+    for _file_id, path, record in records:
         for ref in references(record):
             found = resolver.resolve(ref)
-            if not found:
-                key = (ref.get("role"), ref.get("name"), ref.get("hash_kind"), ref.get("hash"))
+            key = (ref.get("role"), ref.get("name"), ref.get("hash_kind"), ref.get("hash"))
+            ref_key = _ref_key(ref)
+            if ref_key is not None and listed.get(ref_key):
+                in_lists[key].add(path)
+            elif not found:
                 unresolved[key].add(path)
             for model, link in found:
                 named[model.file_id][link].add(path)
@@ -283,6 +368,17 @@ def case_report(engine: Engine, case_id: int, examples: int = 10) -> dict[str, A
         "model_files": present,
         "model_files_unnamed": [r["path"] for r in present if not r["images_by_hash"] and not r["images_by_name_only"]],
         "model_files_in_other_cases": elsewhere,
+        "references_in_lists": [
+            {
+                "role": k[0],
+                "name": k[1],
+                "hash_kind": k[2],
+                "hash": k[3],
+                "images": len(v),
+                "entries": listed.get(_ref_key({"hash_kind": k[2], "hash": k[3]}) or ("", ""), []),
+            }
+            for k, v in sorted(in_lists.items(), key=lambda kv: (-len(kv[1]), [str(x) for x in kv[0]]))
+        ],
         "references_not_found": [
             {"role": k[0], "name": k[1], "hash_kind": k[2], "hash": k[3], "images": len(v)}
             for k, v in sorted(unresolved.items(), key=lambda kv: (-len(kv[1]), [str(x) for x in kv[0]]))

@@ -27,7 +27,17 @@ HASH_HEX_LENGTHS: Mapping[str, int] = {
     "sha512": 128,
     "pdq": 64,
     "photodna": 288,
+    # AI model files, by the kinds generation records and model sites name them (see cairn.signals.ai_model):
+    # a plain CSV with these columns is a reference list of known models
+    "autov1": 8,
+    "autov2": 10,
+    "autov3": 12,
+    "sha256_12": 12,
+    "tensor_sha256": 64,
+    "blake3": 64,
 }
+#: The model-file hash kinds above (only model files have them; a CSV names them in its header).
+MODEL_KINDS = ("autov1", "autov2", "autov3", "sha256_12", "tensor_sha256", "blake3")
 #: Hash kinds that identify content exactly (cryptographic digests of the file's bytes).
 EXACT_KINDS = ("md5", "sha1", "sha256", "sha512")
 #: At most this many warnings are kept word for word; all are counted.
@@ -338,6 +348,7 @@ def finish_record(
 __all__ = [
     "EXACT_KINDS",
     "HASH_HEX_LENGTHS",
+    "MODEL_KINDS",
     "HEX_DIGITS",
     "HEX_LENGTHS",
     "CategoryMemo",
