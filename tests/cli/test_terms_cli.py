@@ -40,6 +40,9 @@ def test_import_list_and_hits(scanned_demo: ScannedDemo, tmp_path: Path) -> None
     assert any(p.endswith("a1111_bicycle.png") for p in prompts)
     assert all(h["field"] in ("prompt", "negative_prompt") for h in hits if h["source"] == "generation_record")
     run("hits", "--case", str(case), "--list", "nonexistent", code=2)
+    summary = json.loads(runner.invoke(app, ["provenance", "--case", str(case), "--format", "json"]).output)
+    assert summary["term_hits"]["hits"] == len(hits) and summary["term_hits"]["lists"] == 1
+    assert summary["term_hits"]["model_files"] >= 1 and summary["term_hits"]["images"] >= 1
     with CaseStore.open(case, read_only=True) as store:
         entries = [e for e in store.audit_entries() if e["action"] == "terms.imported"]
     assert entries and "bicycl" not in json.dumps(entries)  # the audit records the list, never its terms

@@ -381,6 +381,12 @@ def provenance(
     for path in summary["pixels_only"]:
         typer.echo(f"  {path}")
     _print_models(console, summary["models_on_evidence"])
+    terms = summary["term_hits"]
+    if terms["lists"]:
+        typer.echo(
+            f"term hits ({terms['lists']} list(s)): {terms['hits']:,} in {terms['model_files']:,} model files and "
+            f"{terms['images']:,} images; `cairn terms hits --case {case}` lists them"
+        )
 
 
 def _print_models(console: Console, report: dict[str, Any]) -> None:
@@ -399,6 +405,14 @@ def _print_models(console: Console, report: dict[str, Any]) -> None:
         for row in report["model_files_in_other_cases"]:
             other.add_row(row["case"], row["path"], str(row["images_by_hash"]), str(row["images_by_name_only"]))
         console.print(other)
+    if report["references_in_lists"]:
+        listed = Table(
+            "role", "name", "hash kind", "hash", "images", "list: label", title="Named models in reference lists"
+        )
+        for ref in report["references_in_lists"]:
+            labels = "; ".join(f"{e['set']}: {e['label'] or '-'}" for e in ref["entries"])
+            listed.add_row(*(str(ref[k] or "-") for k in ("role", "name", "hash_kind", "hash", "images")), labels)
+        console.print(listed)
     missing = Table("role", "name", "hash kind", "hash", "images", title="Named models not found on any evidence")
     for ref in report["references_not_found"]:
         missing.add_row(*(str(ref[k] or "-") for k in ("role", "name", "hash_kind", "hash", "images")))

@@ -509,9 +509,11 @@ class CaseStore:
 
     def provenance_summary(self, top: int = 20) -> dict[str, Any]:
         """The case's AI-provenance summary (``cairn provenance``): see :func:`cairn.store.provenance.case_summary`,
-        with ``models_on_evidence``: :func:`cairn.store.model_links.case_report`."""
+        with ``models_on_evidence``: :func:`cairn.store.model_links.case_report`, and ``term_hits``:
+        :func:`cairn.store.terms.hit_summary`."""
         summary = _provenance.case_summary(_provenance.iter_case_findings(self._engine, self.case_id), top=top)
         summary["models_on_evidence"] = _model_links.case_report(self._engine, self.case_id)
+        summary["term_hits"] = _terms.hit_summary(self.term_lists(), self.term_hits())
         return summary
 
     def thumbnail(self, sha256: str) -> bytes | None:

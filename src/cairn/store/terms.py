@@ -10,7 +10,7 @@ description, trigger phrase, tags); in generation records, the prompt and the ne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,3 +163,22 @@ def case_hits(engine: Engine, case_id: int, terms: TermMatcher, page: int = 2_00
                     yield TermHit(str(path), str(kind), field_name, hit.list_name, hit.term, hit.excerpt)
         if len(rows) < page:
             return
+
+
+def hit_summary(lists: list[dict[str, Any]], hits: Iterable[TermHit]) -> dict[str, Any]:
+    """Counts for ``cairn provenance``: lists loaded, hits, model files and images with hits, hits by field."""
+    model_files: set[str] = set()
+    images: set[str] = set()
+    by_field: dict[str, int] = {}
+    total = 0
+    for hit in hits:
+        total += 1
+        (model_files if hit.source == MODEL_KIND else images).add(hit.path)
+        by_field[hit.field] = by_field.get(hit.field, 0) + 1
+    return {
+        "lists": len(lists),
+        "hits": total,
+        "model_files": len(model_files),
+        "images": len(images),
+        "by_field": dict(sorted(by_field.items())),
+    }
