@@ -828,3 +828,93 @@ def test_against_files_written_by_torch(tmp_path: Any) -> None:
     assert [(t.name, t.dtype, t.shape) for t in rep.tensors] == expected
     reps = inspect_pickles_in_a_row((tmp_path / "legacy.pt").read_bytes())
     assert len(reps) == 5 and [(t.name, t.dtype, t.shape) for t in reps[3].tensors] == expected
+
+
+# ------------------------------------------------------------------------------------------- real-world findings
+# Each reproduces, on a benign hand-made sample, what tests/realworld/test_model_files.py found on real files.
+
+
+def _qtensor_pickle() -> bytes:
+    """A quantized tensor as torch.save writes one: _rebuild_qtensor(storage, offset, size, stride,
+    (torch.per_tensor_affine, scale, zero_point), requires_grad, hooks)."""
+    pid = _tuple([_str("storage"), _global("torch", "QInt8Storage"), _str("0"), _str("cpu"), _int(4)]) + b"Q"
+    qparams = _tuple([_global("torch", "per_tensor_affine"), b"G" + struct.pack(">d", 0.1), _int(0)])
+    args = [pid, _int(0), _tuple([_int(4)]), _tuple([_int(1)]), qparams, b"\x89", _global("collections", "OrderedDict")]
+    tensor = _global("torch._utils", "_rebuild_qtensor") + _tuple([*args[:-1], args[-1] + b")R"]) + b"R"
+    return b"\x80\x02}(" + _str("q") + tensor + b"u."
+
+
+def test_quantized_tensor_is_clean() -> None:
+    # torch.load(weights_only=True) takes the quantization schemes: they are plain enum values
+    rep = inspect_pickle(_qtensor_pickle())
+    assert rep.errors == [] and rep.dangerous == []
+    assert [(t.name, t.dtype, t.shape) for t in rep.tensors] == [("q", "qint8", (4,))]
+    assert {("torch", s) for s in ("per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric")} <= ALLOWED
+
+
+@pytest.mark.parametrize("layout", ["sparse_coo", "sparse_csr"])
+def test_sparse_tensor_is_one_tensor_of_the_values_dtype(layout: str) -> None:
+    # torch writes _rebuild_sparse_tensor(layout, (indices, values, size, is_coalesced)) for COO and
+    # (compressed indices, plain indices, values, size) for CSR: torch.load gives one tensor
+    w = TorchWriter()
+    get_layout = _global("torch.serialization", "_get_layout") + _str(f"torch.{layout}") + b"\x85R"
+    size = _global("torch", "Size") + _tuple([_int(3), _int(3)]) + b"\x85R"
+    if layout == "sparse_coo":
+        parts = [w.tensor("LongStorage", "0", (2, 3)), w.tensor("FloatStorage", "1", (3,)), size, b"\x89"]
+    else:
+        parts = [w.tensor("LongStorage", "0", (4,)), w.tensor("LongStorage", "1", (3,))]
+        parts += [w.tensor("FloatStorage", "2", (3,)), size]
+    sparse = _global("torch._utils", "_rebuild_sparse_tensor") + _tuple([get_layout, _tuple(parts)]) + b"R"
+    data = b"\x80\x02}(" + _str("sp") + sparse + _str("dense") + w.tensor("FloatStorage", "9", (2,)) + b"u."
+    rep = inspect_pickle(data)
+    assert rep.errors == [] and rep.dangerous == []
+    values_key = "1" if layout == "sparse_coo" else "2"
+    assert [(t.name, t.dtype, t.shape, t.storage_key) for t in rep.tensors] == [
+        ("sp", "float32", (3, 3), values_key),
+        ("dense", "float32", (2,), "9"),
+    ]
+
+
+def _zip_of(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_STORED) -> bytes:
+    stream = io.BytesIO()
+    with zipfile.ZipFile(stream, "w", compression=method) as z:
+        for name, content in members:
+            z.writestr(name, content)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_zip_member_holding_a_pickle_under_another_name_is_inspected(method: int) -> None:
+    # a pickle named data.txt; and a local header whose name ('datap.kl') is not the central directory's
+    # ('data.pkl', the name a loader reads)
+    data = _zip_of([("archive/data.txt", evil(NEVER, "renamed", "echo renamed"))], method)
+    rep = inspect_torch_zip(data)
+    assert [(i.qualname, i.calls) for i in rep.dangerous] == [(f"{NEVER}.renamed", ("echo renamed",))]
+    assert list(rep.pickles) == ["archive/data.txt"]
+    data = _zip_of([("data.pkl", evil(NEVER, "hidden", "echo hidden"))], method)
+    local = data.replace(b"data.pkl", b"datap.kl", 1)
+    assert zipfile.ZipFile(io.BytesIO(local)).namelist() == ["data.pkl"]
+    rep = inspect_torch_zip(local)
+    assert rep.members == ["datap.kl"] and [i.name for i in rep.dangerous] == ["hidden"]
+
+
+def test_zip_member_that_merely_starts_like_a_pickle_is_left_out() -> None:
+    tensor_bytes = b"\x80\x02" + bytes(range(256)) * 4  # raw storage bytes that happen to start with PROTO 2
+    data = _torch_zip(TorchWriter().state_dict(ENTRIES[:1])).replace(b"\x00" * 4096, tensor_bytes + b"\x00" * 3070)
+    rep = inspect_torch_zip(data)
+    assert rep.complete and rep.errors == [] and list(rep.pickles) == ["archive/data.pkl"]
+
+
+def test_stored_pickle_flagged_as_encrypted_is_read() -> None:
+    data = bytearray(_zip_of([("model/config.pkl", evil(NEVER, "flagged", "echo flagged"))]))
+    for sig, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # bit 0 in the local and central headers
+        at = data.index(sig) + flags_at
+        data[at] |= 1
+    rep = inspect_torch_zip(bytes(data))
+    assert [i.name for i in rep.dangerous] == ["flagged"]
+    assert any("flagged as encrypted" in e for e in rep.errors)
+    # really encrypted bytes stay unread, and are counted
+    noise = bytearray(_zip_of([("model/config.pkl", bytes(random.Random(5).randbytes(64)))]))
+    noise[6] |= 1
+    rep = inspect_torch_zip(bytes(noise))
+    assert rep.pickles == {} and "1 encrypted members not read" in rep.errors

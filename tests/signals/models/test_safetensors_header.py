@@ -83,3 +83,17 @@ def test_header_length_bounds() -> None:
     assert header_length(craft(b'{"a":1}')) == 7
     assert header_length(struct.pack("<Q", MAX_HEADER + 1) + b"{") is None
     assert header_length(b"\x89PNG\r\n\x1a\n\0\0\0") is None
+
+
+def test_every_dtype_the_library_writes_is_known() -> None:
+    # safetensors >= 0.6 writes these (torch float8_e8m0fnu, float4_e2m1fn_x2, complex64 ...); an unknown
+    # name is still kept, marked
+    sizes = {"F8_E8M0": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1, "F6_E2M3": 1, "F6_E3M2": 1, "F4": 1, "C64": 8, "Q9": 1}
+    entries, at = {}, 0
+    for i, (dtype, size) in enumerate(sizes.items()):
+        entries[f"t{i}"] = {"dtype": dtype, "shape": [2], "data_offsets": [at, at + 2 * size]}
+        at += 2 * size
+    data = craft(json.dumps(entries).encode(), b"\0" * at)
+    header = parse(data, len(data))
+    assert header.warnings == []
+    assert [d for _, d, _ in header.tensors] == [*list(sizes)[:-1], "Q9?"]

@@ -214,7 +214,7 @@ def _pickle(data: bytes, size: int | None) -> Description:
     if not reports:
         return Description(detect.PICKLE, "start of file", unreadable="no readable pickle at the start")
     out = Description(detect.PICKLE, f"{len(reports)} pickle(s) from offset 0, opcodes walked, never run")
-    out.data["legacy_torch"] = data.startswith(detect.TORCH_LEGACY_MAGIC)
+    out.data["legacy_torch"] = detect.is_torch_legacy(data)
     out.data["pickles"] = [_pickle_data(r) for r in reports]
     problems = [e for r in reports for e in r.errors]
     if problems:

@@ -1,6 +1,11 @@
 """Which model format a file is, from its first bytes (never its name): safetensors, a PyTorch zip checkpoint,
 a pickle (legacy ``torch.save``: .ckpt/.pt/.bin/.pth), GGUF, ONNX, or a diffusers ``model_index.json``.
 
+A pickle of protocol 2 or later starts with PROTO; one of protocol 0 or 1 has no magic at all (``torch.load``
+unpickles any protocol, so a hand-made ``os.system`` pickle needs none): such a head is a pickle when the
+opcode walker (never unpickling) reads it to STOP, or to the end of a head cut from a longer file, and it
+imports at least one global named like a Python module and attribute.
+
 Each format says how many of the file's first bytes its reader needs (:func:`capture_bytes`); the stream
 signal keeps that much, never the file.
 """
@@ -29,6 +34,7 @@ MAX_INDEX = 1024 * 1024
 
 #: The first pickle of a legacy ``torch.save`` file: protocol 2, LONG1 of the magic number 0x1950a86a20f9469cfc6c.
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+_LEGACY_FRAMED = re.compile(rb"\x80[\x02-\x05](?:\x95.{8})?\x8a\x0a" + re.escape(TORCH_LEGACY_MAGIC[4:]), re.DOTALL)
 _ZIP_LOCAL = b"PK\x03\x04"
 _TORCH_MEMBER = re.compile(rb"^[^/]{1,255}/(data\.pkl|version|byteorder|\.format_version|\.data/)")
 
@@ -47,7 +53,15 @@ def detect(head: bytes, size: int | None = None) -> str | None:
         return DIFFUSERS
     if _onnx(head):
         return ONNX
+    if head[:1] in _OLD_PICKLE_FIRST and _old_protocol_pickle(head, size):
+        return PICKLE
     return None
+
+
+def is_torch_legacy(head: bytes) -> bool:
+    """``head`` starts with the first pickle of a legacy ``torch.save`` file, the magic number, in any pickle
+    protocol torch may be asked for (2 by default; 4 and 5 add a FRAME)."""
+    return _LEGACY_FRAMED.match(head) is not None
 
 
 def capture_bytes(fmt: str, head: bytes) -> int:
@@ -66,6 +80,27 @@ def _torch_zip(head: bytes) -> bool:
         return False
     name_length = struct.unpack_from("<H", head, 26)[0]
     return bool(_TORCH_MEMBER.match(head[30 : 30 + name_length]))
+
+
+# opcodes a protocol 0 or 1 pickle may start with: MARK, GLOBAL, the strings, ints, floats and empty containers
+# that a REDUCE, STACK_GLOBAL or INST can follow, and PROTO 0 or 1
+_OLD_PICKLE_FIRST = frozenset(bytes([b]) for b in b"(cSVXUTIJKLMFGN]})\x80")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _old_protocol_pickle(head: bytes, size: int | None) -> bool:
+    """``head`` is a protocol 0 or 1 pickle that imports a global (see the module notes)."""
+    from cairn.signals.models.pickles import PickleLimits, inspect_pickle
+
+    if head[:1] == b"\x80" and head[1:2] not in (b"\x00", b"\x01"):
+        return False
+    report = inspect_pickle(head, limits=PickleLimits(max_ops=200_000, max_nested=0, max_nested_depth=0))
+    if not any(_IDENTIFIER.fullmatch(i.module) and _IDENTIFIER.fullmatch(i.name) for i in report.imports):
+        return False
+    if report.complete:
+        return True
+    cut = size is None or size > len(head)
+    return cut and any(e.startswith("truncated") for e in report.errors)
 
 
 def _onnx(head: bytes) -> bool:

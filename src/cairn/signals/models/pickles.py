@@ -14,20 +14,19 @@ malformed or truncated pickle, or one that hits a bound, ends its walk with a li
 raised, nothing recurses on the input's nesting, and memory stays proportional to the bounds.
 
 Policy. ``ALLOWED`` lists the globals a PyTorch checkpoint needs to rebuild its tensors and containers:
-``torch._utils._rebuild_*`` and ``torch._tensor._rebuild_from_type_v2``, the typed storages
-(``torch.FloatStorage`` ...), ``torch.UntypedStorage``, the dtypes (``torch.float16`` ...), layouts and memory
-formats, ``torch.Size``, ``torch.device``, ``torch.Tensor``, ``torch.nn.parameter.Parameter``,
-``torch.serialization._get_layout`` (category ``torch``); ``collections.OrderedDict``, ``builtins`` set,
-frozenset, bytearray, slice and complex, ``_codecs.encode`` (how protocol 2 writes bytes) (category ``python``);
-NumPy's array, dtype and scalar rebuilders, ``_frombuffer`` included (category ``numpy``). Protocol-2 spellings
-(``__builtin__``, ``copy_reg``) count as their Python 3 modules; dotted names (``torch``
-``_utils._rebuild_tensor_v2``, an attribute chain) never match. Everything else is *not allowed*: that means
-"for a human to look at", not "malicious" - a class such as
-``pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint`` (or the classes of a whole pickled
-``nn.Module``) is flagged like ``os.system``, only the note differs (``note`` says when a global runs code,
-reaches the system, or - ``torch.storage._load_from_bytes`` - loads a nested pickle). ``PickleReport.dangerous``
-lists the not-allowed imports of the pickle *and* of the pickles nested in it, since a loader may well unpickle
-those too.
+``torch._utils._rebuild_*`` and ``torch._tensor._rebuild_from_type_v2``, the typed storages (``torch.FloatStorage``
+...), ``torch.UntypedStorage``, the dtypes (``torch.float16`` ...), layouts, memory formats and quantization schemes
+(``torch.per_tensor_affine`` ...), ``torch.Size``, ``torch.device``, ``torch.Tensor``,
+``torch.nn.parameter.Parameter``, ``torch.serialization._get_layout`` (category ``torch``);
+``collections.OrderedDict``, ``builtins`` set, frozenset, bytearray, slice and complex, ``_codecs.encode`` (how
+protocol 2 writes bytes) (category ``python``); NumPy's array, dtype and scalar rebuilders, ``_frombuffer`` included
+(category ``numpy``). Protocol-2 spellings (``__builtin__``, ``copy_reg``) count as their Python 3 modules; dotted
+names (``torch`` ``_utils._rebuild_tensor_v2``, an attribute chain) never match. Everything else is *not allowed*:
+that means "for a human to look at", not "malicious" - a class such as
+``pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint`` (or the classes of a whole pickled ``nn.Module``)
+is flagged like ``os.system``, only the note differs (``note`` says when a global runs code, reaches the system, or
+loads a nested pickle, as ``torch.storage._load_from_bytes`` does). ``PickleReport.dangerous`` lists the not-allowed
+imports of the pickle *and* of the pickles nested in it, since a loader may well unpickle those too.
 """
 
 from __future__ import annotations
@@ -121,6 +120,9 @@ _DTYPES = frozenset(
 _TORCH_PLAIN = (
     "Size", "device", "Tensor", "strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc",
     "_mkldnn", "jagged", "contiguous_format", "channels_last", "channels_last_3d", "preserve_format",
+    # the quantization schemes _rebuild_qtensor is given (plain enum values)
+    "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric",
+    "per_channel_affine_float_qparams",
 )  # fmt: skip
 
 
@@ -291,7 +293,8 @@ class PickleReport:
 class TorchZipReport:
     """A PyTorch zip checkpoint's head, walked member by member. ``complete``: its ``*/data.pkl`` was read
     whole (or, with no data.pkl, the walk reached the central directory); ``members``: the first names;
-    ``tensor_records``: ``<prefix>/data/<key>`` members seen; ``pickles``: member name -> report."""
+    ``tensor_records``: ``<prefix>/data/<key>`` members seen; ``pickles``: member name -> report, for the
+    ``.pkl`` members and for any other member whose bytes are a pickle (see :func:`inspect_torch_zip`)."""
 
     prefix: str
     members: list[str]
@@ -672,6 +675,14 @@ class _Walk:
         else:
             self.truncated_tensors = True
         return t
+
+    def forget_tensor(self, t: _Tensor) -> None:
+        """Unlist ``t`` when it is among the last tensors listed (the parts of a tensor rebuilt from several)."""
+        tensors = self.tensors
+        for i in range(len(tensors) - 1, max(-1, len(tensors) - 9), -1):
+            if tensors[i] is t:
+                del tensors[i]
+                return
 
     def persistent(self, pid: object) -> object:
         if type(pid) is tuple and len(pid) >= 5 and pid[0] == "storage":
@@ -1282,6 +1293,25 @@ def _sp_wrapper(w: _Walk, args: tuple[object, ...], depth: int) -> object:
     return None
 
 
+def _sp_sparse(w: _Walk, args: tuple[object, ...], depth: int) -> object:
+    # _rebuild_sparse_tensor(layout, data): data is (indices, values, size[, is_coalesced]) for COO and
+    # (compressed indices, plain indices, values, size) for the compressed layouts. torch.load gives one tensor,
+    # of the values' dtype and the given size: so is it listed, its parts not on their own
+    if len(args) < 2 or type(args[1]) is not tuple:
+        return None
+    data = args[1]
+    parts = [x for x in data if type(x) is _Tensor]
+    sizes = [x for x in data if type(x) is tuple]
+    if not parts or not sizes:
+        return None
+    values = parts[-1]
+    assert isinstance(values, _Tensor)
+    for part in parts:
+        assert isinstance(part, _Tensor)
+        w.forget_tensor(part)
+    return w.new_tensor(values.dtype, _shape(sizes[0]), values.key, values.location, values.offset)
+
+
 def _sp_ordered_dict(w: _Walk, args: tuple[object, ...], depth: int) -> object:
     d = _Dict()
     w.cells(1)
@@ -1339,6 +1369,7 @@ def _register() -> None:
         ("torch._tensor", "_rebuild_from_type_v2"): _sp_from_type_v2,
         ("torch._utils", "_rebuild_meta_tensor_no_storage"): _sp_meta,
         ("torch._utils", "_rebuild_wrapper_subclass"): _sp_wrapper,
+        ("torch._utils", "_rebuild_sparse_tensor"): _sp_sparse,
         ("collections", "OrderedDict"): _sp_ordered_dict,
         ("builtins", "set"): _sp_set,
         ("builtins", "frozenset"): _sp_set,
@@ -1498,10 +1529,14 @@ def inspect_torch_zip(
 ) -> TorchZipReport:
     """Walk the first bytes of a PyTorch zip checkpoint by its local headers: list its members (the first
     ``max_members`` names), count its tensor records, and inspect ``*/data.pkl`` and every other ``.pkl``
-    member (stored, or deflated to at most ``max_inflate`` bytes). A member whose sizes follow its data (flag
-    bit 3, as torch writes every member) ends at its pickle's STOP (checked against the data descriptor) or at
-    the first consistent data descriptor (at most ``max_scan`` candidates); the walk ends after ``max_headers``
-    members. Never raises on bad input; at most ``limits.max_errors`` error lines."""
+    member (stored, or deflated to at most ``max_inflate`` bytes), then at most ``max_pickles`` in all. A member
+    named otherwise (the local header's name may not be the central directory's: a loader reads the latter) is
+    inspected too when its bytes start with PROTO 2 to 5, and kept when they read as a pickle (to STOP, or with
+    imports); so is a stored member flagged as encrypted (bit 0) whose bytes are a plain pickle, with an error
+    line - other encrypted members are counted, not read. A member whose sizes follow its data (flag bit 3, as
+    torch writes every member) ends at its pickle's STOP (checked against the data descriptor) or at the first
+    consistent data descriptor (at most ``max_scan`` candidates); the walk ends after ``max_headers`` members.
+    Never raises on bad input; at most ``limits.max_errors`` error lines."""
     buf = head if isinstance(head, bytes) else bytes(head)
     report = TorchZipReport(prefix="", members=[], member_count=0, pickles={}, errors=[], complete=False)
     if not buf.startswith(_LFH):
@@ -1538,21 +1573,30 @@ def inspect_torch_zip(
         if is_data_pkl and data_pkl is None:
             data_pkl = name
             report.prefix = name[: -len("/data.pkl")] if "/" in name else ""
-        if member.flags & 1:
+        named = name.endswith(".pkl")
+        sniffed = _starts_like_pickle(buf, member)
+        if member.flags & 1 and not (member.method == 0 and sniffed):
             skipped["encrypted members not read"] += 1
-        elif name.endswith(".pkl"):
+        elif named or sniffed:
             first_data_pkl = name == data_pkl and name not in report.pickles
             if len(report.pickles) < max_pickles or first_data_pkl:
                 key = name
                 if name in report.pickles:  # a scanner may read one copy and a loader another: keep each
                     key = f"{name} (again at offset {pos:,})"
                     report.errors.append(f"member name {name!r} appears more than once")
-                found, whole, report.pickles[key] = _zip_pickle(buf, member, data_end, report, limits, max_inflate)
+                found, whole, rep = _zip_pickle(buf, member, data_end, report, limits, max_inflate)
                 data_end = data_end if found is None else found
-                if first_data_pkl and whole and report.pickles[key].complete:
+                if named or rep.complete or rep.imports:  # bytes that merely start like a pickle are left out
+                    report.pickles[key] = rep
+                    if member.flags & 1:
+                        report.errors.append(
+                            f"member {name!r} is flagged as encrypted, yet its stored bytes are a plain pickle: "
+                            "read (a loader that ignores the flag unpickles it)"
+                        )
+                if first_data_pkl and whole and rep.complete:
                     data_pkl_read = True
             else:
-                skipped[f".pkl members not inspected (over {max_pickles})"] += 1
+                skipped[f"pickle members not inspected (over {max_pickles})"] += 1
         if data_end is None:
             located = _find_descriptor(buf, at, max_scan)
             if located == "limit":
@@ -1580,6 +1624,21 @@ def inspect_torch_zip(
         report.errors[limits.max_errors :] = [f"... and {len(report.errors) - limits.max_errors:,} more errors"]
     report.complete = data_pkl_read or (data_pkl is None and report.end_of_archive)
     return report
+
+
+def _starts_like_pickle(buf: bytes, member: _Member) -> bool:
+    """The member's data (stored, or the first bytes it inflates to) starts with PROTO 2 to 5."""
+    at = member.data_at
+    if member.method == 0:
+        first = buf[at : at + 2]
+    elif member.method == 8 and not member.flags & 1:
+        try:
+            first = zlib.decompressobj(-15).decompress(buf[at : at + 1024], 2)
+        except zlib.error:
+            return False
+    else:
+        return False
+    return len(first) == 2 and first[0] == 0x80 and 2 <= first[1] <= 5
 
 
 def _zip_pickle(

@@ -46,7 +46,15 @@ DTYPES = {
     "BOOL",
     "F8_E4M3",
     "F8_E5M2",
+    "F8_E8M0",
+    "F8_E4M3FNUZ",
+    "F8_E5M2FNUZ",
+    "F6_E2M3",
+    "F6_E3M2",
+    "F4",
+    "C64",
 }
+"""The dtypes the safetensors library writes (its ``Dtype`` enum); another is kept with a ``?`` after it."""
 LIMITS = ProvenanceLimits(max_text=MAX_HEADER, max_json_depth=32)
 
 
