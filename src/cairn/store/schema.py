@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0006). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0008). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -302,6 +302,52 @@ class FileGroup(Base):
     distance_to_representative: Mapped[int | None] = mapped_column(Integer)
 
 
+
+class User(Base):
+    """A local account of the review app (``cairn user add``), per case: argon2id hash, role (admin, investigator,
+    reviewer)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("case_id", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(Text)
+
+
+class FileCategory(Base):
+    """One categorisation of a file (append-only history; the latest row is the file's category): scheme and value
+    (NULL: cleared), the previous ones, who (a user) and when."""
+
+    __tablename__ = "file_categories"
+    __table_args__ = (Index(None, "file_id", "id"), Index(None, "case_id", "user_id"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    scheme: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(String(32))
+    previous_scheme: Mapped[str | None] = mapped_column(String(32))
+    previous_value: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[str] = mapped_column(String(40))
+
+
+class MediaView(Base):
+    """One unblurred view of a media item by a user (``kind``: reveal), counted in the exposure figure."""
+
+    __tablename__ = "media_views"
+    __table_args__ = (Index(None, "case_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[str] = mapped_column(String(40))
+
+
 cases = cast(Table, Case.__table__)
 evidence = cast(Table, Evidence.__table__)
 scan_runs = cast(Table, ScanRun.__table__)
@@ -319,3 +365,6 @@ match_runs = cast(Table, MatchRun.__table__)
 file_matches = cast(Table, FileMatch.__table__)
 group_runs = cast(Table, GroupRun.__table__)
 file_groups = cast(Table, FileGroup.__table__)
+users = cast(Table, User.__table__)
+file_categories = cast(Table, FileCategory.__table__)
+media_views = cast(Table, MediaView.__table__)

@@ -1,0 +1,1 @@
+"""cairn.review: the review web app (``cairn serve``) and its accounts (``cairn user``)."""

@@ -1,0 +1,47 @@
+"""``cairn user add`` / ``cairn user list``: the password from stdin, refusals, the audit entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cairn.cli.main import app
+from cairn.store import CaseStore
+from cairn.store.users import authenticate
+
+runner = CliRunner()
+
+
+def test_user_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    CaseStore.open(case).close()
+    result = runner.invoke(
+        app, ["user", "add", "ana", "--role", "investigator", "--case", str(case), "--actor", "lead"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "added user 'ana' (investigator)" in result.output
+    with CaseStore.open(case) as store:
+        user = authenticate(store, "ana", "a long enough password")
+        assert user is not None and user.role == "investigator"
+        last = store.audit_entries()[-1]
+        assert (last["action"], last["actor"], last["details"]["name"]) == ("user.added", "lead", "ana")
+        assert store.audit_verify() == []
+    listed = runner.invoke(app, ["user", "list", "--case", str(case)])
+    assert listed.exit_code == 0 and "ana" in listed.output and "investigator" in listed.output
+    assert "password" not in listed.output.lower()
+
+
+def test_user_add_refusals(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    missing = runner.invoke(app, ["user", "add", "ana", "--role", "admin", "--case", str(case)], input="x" * 12)
+    assert missing.exit_code == 2 and "No case at" in missing.output
+    assert not case.exists()  # never creates a case
+    CaseStore.open(case).close()
+    short = runner.invoke(app, ["user", "add", "ana", "--role", "admin", "--case", str(case)], input="short\n")
+    assert short.exit_code == 2 and "10 to 1024 characters" in short.output
+    bad_role = runner.invoke(app, ["user", "add", "ana", "--role", "root", "--case", str(case)], input="x" * 12)
+    assert bad_role.exit_code == 2
+    with CaseStore.open(case) as store:
+        assert [e["action"] for e in store.audit_entries()] == ["case.created"]
