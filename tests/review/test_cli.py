@@ -45,3 +45,13 @@ def test_user_add_refusals(tmp_path: Path) -> None:
     assert bad_role.exit_code == 2
     with CaseStore.open(case) as store:
         assert [e["action"] for e in store.audit_entries()] == ["case.created"]
+
+
+def test_serve_refuses_a_case_without_users(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    missing = runner.invoke(app, ["serve", "--case", str(case)])
+    assert missing.exit_code == 2 and "No case at" in missing.output and not case.exists()
+    CaseStore.open(case).close()
+    result = runner.invoke(app, ["serve", "--case", str(case), "--port", "1"])
+    assert result.exit_code == 2
+    assert "no users" in result.output and f"cairn user add NAME --role reviewer --case {case}" in result.output

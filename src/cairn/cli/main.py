@@ -18,7 +18,7 @@ from rich.table import Table
 from cairn import __version__
 from cairn.cli.detector import checked_detector, detector_app
 from cairn.cli.terms import terms_app
-from cairn.review.cli import user_app
+from cairn.review.cli import serve, user_app
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -41,6 +41,7 @@ app.add_typer(hashset_app, name="hashset")
 app.add_typer(detector_app, name="detector")
 app.add_typer(terms_app, name="terms")
 app.add_typer(user_app, name="user")
+app.command()(serve)
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, whatever the terminal width
 

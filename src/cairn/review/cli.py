@@ -89,3 +89,42 @@ def user_list(case: _Case, db: _Db = None) -> None:
     with _open_store(case, db, create=False) as store:
         for user in list_users(store):
             typer.echo(f"{user['name']:<24} {user['role']:<13} added {user['created_at']} by {user['created_by']}")
+
+
+class Scheme(StrEnum):
+    vic_us = "vic-us"
+    dhs = "dhs"
+    caid = "caid"
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def serve(
+    case: _Case,
+    db: _Db = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
+    scheme: Annotated[Scheme, typer.Option(help="Category scheme reviewers categorise in.")] = Scheme.vic_us,
+) -> None:
+    """Serve the review app for the case: log in, review blurred pictures, categorise; everything audited."""
+    import uvicorn
+
+    from cairn.cli.main import _open_store, err
+    from cairn.review.app import ReviewState, create_app
+    from cairn.store.users import count_users
+
+    _existing_case(case, db)
+    with _open_store(case, db, create=True) as store:
+        if count_users(store) == 0:
+            err.print(
+                f"[red]The case has no users, so nobody could log in.[/] Add one first: "
+                f"`cairn user add NAME --role reviewer --case {case}` (and an admin: `--role admin`)."
+            )
+            raise typer.Exit(2)
+        if host not in _LOOPBACK:
+            err.print(f"[yellow]Listening on {host}: other machines can reach the login page.[/]")
+        allowed = None if host in {"0.0.0.0", "::"} else sorted({host, *_LOOPBACK} - {"::1"} | {"[::1]"})
+        app = create_app(ReviewState(store, scheme=scheme.value), allowed_hosts=allowed)
+        typer.echo(f"cairn review of case {store.case_name!r}: http://{host}:{port}/ (Ctrl-C stops)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")

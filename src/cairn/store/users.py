@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 #: The roles, most powerful first: admin manages users; investigator and reviewer categorise.
 ROLES = ("admin", "investigator", "reviewer")
 
-#: Roles that may set a file's category.
-CATEGORISING_ROLES = frozenset({"admin", "investigator", "reviewer"})
+#: Roles that may reveal and categorise media (an admin account manages accounts; it reviews nothing).
+CATEGORISING_ROLES = frozenset({"investigator", "reviewer"})
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024

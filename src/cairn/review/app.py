@@ -1,0 +1,347 @@
+"""The review web app (``cairn serve``): login, the blurred grid, reveal one item, keyboard categorisation,
+the exposure figure, account management for admins.
+
+Contract: no page or media without a session (pages redirect to ``/login``, API and media answer 401); every
+POST carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``); thumbnails leave the
+server blurred and greyscale unless revealed one at a time by a POST that is audited; logins, logouts, reveals
+and categorisations go to the case's hash-chained audit log. The app reads the case database only; it never
+opens the evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from cairn.matching.schemes import get_scheme
+from cairn.review.auth import Session, Sessions, Throttle, new_token, tokens_equal
+from cairn.review.media import BlurCache, ThumbnailUnreadable
+from cairn.store import review as _review
+from cairn.store import users as _users
+from cairn.store.case_store import CaseStore
+
+SESSION_COOKIE = "cairn_session"
+LOGIN_COOKIE = "cairn_login"
+PAGE_SIZE = 60
+_HERE = Path(__file__).resolve().parent
+_MAX_CURSOR = 4096
+FileId = Annotated[int, PathParam(ge=1, le=2**62)]
+
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' blob:; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+class _LoginRedirect(Exception):
+    """Raised by page routes without a session: answered with a redirect to the login page."""
+
+
+@dataclass
+class ReviewState:
+    """What the app holds: the case store, the scheme reviewers categorise in, sessions, throttle, blur cache."""
+
+    store: CaseStore
+    scheme: str = "vic-us"
+    sessions: Sessions = field(default_factory=Sessions)
+    throttle: Throttle = field(default_factory=Throttle)
+    blur: BlurCache = field(default_factory=BlurCache)
+
+
+def category_keys(scheme: str) -> list[dict[str, str]]:
+    """The keys that set each category of ``scheme``: the value's own character (0-5, or a CAID letter)."""
+    found = get_scheme(scheme)
+    return [{"key": str(v).lower(), "value": str(v), "label": label} for v, label in found.labels.items()]
+
+
+def encode_cursor(cursor: _review.Cursor | None) -> str | None:
+    """The grid cursor as an opaque URL-safe token."""
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([cursor[0], cursor[1]]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str | None) -> _review.Cursor | None:
+    """The cursor of ``token``; ``ReviewInputError`` for anything :func:`encode_cursor` did not make."""
+    if not token:
+        return None
+    if len(token) > _MAX_CURSOR:
+        raise _review.ReviewInputError("page cursor too long")
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise _review.ReviewInputError("page cursor unreadable") from exc
+    if (
+        not isinstance(raw, list) or len(raw) != 2 or type(raw[0]) is not int or not isinstance(raw[1], str)
+        or not 0 <= raw[0] <= 2**62
+    ):
+        raise _review.ReviewInputError("page cursor unreadable")
+    return raw[0], raw[1]
+
+
+def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The review app over ``state``; ``allowed_hosts`` (Host headers accepted) guards against DNS rebinding."""
+    get_scheme(state.scheme)
+    app = FastAPI(title="cairn review", docs_url=None, redoc_url=None, openapi_url=None)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    env = Environment(
+        loader=FileSystemLoader(str(_HERE / "templates")), autoescape=select_autoescape(default=True)
+    )
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+    store = state.store
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        for key, value in _HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    @app.exception_handler(_LoginRedirect)
+    async def _to_login(_request: Request, _exc: _LoginRedirect) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = env.get_template(name).render(case_name=store.case_name, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def session_of(request: Request) -> Session | None:
+        return state.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+    def page_session(request: Request) -> Session:
+        found = session_of(request)
+        if found is None:
+            raise _LoginRedirect()
+        return found
+
+    def api_session(request: Request) -> Session:
+        found = session_of(request)
+        if found is None:
+            raise HTTPException(401, "log in first")
+        return found
+
+    def check_csrf(request: Request, session: Session, form_token: str | None = None) -> None:
+        given = request.headers.get("x-csrf-token") or form_token
+        if not tokens_equal(given, session.csrf):
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    def reviewer(session: Session) -> None:
+        if session.user.role not in _users.CATEGORISING_ROLES:
+            raise HTTPException(403, f"role {session.user.role} does not review media")
+
+    def client(request: Request) -> str:
+        return request.client.host if request.client is not None else "unknown"
+
+    # -- login and logout ------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        token = new_token()
+        response = render("login.html", login_token=token, message=None)
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+        return response
+
+    @app.post("/login")
+    def login(
+        request: Request,
+        name: Annotated[str, Form(max_length=256)],
+        password: Annotated[str, Form(max_length=2048)],
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        if not tokens_equal(csrf, request.cookies.get(LOGIN_COOKIE)):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+        keys = (f"name:{name[:64]}", f"client:{client(request)}")
+        wait = state.throttle.blocked(*keys)
+        if wait > 0:
+            return render("login.html", 429, login_token=csrf,
+                          message=f"Too many failed logins: try again in {int(wait) + 1} seconds.")
+        user = _users.authenticate(store, name, password)
+        if user is None:
+            state.throttle.failed(*keys)
+            store.audit_append(
+                "user.login_failed", {"name": name[:64], "client": client(request), "via": "cairn serve"},
+                "cairn serve",
+            )
+            return render("login.html", 401, login_token=csrf, message="Wrong name or password.")
+        state.throttle.succeeded(*keys)
+        state.sessions.end(request.cookies.get(SESSION_COOKIE))  # never keep a session id from before the login
+        token, _session = state.sessions.start(user)
+        store.audit_append(
+            "user.login",
+            {"user_id": user.id, "name": user.name, "role": user.role, "client": client(request), "via": "cairn serve"},
+            user.name,
+        )
+        response = RedirectResponse("/grid", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/")
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        state.sessions.end(request.cookies.get(SESSION_COOKIE))
+        store.audit_append(
+            "user.logout", {"user_id": session.user.id, "name": session.user.name, "via": "cairn serve"},
+            session.user.name,
+        )
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- pages -----------------------------------------------------------------------------------
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        page_session(request)
+        return RedirectResponse("/grid", status_code=303)
+
+    @app.get("/grid", response_class=HTMLResponse)
+    def grid(
+        request: Request,
+        match: str | None = None,
+        ai: str | None = None,
+        type: str | None = None,
+        category: str | None = None,
+        after: str | None = None,
+    ) -> Response:
+        session = page_session(request)
+        filters = _review.GridFilters(match or None, ai or None, type or None, category or None)
+        try:
+            rows, cursor = _review.grid_page(store, filters, decode_cursor(after), PAGE_SIZE, state.scheme)
+        except _review.ReviewInputError as exc:
+            return render("error.html", 400, session=session, message=str(exc))
+        chosen = {k: v for k, v in (("match", match), ("ai", ai), ("type", type), ("category", category)) if v}
+        next_url = None if cursor is None else "/grid?" + urlencode({**chosen, "after": encode_cursor(cursor)})
+        return render(
+            "grid.html", session=session, rows=rows, next_url=next_url, filters=chosen,
+            types=_review.type_labels(store), keys=category_keys(state.scheme), scheme=state.scheme,
+            can_review=session.user.role in _users.CATEGORISING_ROLES,
+        )
+
+    @app.get("/case", response_class=HTMLResponse)
+    def case_page(request: Request) -> Response:
+        session = page_session(request)
+        recent = store.audit_entries()[-30:][::-1]
+        return render(
+            "case.html", session=session, exposure=_review.exposure(store), counts=store.counts(), recent=recent,
+        )
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request) -> Response:
+        session = page_session(request)
+        if session.user.role != "admin":
+            raise HTTPException(403, "only an admin manages users")
+        return render("users.html", session=session, users=_users.list_users(store), roles=_users.ROLES, message=None)
+
+    @app.post("/admin/users", response_class=HTMLResponse)
+    def users_add(
+        request: Request,
+        name: Annotated[str, Form(max_length=256)],
+        role: Annotated[str, Form(max_length=32)],
+        password: Annotated[str, Form(max_length=2048)],
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        if session.user.role != "admin":
+            raise HTTPException(403, "only an admin manages users")
+        try:
+            _users.add_user(store, name, role, password, session.user.name)
+            message = f"Added {name} ({role})."
+            status = 200
+        except _users.UserRefused as exc:
+            message, status = str(exc), 400
+        return render("users.html", status, session=session, users=_users.list_users(store), roles=_users.ROLES,
+                      message=message)
+
+    # -- media and API ---------------------------------------------------------------------------
+
+    @app.get("/media/{file_id}/thumb")
+    def thumb(request: Request, file_id: FileId) -> Response:
+        api_session(request)
+        try:
+            found = _review.file_in_case(store, file_id)
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "no such file in this case") from exc
+        data = store.thumbnail(found["sha256"]) if found["sha256"] else None
+        if data is None:
+            raise HTTPException(404, "no thumbnail")
+        try:
+            blurred = state.blur.get(str(found["sha256"]), data)
+        except ThumbnailUnreadable as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return Response(blurred, media_type="image/png")
+
+    @app.post("/api/files/{file_id}/reveal")
+    def reveal(request: Request, file_id: FileId) -> Response:
+        session = api_session(request)
+        check_csrf(request, session)
+        reviewer(session)
+        try:
+            data = _review.reveal(store, file_id, session.user)
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "no such file in this case") from exc
+        except LookupError as exc:
+            raise HTTPException(404, "no thumbnail") from exc
+        return Response(data, media_type="image/webp")
+
+    @app.post("/api/files/{file_id}/category")
+    async def set_category(request: Request, file_id: FileId) -> Response:
+        session = api_session(request)
+        check_csrf(request, session)
+        reviewer(session)
+        body = await request.body()
+        if len(body) > 4096:
+            raise HTTPException(413, "body too large")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise HTTPException(400, "a JSON body {\"value\": ...} is expected") from exc
+        if not isinstance(payload, dict) or not isinstance(payload.get("value"), str | int | None):
+            raise HTTPException(400, "a JSON body {\"value\": ...} is expected")
+        try:
+            result = await run_in_threadpool(
+                _review.categorise, store, file_id, state.scheme, payload.get("value"), session.user
+            )
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "no such file in this case") from exc
+        except _review.ReviewInputError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return JSONResponse(result)
+
+    @app.get("/api/files/{file_id}/history")
+    def history(request: Request, file_id: FileId) -> Response:
+        api_session(request)
+        try:
+            return JSONResponse(_review.category_history(store, file_id))
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "no such file in this case") from exc
+
+    @app.get("/api/exposure")
+    def exposure(request: Request) -> Response:
+        api_session(request)
+        return JSONResponse(_review.exposure(store))
+
+    return app

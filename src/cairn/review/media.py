@@ -1,0 +1,64 @@
+"""Thumbnails as the review grid shows them: blurred and greyscale by default, re-encoded on the server (PNG).
+
+Only the case database's stored WebP thumbnails are used (never the evidence, never the original bytes). A
+stored thumbnail larger than :data:`MAX_SIDE` or unreadable is :class:`ThumbnailUnreadable`.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+
+from PIL import Image, ImageFilter
+
+#: A stored thumbnail is at most 256 px a side; anything much bigger was not written by cairn.
+MAX_SIDE = 1024
+#: Gaussian blur radius, in pixels of the thumbnail (a per-user setting is a follow-up).
+BLUR_RADIUS = 12.0
+_CACHE_ENTRIES = 4096
+
+
+class ThumbnailUnreadable(ValueError):
+    """Stored thumbnail bytes that are not a small picture Pillow can read."""
+
+
+def blurred_greyscale(webp: bytes, radius: float = BLUR_RADIUS) -> bytes:
+    """``webp`` decoded, made greyscale, Gaussian-blurred with ``radius``, re-encoded as a one-channel PNG (exactly
+    grey: a lossy colour format would bring back tints)."""
+    try:
+        with Image.open(io.BytesIO(webp)) as im:
+            if max(im.size) > MAX_SIDE:
+                raise ThumbnailUnreadable(f"stored thumbnail is {im.size[0]}x{im.size[1]}, larger than {MAX_SIDE} px")
+            grey = im.convert("L")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, ThumbnailUnreadable):
+            raise
+        raise ThumbnailUnreadable(f"stored thumbnail unreadable: {exc}") from exc
+    out = io.BytesIO()
+    grey.filter(ImageFilter.GaussianBlur(radius)).save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+class BlurCache:
+    """A bounded, thread-safe cache of blurred thumbnails by content SHA-256."""
+
+    def __init__(self, entries: int = _CACHE_ENTRIES) -> None:
+        """Keep at most ``entries`` blurred thumbnails (least recently used dropped first)."""
+        self._entries = entries
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str, webp: bytes) -> bytes:
+        """The blurred greyscale form of ``webp`` (the thumbnail of content ``sha256``)."""
+        with self._lock:
+            found = self._data.get(sha256)
+            if found is not None:
+                self._data.move_to_end(sha256)
+                return found
+        made = blurred_greyscale(webp)
+        with self._lock:
+            self._data[sha256] = made
+            while len(self._data) > self._entries:
+                self._data.popitem(last=False)
+        return made

@@ -1,0 +1,85 @@
+// cairn review grid: keyboard-first. Arrows move; Space reveals the selected picture (an audited POST) and
+// hides it again; moving on re-blurs; the scheme's keys set the category; Delete clears it.
+(function () {
+  "use strict";
+  const grid = document.getElementById("grid");
+  if (!grid) { return; }
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const canReview = grid.dataset.canReview === "yes";
+  const tiles = Array.from(grid.querySelectorAll(".tile"));
+  const status = document.getElementById("status");
+  const keys = {};
+  let selected = -1;
+  let revealed = null; // {tile, url}
+
+  function say(text) { status.textContent = text; }
+
+  function reblur() {
+    if (!revealed) { return; }
+    const img = revealed.tile.querySelector("img");
+    if (img) { img.src = revealed.tile.dataset.thumb; }
+    URL.revokeObjectURL(revealed.url);
+    revealed.tile.classList.remove("revealed");
+    revealed = null;
+  }
+
+  function select(i) {
+    if (i < 0 || i >= tiles.length) { return; }
+    if (selected >= 0 && selected !== i) { tiles[selected].classList.remove("selected"); }
+    if (revealed && revealed.tile !== tiles[i]) { reblur(); }
+    selected = i;
+    tiles[i].classList.add("selected");
+    tiles[i].focus();
+  }
+
+  async function post(url, body) {
+    const init = { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init);
+  }
+
+  async function toggleReveal() {
+    if (selected < 0 || !canReview) { return; }
+    const tile = tiles[selected];
+    if (revealed && revealed.tile === tile) { reblur(); say("blurred again"); return; }
+    reblur();
+    if (!tile.dataset.thumb) { say("no thumbnail to reveal"); return; }
+    const res = await post("/api/files/" + tile.dataset.id + "/reveal");
+    if (!res.ok) { say("reveal refused (" + res.status + ")"); return; }
+    const url = URL.createObjectURL(await res.blob());
+    tile.querySelector("img").src = url;
+    tile.classList.add("revealed");
+    revealed = { tile: tile, url: url };
+    say("revealed (recorded in the audit log)");
+  }
+
+  async function categorise(value) {
+    if (selected < 0 || !canReview) { return; }
+    const tile = tiles[selected];
+    const res = await post("/api/files/" + tile.dataset.id + "/category", { value: value });
+    if (!res.ok) { say("categorisation refused (" + res.status + ")"); return; }
+    const result = await res.json();
+    const cat = result.category;
+    tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised";
+    say(result.changed ? "category set" : "category unchanged");
+  }
+
+  document.querySelectorAll(".legend kbd[data-value]").forEach(function (k) { keys[k.textContent] = k.dataset.value; });
+  grid.querySelectorAll(".tile").forEach(function (tile, i) {
+    tile.addEventListener("click", function () { select(i); });
+    tile.addEventListener("dblclick", function () { select(i); toggleReveal(); });
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) { return; }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { select(Math.min(selected + 1, tiles.length - 1)); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
+    else if (ev.key === " " || ev.key === "Enter") { toggleReveal(); ev.preventDefault(); }
+    else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null); ev.preventDefault(); }
+    else if (Object.prototype.hasOwnProperty.call(keys, ev.key.toLowerCase())) { categorise(keys[ev.key.toLowerCase()]); ev.preventDefault(); }
+  });
+  if (tiles.length) { select(0); }
+})();

@@ -1,0 +1,327 @@
+"""What the review app reads and writes in the case database: the grid's pages, categorisations, reveals,
+the exposure figure.
+
+Every write is one transaction with its audit entry (``file.categorised``, ``media.revealed``), appended through
+the case store's own chain, so ``cairn audit verify`` stays intact. Every file id is checked against the store's
+case: a file of another case in the same database is :class:`FileNotInCase`, never read or written. Filters
+are bound parameters only; a value they do not know is :class:`ReviewInputError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+
+from cairn.matching.schemes import Category, SchemeError, category, get_scheme
+from cairn.store import audit as _audit
+from cairn.store import matches as _matches
+from cairn.store.db import read_connection, write_connection
+from cairn.store.schema import (
+    file_categories,
+    file_hashes,
+    file_matches,
+    files,
+    findings,
+    hash_sets,
+    images,
+    media_views,
+    thumbnails,
+    users,
+)
+
+if TYPE_CHECKING:
+    from cairn.store.case_store import CaseStore
+    from cairn.store.users import User
+
+MATCH_FILTERS = ("known", "unknown", "ignorable")
+AI_FILTERS = ("generated", "none")
+MAX_PAGE = 500
+MAX_TEXT = 256
+
+#: A grid position: the last row's (evidence id, path), as :meth:`CaseStore.iter_file_rows` orders files.
+Cursor = tuple[int, str]
+
+
+class ReviewInputError(ValueError):
+    """A filter, cursor, page size or category value the review store does not accept."""
+
+
+class FileNotInCase(LookupError):
+    """A file id that is not a file of this case (unknown, or another case's)."""
+
+
+@dataclass(frozen=True)
+class GridFilters:
+    """The grid's filters; None means any. ``category`` is a value of the scheme, or ``"none"``."""
+
+    match: str | None = None
+    ai: str | None = None
+    type: str | None = None
+    category: str | None = None
+
+    def checked(self) -> GridFilters:
+        """Self, or ``ReviewInputError`` naming the first filter with a value it does not know."""
+        if self.match is not None and self.match not in MATCH_FILTERS:
+            raise ReviewInputError(f"match filter must be one of {', '.join(MATCH_FILTERS)}")
+        if self.ai is not None and self.ai not in AI_FILTERS:
+            raise ReviewInputError(f"ai filter must be one of {', '.join(AI_FILTERS)}")
+        for name in ("type", "category"):
+            value = getattr(self, name)
+            if value is not None and len(value) > MAX_TEXT:
+                raise ReviewInputError(f"{name} filter longer than {MAX_TEXT} characters")
+        return self
+
+
+def _latest(column: Any) -> Any:
+    """The file's latest categorisation's ``column`` (a correlated scalar subquery)."""
+    return (
+        select(column)
+        .where(file_categories.c.file_id == files.c.id)
+        .order_by(file_categories.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def grid_page(
+    store: CaseStore, filters: GridFilters, after: Cursor | None, limit: int, scheme: str
+) -> tuple[list[dict[str, Any]], Cursor | None]:
+    """One page of the case's pictures (files with decoded image info) after ``after``, in (evidence, path)
+    order (keyset pagination); return the rows and the cursor of the next page (None: last page).
+
+    Rows: file_id, path, type, width, height, sha256, has_thumbnail, category (``{scheme, value, label}`` or
+    None). ``category`` filters on the latest categorisation in ``scheme``.
+    """
+    filters.checked()
+    if not 1 <= limit <= MAX_PAGE:
+        raise ReviewInputError(f"page size must be 1..{MAX_PAGE}")
+    sha = file_hashes.alias("h_sha256")
+    cat_scheme, cat_value = _latest(file_categories.c.scheme), _latest(file_categories.c.value)
+    has_thumb = exists().where(thumbnails.c.sha256 == sha.c.value)
+    stmt = (
+        select(
+            files.c.id, files.c.evidence_id, files.c.path, files.c.type_label, images.c.width, images.c.height,
+            sha.c.value.label("sha256"), has_thumb.label("has_thumbnail"),
+            cat_scheme.label("category_scheme"), cat_value.label("category_value"),
+        )
+        .select_from(
+            files.join(images, images.c.file_id == files.c.id).outerjoin(
+                sha, and_(sha.c.file_id == files.c.id, sha.c.kind == "sha256")
+            )
+        )
+        .where(files.c.case_id == store.case_id)
+        .order_by(files.c.evidence_id, files.c.path)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        ev, path = after
+        stmt = stmt.where(or_(files.c.evidence_id > ev, and_(files.c.evidence_id == ev, files.c.path > path)))
+    with read_connection(store._engine) as conn:
+        run_id = _matches.latest_run(conn, store.case_id)
+        for condition in _conditions(filters, run_id, scheme, cat_scheme, cat_value):
+            stmt = stmt.where(condition)
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "file_id": int(r["id"]), "path": r["path"], "type": r["type_label"], "width": r["width"],
+                "height": r["height"], "sha256": r["sha256"], "has_thumbnail": bool(r["has_thumbnail"]),
+                "category": _category_dict(r["category_scheme"], r["category_value"]),
+            }
+        )
+    cursor = (int(rows[-1]["evidence_id"]), str(rows[-1]["path"])) if more and rows else None
+    return out, cursor
+
+
+def _conditions(
+    filters: GridFilters, run_id: int | None, scheme: str, cat_scheme: Any, cat_value: Any
+) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if filters.match is not None:
+        if run_id is None:
+            out.append(true() if filters.match == "unknown" else false())
+        else:
+            hit = (
+                select(file_matches.c.id)
+                .join(hash_sets, hash_sets.c.id == file_matches.c.set_id)
+                .where(file_matches.c.match_run_id == run_id, file_matches.c.file_id == files.c.id)
+            )
+            if filters.match == "unknown":
+                out.append(~hit.exists())
+            else:
+                wanted = hash_sets.c.ignorable.is_(filters.match == "ignorable")
+                out.append(hit.where(wanted).exists())
+    if filters.ai is not None:
+        record = select(findings.c.id).where(findings.c.file_id == files.c.id, findings.c.kind == "generation_record")
+        out.append(record.exists() if filters.ai == "generated" else ~record.exists())
+    if filters.type is not None:
+        out.append(files.c.type_label == filters.type)
+    if filters.category is not None:
+        if filters.category == "none":
+            out.append(or_(cat_value.is_(None), cat_scheme != scheme))
+        else:
+            out.append(and_(cat_scheme == scheme, cat_value == filters.category))
+    return out
+
+
+def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | None:
+    if scheme is None or value is None:
+        return None
+    try:
+        found = category(scheme, value)
+    except SchemeError:
+        return {"scheme": scheme, "value": value, "label": None}
+    return None if found is None else found.as_dict()
+
+
+def type_labels(store: CaseStore) -> list[str]:
+    """The file types of the case's pictures, sorted (the grid's type filter)."""
+    with read_connection(store._engine) as conn:
+        found = conn.execute(
+            select(files.c.type_label)
+            .join(images, images.c.file_id == files.c.id)
+            .where(files.c.case_id == store.case_id, files.c.type_label.is_not(None))
+            .distinct()
+        ).scalars()
+        return sorted(str(t) for t in found)
+
+
+def file_in_case(store: CaseStore, file_id: int) -> dict[str, Any]:
+    """The case's file ``file_id``: file_id, path, sha256 (None when not hashed); ``FileNotInCase`` otherwise."""
+    with read_connection(store._engine) as conn:
+        return _file_in_case(conn, store, file_id)
+
+
+def _file_in_case(conn: Any, store: CaseStore, file_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        select(files.c.id, files.c.path, file_hashes.c.value)
+        .outerjoin(file_hashes, and_(file_hashes.c.file_id == files.c.id, file_hashes.c.kind == "sha256"))
+        .where(files.c.id == file_id, files.c.case_id == store.case_id)
+    ).first()
+    if row is None:
+        raise FileNotInCase(f"file {file_id} is not a file of this case")
+    return {"file_id": int(row[0]), "path": str(row[1]), "sha256": None if row[2] is None else str(row[2])}
+
+
+def reveal(store: CaseStore, file_id: int, user: User) -> bytes:
+    """The stored (unblurred) thumbnail of the case's file ``file_id``, recorded as a view by ``user`` and
+    audited ``media.revealed`` in one transaction. ``FileNotInCase``; ``LookupError`` when it has no thumbnail
+    (nothing recorded then)."""
+    with write_connection(store._engine) as conn:
+        store._lock_case(conn)
+        found = _file_in_case(conn, store, file_id)
+        data = None
+        if found["sha256"] is not None:
+            data = conn.execute(select(thumbnails.c.webp).where(thumbnails.c.sha256 == found["sha256"])).scalar()
+        if data is None:
+            raise LookupError(f"file {file_id} has no thumbnail")
+        now = _audit.utc_now()
+        conn.execute(
+            media_views.insert(),
+            {"case_id": store.case_id, "file_id": file_id, "user_id": user.id, "kind": "thumbnail", "at": now},
+        )
+        entry = store._append(
+            conn, "media.revealed",
+            {"file_id": file_id, "path": found["path"], "sha256": found["sha256"], "kind": "thumbnail",
+             "user_id": user.id, "via": "cairn serve"},
+            user.name,
+        )
+    store._anchor(entry)
+    return bytes(data)
+
+
+def categorise(store: CaseStore, file_id: int, scheme: str, raw: object, user: User) -> dict[str, Any]:
+    """Set the category of the case's file ``file_id`` to ``raw`` in ``scheme`` (None or "": uncategorised).
+
+    A change is recorded (old, new, who, when) and audited ``file.categorised`` in one transaction; setting
+    the category it already has records nothing. Returns ``{file_id, category, previous, changed}``.
+    ``ReviewInputError`` for a value not in the scheme; ``FileNotInCase``.
+    """
+    try:
+        new: Category | None = category(get_scheme(scheme).name, raw)
+    except SchemeError as exc:
+        raise ReviewInputError(str(exc)) from exc
+    new_value = None if new is None else str(new.value)
+    with write_connection(store._engine) as conn:
+        store._lock_case(conn)
+        found = _file_in_case(conn, store, file_id)
+        prev = conn.execute(
+            select(file_categories.c.scheme, file_categories.c.value)
+            .where(file_categories.c.file_id == file_id)
+            .order_by(file_categories.c.id.desc())
+            .limit(1)
+        ).first()
+        prev_scheme, prev_value = (None, None) if prev is None else (prev[0], prev[1])
+        previous = _category_dict(prev_scheme, prev_value)
+        if (prev_scheme == scheme and prev_value == new_value) or (new_value is None and prev_value is None):
+            return {"file_id": file_id, "category": previous, "previous": previous, "changed": False}
+        conn.execute(
+            file_categories.insert(),
+            {"case_id": store.case_id, "file_id": file_id, "scheme": scheme, "value": new_value,
+             "previous_scheme": prev_scheme, "previous_value": prev_value, "user_id": user.id,
+             "at": _audit.utc_now()},
+        )
+        current = None if new is None else new.as_dict()
+        entry = store._append(
+            conn, "file.categorised",
+            {"file_id": file_id, "path": found["path"], "sha256": found["sha256"], "category": current,
+             "previous": previous, "user_id": user.id, "via": "cairn serve"},
+            user.name,
+        )
+    store._anchor(entry)
+    return {"file_id": file_id, "category": current, "previous": previous, "changed": True}
+
+
+def category_history(store: CaseStore, file_id: int) -> list[dict[str, Any]]:
+    """Every categorisation of the case's file ``file_id``, oldest first: at, user, category, previous."""
+    with read_connection(store._engine) as conn:
+        _file_in_case(conn, store, file_id)
+        rows = conn.execute(
+            select(file_categories, users.c.name.label("user"))
+            .join(users, users.c.id == file_categories.c.user_id)
+            .where(file_categories.c.file_id == file_id)
+            .order_by(file_categories.c.id)
+        ).mappings()
+        return [
+            {"at": r["at"], "user": r["user"], "category": _category_dict(r["scheme"], r["value"]),
+             "previous": _category_dict(r["previous_scheme"], r["previous_value"])}
+            for r in rows
+        ]
+
+
+def exposure(store: CaseStore) -> list[dict[str, Any]]:
+    """Per user of the case: name, role, revealed (unblurred views), revealed_files (distinct), categorised
+    (changes made), categorised_files (distinct), by name."""
+    with read_connection(store._engine) as conn:
+        views = {
+            int(r[0]): (int(r[1]), int(r[2]))
+            for r in conn.execute(
+                select(media_views.c.user_id, func.count(), func.count(func.distinct(media_views.c.file_id)))
+                .where(media_views.c.case_id == store.case_id)
+                .group_by(media_views.c.user_id)
+            )
+        }
+        cats = {
+            int(r[0]): (int(r[1]), int(r[2]))
+            for r in conn.execute(
+                select(file_categories.c.user_id, func.count(), func.count(func.distinct(file_categories.c.file_id)))
+                .where(file_categories.c.case_id == store.case_id)
+                .group_by(file_categories.c.user_id)
+            )
+        }
+        people = conn.execute(
+            select(users.c.id, users.c.name, users.c.role)
+            .where(users.c.case_id == store.case_id)
+            .order_by(users.c.name)
+        ).all()
+    return [
+        {"name": name, "role": role, "revealed": views.get(int(uid), (0, 0))[0],
+         "revealed_files": views.get(int(uid), (0, 0))[1], "categorised": cats.get(int(uid), (0, 0))[0],
+         "categorised_files": cats.get(int(uid), (0, 0))[1]}
+        for uid, name, role in people
+    ]

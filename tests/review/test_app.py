@@ -1,0 +1,364 @@
+"""The review app over HTTP (Starlette's TestClient): auth, CSRF, roles, media, categorisation, audit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from cairn.matching.formats.base import ReadOptions
+from cairn.review.app import SESSION_COOKIE, ReviewState, create_app, decode_cursor, encode_cursor
+from cairn.review.auth import Sessions, Throttle
+from cairn.store import CaseStore
+from cairn.store import review as review_mod
+from cairn.store.users import add_user
+
+from .conftest import PASSWORD, ReviewCase, csrf_of, login
+
+
+def actions(store: CaseStore) -> list[str]:
+    return [e["action"] for e in store.audit_entries()]
+
+
+def picture_ids(store: CaseStore) -> list[dict[str, Any]]:
+    rows, _ = review_mod.grid_page(store, review_mod.GridFilters(), None, review_mod.MAX_PAGE, "vic-us")
+    return rows
+
+
+def first_picture(store: CaseStore) -> dict[str, Any]:
+    return next(r for r in picture_ids(store) if r["has_thumbnail"])
+
+
+def test_without_a_session_pages_redirect_and_media_and_api_answer_401(
+    client: TestClient, review_case: ReviewCase
+) -> None:
+    file_id = first_picture(review_case.store)["file_id"]
+    for page in ("/", "/grid", "/case", "/admin/users", "/grid?match=known"):
+        r = client.get(page)
+        assert r.status_code == 303 and r.headers["location"] == "/login", page
+    for url in (f"/media/{file_id}/thumb", f"/api/files/{file_id}/history", "/api/exposure"):
+        assert client.get(url).status_code == 401, url
+    for url in (f"/api/files/{file_id}/reveal", f"/api/files/{file_id}/category", "/logout", "/admin/users"):
+        assert client.post(url, headers={"X-CSRF-Token": "x"}).status_code in (401, 422), url
+    assert client.post(f"/api/files/{file_id}/reveal").status_code == 401
+    client.cookies.set(SESSION_COOKIE, "forged-session-token", domain="testserver.local")
+    assert client.get(f"/media/{file_id}/thumb").status_code == 401
+    assert client.get("/grid").status_code == 303
+    assert "user.login" not in actions(review_case.store)
+
+
+def test_login_ok_and_bad_are_audited_with_security_headers(client: TestClient, review_case: ReviewCase) -> None:
+    assert login(client, "rita", "wrong password!") == 401
+    assert login(client, "nobody", PASSWORD) == 401
+    assert SESSION_COOKIE not in client.cookies
+    page = client.get("/login")
+    assert page.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "httponly" in page.headers["set-cookie"].lower() and "samesite=strict" in page.headers["set-cookie"].lower()
+    client.get("/login")
+    token = client.cookies.get("cairn_login")
+    r = client.post("/login", data={"name": "rita", "password": PASSWORD, "csrf": token or ""})
+    assert r.status_code == 303 and r.headers["location"] == "/grid"
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith(SESSION_COOKIE) and "httponly" in cookie and "samesite=strict" in cookie
+    assert client.get("/grid").status_code == 200
+    entries = review_case.store.audit_entries()
+    assert [e["action"] for e in entries[-3:]] == ["user.login_failed", "user.login_failed", "user.login"]
+    assert entries[-1]["actor"] == "rita" and entries[-1]["details"]["role"] == "reviewer"
+    assert PASSWORD not in "".join(e["details_json"] for e in entries)
+    assert review_case.store.audit_verify() == []
+
+
+def test_login_without_its_csrf_token_is_refused(client: TestClient, review_case: ReviewCase) -> None:
+    client.get("/login")
+    r = client.post("/login", data={"name": "rita", "password": PASSWORD, "csrf": "guessed"})
+    assert r.status_code == 403 and SESSION_COOKIE not in client.cookies
+    assert client.post("/login", data={"name": "rita", "password": PASSWORD}).status_code == 403
+
+
+def test_login_throttling(review_case: ReviewCase) -> None:
+    now = [1000.0]
+    state = ReviewState(review_case.store, throttle=Throttle(limit=3, window=60.0, clock=lambda: now[0]))
+    with TestClient(create_app(state), follow_redirects=False) as client:
+        for _ in range(3):
+            assert login(client, "rita", "not the password") == 401
+        assert login(client, "rita", PASSWORD) == 429  # even the right password, while throttled
+        assert login(client, "ivan", PASSWORD) == 429  # the same client address
+        assert SESSION_COOKIE not in client.cookies
+        now[0] += 61
+        assert login(client, "rita", PASSWORD) == 303
+    assert actions(review_case.store).count("user.login_failed") == 3
+    assert review_case.store.audit_verify() == []
+
+
+def test_session_expiry_and_fixation(review_case: ReviewCase) -> None:
+    now = [0.0]
+    state = ReviewState(review_case.store, sessions=Sessions(idle=60.0, lifetime=600.0, clock=lambda: now[0]))
+    with TestClient(create_app(state), follow_redirects=False) as client:
+        client.cookies.set(SESSION_COOKIE, "attacker-chosen", domain="testserver.local")
+        assert login(client, "rita") == 303
+        token = client.cookies.get(SESSION_COOKIE)
+        assert token and token != "attacker-chosen" and len(token) >= 40
+        now[0] += 59
+        assert client.get("/grid").status_code == 200
+        now[0] += 61  # idle too long
+        assert client.get("/grid").status_code == 303
+        assert login(client, "rita") == 303
+        assert client.cookies.get(SESSION_COOKIE) != token  # a new session id at every login
+
+
+def test_logout(client: TestClient, review_case: ReviewCase) -> None:
+    file_id = first_picture(review_case.store)["file_id"]
+    assert login(client, "rita") == 303
+    csrf = csrf_of(client)
+    assert client.post("/logout").status_code == 403  # no token
+    assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    assert client.get(f"/media/{file_id}/thumb").status_code == 200
+    token = client.cookies.get(SESSION_COOKIE)
+    r = client.post("/logout", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    # a kept cookie is worth nothing after logout
+    client.cookies.set(SESSION_COOKIE, token or "", domain="testserver.local")
+    assert client.get(f"/media/{file_id}/thumb").status_code == 401
+    assert client.get("/grid").status_code == 303
+    assert actions(review_case.store)[-1] == "user.logout"
+
+
+def _grey_levels(data: bytes) -> np.ndarray[Any, Any]:
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    return rgb
+
+
+def _sharpness(grey: np.ndarray[Any, Any]) -> float:
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
+
+
+def test_thumbnails_are_blurred_greyscale_and_reveal_is_audited(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    rows = [r for r in picture_ids(store) if r["has_thumbnail"]]
+    assert login(client, "rita") == 303
+    blurred = 0
+    for row in rows[:8]:
+        r = client.get(f"/media/{row['file_id']}/thumb")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        with Image.open(io.BytesIO(r.content)) as shown:
+            assert shown.mode == "L"
+        stored = store.thumbnail(row["sha256"])
+        assert stored is not None and r.content != stored
+        rgb = _grey_levels(r.content)
+        assert (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()  # greyscale
+        original = _grey_levels(stored).mean(axis=2)
+        if _sharpness(original) > 2:  # a flat picture has nothing to blur
+            assert _sharpness(rgb[..., 0]) < 0.5 * _sharpness(original)
+            blurred += 1
+    assert blurred >= 3
+    before = len(store.audit_entries())
+    target = rows[0]
+    csrf = csrf_of(client)
+    assert client.post(f"/api/files/{target['file_id']}/reveal").status_code == 403
+    assert client.post(f"/api/files/{target['file_id']}/reveal", headers={"X-CSRF-Token": "nope"}).status_code == 403
+    assert len(store.audit_entries()) == before
+    r = client.post(f"/api/files/{target['file_id']}/reveal", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and r.content == store.thumbnail(target["sha256"])
+    last = store.audit_entries()[-1]
+    assert last["action"] == "media.revealed" and last["actor"] == "rita"
+    assert last["details"]["file_id"] == target["file_id"] and last["details"]["path"] == target["path"]
+    assert review_mod.exposure(store)[2] == {
+        "name": "rita", "role": "reviewer", "revealed": 1, "revealed_files": 1, "categorised": 0,
+        "categorised_files": 0,
+    }
+    assert store.audit_verify() == []
+
+
+def test_categorise_records_history_and_audits(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    file_id = first_picture(store)["file_id"]
+    assert login(client, "rita") == 303
+    csrf = csrf_of(client)
+    url = f"/api/files/{file_id}/category"
+    assert client.post(url, json={"value": "1"}).status_code == 403
+    assert client.post(url, json={"value": "1"}, headers={"X-CSRF-Token": csrf + "x"}).status_code == 403
+    assert "file.categorised" not in actions(store)
+    h = {"X-CSRF-Token": csrf}
+    r = client.post(url, json={"value": "0"}, headers=h)
+    assert r.status_code == 200
+    assert r.json() == {"file_id": file_id, "category": {"scheme": "vic-us", "value": 0, "label": "Non-Pertinent"},
+                        "previous": None, "changed": True}
+    assert client.post(url, json={"value": 3}, headers=h).json()["previous"]["value"] == 0
+    assert client.post(url, json={"value": "3"}, headers=h).json()["changed"] is False  # no change, no record
+    assert client.post(url, json={"value": "9"}, headers=h).status_code == 400
+    assert client.post(url, json={"value": ["1"]}, headers=h).status_code == 400
+    assert client.post(url, content=b"not json", headers=h).status_code == 400
+    assert client.post(url, json={"value": None}, headers=h).json()["category"] is None
+    history = client.get(f"/api/files/{file_id}/history").json()
+    assert [(x["user"], x["previous"] and x["previous"]["value"], x["category"] and x["category"]["value"])
+            for x in history] == [("rita", None, 0), ("rita", 0, 3), ("rita", 3, None)]
+    entries = [e for e in store.audit_entries() if e["action"] == "file.categorised"]
+    assert len(entries) == 3 and entries[1]["details"]["category"]["label"] == "CGI/Animation"
+    page = client.get("/grid?category=none")
+    assert page.status_code == 200
+    listed, _ = review_mod.grid_page(store, review_mod.GridFilters(category="3"), None, 50, "vic-us")
+    assert listed == []
+    client.post(url, json={"value": 1}, headers=h)
+    listed, _ = review_mod.grid_page(store, review_mod.GridFilters(category="1"), None, 50, "vic-us")
+    assert [x["file_id"] for x in listed] == [file_id]
+    assert review_mod.exposure(store)[2]["categorised"] == 4
+    case_page = client.get("/case")
+    assert case_page.status_code == 200 and "file.categorised" in case_page.text and "rita" in case_page.text
+    assert store.audit_verify() == []
+
+
+def test_roles(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    file_id = first_picture(store)["file_id"]
+    assert login(client, "rita") == 303
+    csrf = csrf_of(client)
+    assert client.get("/admin/users").status_code == 403
+    r = client.post("/admin/users", data={"name": "eve", "role": "admin", "password": PASSWORD, "csrf": csrf})
+    assert r.status_code == 403
+    assert "eve" not in {u["name"] for u in review_mod.exposure(store)}
+    client.post("/logout", data={"csrf": csrf})
+    assert login(client, "ada") == 303
+    csrf = csrf_of(client)
+    assert client.get("/admin/users").status_code == 200
+    no_token = {"name": "eve", "role": "reviewer", "password": PASSWORD}
+    assert client.post("/admin/users", data=no_token).status_code == 403
+    r = client.post("/admin/users", data={"name": "eve", "role": "reviewer", "password": PASSWORD, "csrf": csrf})
+    assert r.status_code == 200 and "eve" in r.text
+    assert store.audit_entries()[-1]["action"] == "user.added" and store.audit_entries()[-1]["actor"] == "ada"
+    # an admin account manages accounts; it does not look at media
+    assert client.post(f"/api/files/{file_id}/reveal", headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert client.post(f"/api/files/{file_id}/category", json={"value": 1},
+                       headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert store.audit_verify() == []
+
+
+def test_a_file_of_another_case_is_refused(
+    client: TestClient, review_case: ReviewCase, tmp_path: Path, demo_evidence: Any
+) -> None:
+    from cairn.pipeline.scan import scan
+    from cairn.settings import ScanSettings
+
+    evidence, _ = demo_evidence
+    other_evidence = tmp_path / "other-evidence"
+    other_evidence.mkdir()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(other_evidence / "red-bicycle.png")
+    url = f"sqlite:///{review_case.case_dir / 'case.db'}"
+    with CaseStore.open(tmp_path / "other-case", url) as other:
+        scan(other_evidence, other, ScanSettings(workers=1), actor="tester", show_progress=False)
+        other_id = next(iter(review_mod.grid_page(other, review_mod.GridFilters(), None, 5, "vic-us")[0]))["file_id"]
+        other_before = other.audit_entries()
+    assert other_id not in {r["file_id"] for r in picture_ids(review_case.store)}
+    before = review_case.store.audit_entries()
+    assert login(client, "rita") == 303
+    csrf = csrf_of(client)
+    h = {"X-CSRF-Token": csrf}
+    assert client.get(f"/media/{other_id}/thumb").status_code == 404
+    assert client.post(f"/api/files/{other_id}/reveal", headers=h).status_code == 404
+    assert client.post(f"/api/files/{other_id}/category", json={"value": 1}, headers=h).status_code == 404
+    assert client.get(f"/api/files/{other_id}/history").status_code == 404
+    assert client.get("/media/999999999/thumb").status_code == 404
+    after = review_case.store.audit_entries()
+    assert [e["action"] for e in after[len(before):]] == ["user.login"]
+    with CaseStore.open(tmp_path / "other-case", url) as other:
+        assert other.audit_entries() == other_before
+    assert review_mod.exposure(review_case.store)[2]["revealed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("match=' OR 1=1 --", 400),
+        ("ai=generated' OR '1'='1", 400),
+        ("type=x' OR '1'='1", 200),
+        ("type=PNG); DROP TABLE files; --", 200),
+        ("category=1 OR 1=1", 200),
+        ("category=../../etc/passwd", 200),
+        ("after=' OR 1=1 --", 400),
+        ("after=WzEsICJ4Il0", 200),  # a well-formed cursor: [1, "x"]
+        ("after=" + "A" * 5000, 400),
+        ("type=" + "x" * 300, 400),
+    ],
+)
+def test_injection_in_filters_is_harmless(client: TestClient, review_case: ReviewCase, query: str, status: int) -> None:
+    store = review_case.store
+    assert login(client, "rita") == 303
+    before = (len(store.audit_entries()), len(picture_ids(store)))
+    r = client.get("/grid?" + query)
+    assert r.status_code == status
+    if status == 200 and "after" not in query:
+        assert 'class="tile"' not in r.text  # nothing matches a hostile value; it is never SQL
+    assert (len(store.audit_entries()), len(picture_ids(store))) == before
+    assert client.get("/media/1%20OR%201=1/thumb").status_code == 422
+    assert client.get("/media/..%2F..%2Fcase.db/thumb").status_code in (404, 422)
+    assert store.audit_verify() == []
+
+
+def test_keyset_pages_cover_every_picture_once(review_case: ReviewCase) -> None:
+    store = review_case.store
+    expected = [(r["path"]) for r in store.iter_file_rows() if r["width"] is not None]
+    seen: list[str] = []
+    after = None
+    while True:
+        rows, after = review_mod.grid_page(store, review_mod.GridFilters(), after, 7, "vic-us")
+        seen.extend(r["path"] for r in rows)
+        token = encode_cursor(after)
+        assert decode_cursor(token) == after
+        if after is None:
+            break
+    assert seen == expected and len(seen) > 14
+
+
+def test_filters_select_what_they_say(review_case: ReviewCase, tmp_path: Path) -> None:
+    store = review_case.store
+    everything = {r["file_id"]: r for r in picture_ids(store)}
+    rows = {r["path"]: r for r in store.iter_file_rows(with_provenance=True) if r["width"] is not None}
+    generated = {p for p, r in rows.items() if r["provenance"]["generation_records"]}
+    ai, _ = review_mod.grid_page(store, review_mod.GridFilters(ai="generated"), None, 500, "vic-us")
+    none, _ = review_mod.grid_page(store, review_mod.GridFilters(ai="none"), None, 500, "vic-us")
+    assert {r["path"] for r in ai} == generated and generated
+    assert len(ai) + len(none) == len(everything)
+    png, _ = review_mod.grid_page(store, review_mod.GridFilters(type="png"), None, 500, "vic-us")
+    assert png and all(r["type"] == "png" for r in png)
+    assert {r["path"] for r in png} == {p for p, r in rows.items() if r["type"] == "png"}
+    # no match run yet: nothing is known, everything unknown
+    assert review_mod.grid_page(store, review_mod.GridFilters(match="known"), None, 500, "vic-us")[0] == []
+    assert len(review_mod.grid_page(store, review_mod.GridFilters(match="unknown"), None, 500, "vic-us")[0]) == len(
+        everything
+    )
+    listed = next(iter(everything.values()))
+    hashes = tmp_path / "known.txt"
+    hashes.write_text(listed["sha256"] + "\n")
+    store.import_hash_set(hashes, actor="lead", format_name="list", options=ReadOptions(ignorable=False))
+    store.run_match(actor="lead")
+    known, _ = review_mod.grid_page(store, review_mod.GridFilters(match="known"), None, 500, "vic-us")
+    same = {i for i, r in everything.items() if r["sha256"] == listed["sha256"]}
+    assert {r["file_id"] for r in known} == same
+    unknown, _ = review_mod.grid_page(store, review_mod.GridFilters(match="unknown"), None, 500, "vic-us")
+    assert len(unknown) == len(everything) - len(same)
+    assert review_mod.grid_page(store, review_mod.GridFilters(match="ignorable"), None, 500, "vic-us")[0] == []
+    with pytest.raises(review_mod.ReviewInputError):
+        review_mod.grid_page(store, review_mod.GridFilters(match="all"), None, 10, "vic-us")
+    with pytest.raises(review_mod.ReviewInputError):
+        review_mod.grid_page(store, review_mod.GridFilters(), None, 0, "vic-us")
+
+
+def test_grid_page_shows_blurred_tiles_and_the_scheme_keys(client: TestClient, review_case: ReviewCase) -> None:
+    assert login(client, "ivan") == 303
+    page = client.get("/grid")
+    assert page.status_code == 200
+    assert page.text.count('class="tile"') == min(60, len(picture_ids(review_case.store)))
+    assert "Non-Pertinent" in page.text and 'src="/static/review.js"' in page.text
+    assert "<script>" not in page.text  # no inline script: the CSP allows none
+    assert client.get("/static/review.js").status_code == 200
+
+
+def test_added_users_can_log_in_through_the_app(client: TestClient, review_case: ReviewCase) -> None:
+    add_user(review_case.store, "zoe", "reviewer", PASSWORD, "lead")
+    assert login(client, "zoe") == 303
