@@ -41,9 +41,9 @@ skips its tests; without the variable every test skips.
     checkpoints, with ``expected.json``: ``{file: {"weights_only_ok": bool | null, "tensors": [[path, dtype,
     shape], ...]}}`` as torch saw them: ``torch.load`` (``weights_only=True`` where it loads: ``weights_only_ok``
     true, else false; null when not tried), the result walked through dicts, lists and tuples, each tensor once,
-    its path the keys and indices joined by '.', its dtype torch's name without ``torch.``. A file torch loads
-    with ``weights_only=True`` must not be flagged; tensors must match (for a flagged file - a whole pickled
-    ``nn.Module`` - dtypes and shapes only).
+    its path the keys and indices joined by '.' (a whole pickled ``nn.Module``: its ``state_dict()``), its dtype
+    torch's name without ``torch.``. A file torch loads with ``weights_only=True`` must not be flagged; the
+    tensors must be torch's, path, dtype and shape.
 
 Every model file (gguf, onnx, safetensors, torch) also goes through the ai_model signal: its format by content,
 no ``model_unreadable`` error, a JSON-storable finding, and its hashes equal to ones computed here. Last, ``cairn
@@ -437,8 +437,6 @@ def test_torch_checkpoints_match_torch() -> None:
         theirs = sorted([p, d, list(s)] for p, d, s in seen["tensors"])
         if flagged and seen["weights_only_ok"] is True:
             problems.append(f"flagged, yet torch's weights-only loader takes it: {[i.qualname for i in flagged]}")
-        if flagged:  # a whole pickled module: its tensors sit under its attributes, not state-dict keys
-            ours, theirs = sorted(t[1:] for t in ours), sorted(t[1:] for t in theirs)
         if ours != theirs:
             problems.append(f"tensors {ours[:4]} != {theirs[:4]}")
         if not complete:

@@ -918,3 +918,40 @@ def test_stored_pickle_flagged_as_encrypted_is_read() -> None:
     noise[6] |= 1
     rep = inspect_torch_zip(bytes(noise))
     assert rep.pickles == {} and "1 encrypted members not read" in rep.errors
+
+
+def _tensor(storage: str, key: str, shape: tuple[int, ...]) -> bytes:
+    """A tensor whose opcodes stand alone (its own memo entries, reused only within itself)."""
+    return TorchWriter().tensor(storage, key, shape)
+
+
+def _module(cls: str, parameters: list[tuple[str, bytes]], children: list[tuple[str, bytes]]) -> bytes:
+    """An nn.Module as pickle writes one: the class called with no arguments, then BUILD with its __dict__."""
+
+    def ordered(pairs: list[tuple[str, bytes]]) -> bytes:
+        body = b"".join(_str(k) + v for k, v in pairs)
+        return TorchWriter().ordered_dict() + (b"(" + body + b"u" if pairs else b"")
+
+    state = [_str("training"), b"\x88", _str("_parameters"), ordered(parameters), _str("_buffers"), ordered([])]
+    state += [_str("_modules"), ordered(children)]
+    return _global(NEVER, cls) + b")\x81}(" + b"".join(state) + b"ub"
+
+
+def test_whole_pickled_module_names_tensors_as_its_state_dict_would() -> None:
+    conv = _module(
+        "Conv", [("weight", _tensor("FloatStorage", "0", (4, 3))), ("bias", _tensor("FloatStorage", "1", (4,)))], []
+    )
+    head = _module("Head", [("weight", _tensor("HalfStorage", "2", (2, 4)))], [])
+    data = b"\x80\x02" + _module("Net", [], [("conv", conv), ("head", head)]) + b"."
+    rep = inspect_pickle(data)
+    assert rep.errors == []
+    assert [(t.name, t.path, t.dtype) for t in rep.tensors] == [
+        ("conv.weight", "conv.weight", "float32"),
+        ("conv.bias", "conv.bias", "float32"),
+        ("head.weight", "head.weight", "float16"),
+    ]
+    assert sorted({i.name for i in rep.dangerous}) == ["Conv", "Head", "Net"]  # the classes are still flagged
+    # an object whose state merely has other keys keeps them in its tensors' paths
+    other = b"\x80\x02" + _global(NEVER, "Box") + b")\x81}(" + _str("_payload") + _tensor("FloatStorage", "3", (1,))
+    rep = inspect_pickle(other + b"ub.")
+    assert [(t.name, t.path) for t in rep.tensors] == [("_payload", "_payload")]

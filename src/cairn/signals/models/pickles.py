@@ -245,9 +245,10 @@ class PickleImport:
 class TensorInfo:
     """One tensor rebuilt by the pickle. ``name``: the dict key it was first stored under (a state dict's key),
     else its ``path``; ``path``: the keys and indices from the pickle's root to it, joined by '.' (equal to
-    ``name`` for a plain state dict); ``dtype``: from the storage type or the dtype argument ('' when unknown);
-    ``storage_key``: the persistent id's key (zip: ``<prefix>/data/<key>``; legacy: the storage's key); ''
-    for tensors without a storage (meta tensors)."""
+    ``name`` for a plain state dict; in a whole pickled ``nn.Module`` both are what its ``state_dict()`` would
+    call it, its ``_parameters``, ``_buffers`` and ``_modules`` levels left out); ``dtype``: from the storage
+    type or the dtype argument ('' when unknown); ``storage_key``: the persistent id's key (zip:
+    ``<prefix>/data/<key>``; legacy: the storage's key); '' for tensors without a storage (meta tensors)."""
 
     name: str
     dtype: str
@@ -1160,19 +1161,24 @@ class _Walk:
 
     def name_paths(self, root: object) -> None:
         """Give every tensor reachable from ``root`` the path of its first place (preorder; each container
-        visited once, so shared references cost nothing twice)."""
+        visited once, so shared references cost nothing twice). In a pickled ``nn.Module`` - an object whose
+        state holds ``_parameters`` - the ``_parameters``, ``_buffers`` and ``_modules`` levels are left out of
+        the path, and a tensor found through them is named by that path, as ``state_dict()`` would name it."""
         seen: set[int] = set()
         steps = self.limits.max_walk
         max_depth = self.limits.max_path_depth
         noted = False
-        todo: list[tuple[object, str, int]] = [(root, "", 0)]
+        # (value, path, depth, how it was reached: 0 plainly, 1 as an object's state, 2 through a module's parts)
+        todo: list[tuple[object, str, int, int]] = [(root, "", 0, 0)]
         while todo:
-            v, path, depth = todo.pop()
+            v, path, depth, how = todo.pop()
             t = type(v)
             if t is _Tensor:
                 assert isinstance(v, _Tensor)
                 if not v.path:
                     v.path = path
+                    if how == 2 and path:
+                        v.name = path
                 continue
             if t not in _CONTAINERS or id(v) in seen:
                 continue
@@ -1186,20 +1192,29 @@ class _Walk:
                     noted = True
                     self.error(f"tensor paths not followed past {max_depth} levels of nesting")
                 continue
-            children: list[tuple[object, str, int]] = []
+            inner = 2 if how == 2 else 0
+            children: list[tuple[object, str, int, int]] = []
             if isinstance(v, _Dict | _Obj):
-                for k, x in v.items or ():
-                    children.append((x, _join(path, _key_segment(k)), depth + 1))
+                items = v.items or ()
+                module = how == 1 and type(v) is _Dict and any(k == "_parameters" for k, _ in items)
+                for k, x in items:
+                    if module and k in _MODULE_PARTS:
+                        children.append((x, path, depth + 1, 2))
+                    else:
+                        children.append((x, _join(path, _key_segment(k)), depth + 1, inner))
             if isinstance(v, _List | _Obj):
                 values = v.items if isinstance(v, _List) else v.appended
                 for i, x in enumerate(values or ()):
-                    children.append((x, _join(path, str(i)), depth + 1))
+                    children.append((x, _join(path, str(i)), depth + 1, inner))
             elif isinstance(v, tuple):
                 for i, x in enumerate(v):
-                    children.append((x, _join(path, str(i)), depth + 1))
+                    children.append((x, _join(path, str(i)), depth + 1, inner))
             if isinstance(v, _Obj) and v.state is not None:
-                children.append((v.state, path, depth + 1))
+                children.append((v.state, path, depth + 1, 1))
             todo.extend(reversed(children))
+
+
+_MODULE_PARTS = frozenset({"_parameters", "_buffers", "_modules"})
 
 
 def _join(path: str, segment: str) -> str:
