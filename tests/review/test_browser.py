@@ -1,0 +1,190 @@
+"""The review app in a real browser: Playwright driving Debian's chromium (never Playwright's own download)
+against the real server (uvicorn on a free loopback port) over a copy of the scanned demo case.
+
+Skips with the install hint when chromium or the playwright package is missing. Screenshots of each screen are
+kept under ``tmp/test-artifacts/review/`` (or ``$CAIRN_TEST_ARTIFACTS/review/``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from cairn.review.app import create_app
+
+from .conftest import PASSWORD, ReviewCase
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+HINT = "install Debian's browser and the Python package: `apt-get install chromium` and `pip install playwright` " \
+       "(never `playwright install`: the tests drive /usr/bin/chromium)"
+
+
+def _chromium_ok() -> bool:
+    try:
+        out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "Chromium" in out.stdout
+
+
+def _artefacts() -> Path:
+    root = os.environ.get("CAIRN_TEST_ARTIFACTS")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "tmp" / "test-artifacts"
+    out = base / "review"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason=f"no playwright package: {HINT}")
+    if not _chromium_ok():
+        pytest.skip(f"no Debian chromium at {CHROMIUM}: {HINT}")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def server(review_case: ReviewCase) -> Iterator[str]:
+    """The real app on uvicorn in a thread, on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(review_case.state, allowed_hosts=["127.0.0.1", "localhost"]),
+        host="127.0.0.1", port=port, log_level="warning",
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the review server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+
+
+def _pixels_grey(page: Any, selector: str) -> dict[str, Any]:
+    """Draw the image at ``selector`` on a canvas: its size and whether every pixel is grey."""
+    return dict(page.eval_on_selector(selector, """img => {
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let grey = true, coloured = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) { grey = false; coloured++; }
+        }
+        return {width: c.width, height: c.height, grey: grey, coloured: coloured};
+    }"""))
+
+
+def test_review_in_a_real_browser(browser: Any, server: str, review_case: ReviewCase) -> None:
+    store = review_case.store
+    shots = _artefacts()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+
+    page.goto(server + "/grid")
+    assert page.url == server + "/login"  # no session: sent to the login page
+    page.screenshot(path=str(shots / "login.png"))
+    page.fill("input[name=name]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + "/grid")
+    page.wait_for_selector(".tile.selected img")
+    page.wait_for_function("Array.from(document.querySelectorAll('.tile img')).every(i => i.complete)")
+
+    # every thumbnail the grid shows is grey; the bytes behind them are one-channel blurred pictures
+    tiles = page.query_selector_all(".tile img")
+    assert len(tiles) >= 10
+    for i in range(min(len(tiles), 12)):
+        found = _pixels_grey(page, f".tile:nth-child({i + 1}) img")
+        assert found["width"] > 0 and found["grey"], found
+    first = page.get_attribute(".tile.selected", "data-id")
+    thumb = page.get_attribute(".tile.selected", "data-thumb")
+    fetched = context.request.get(server + thumb)
+    assert fetched.status == 200
+    with Image.open(io.BytesIO(fetched.body())) as im:
+        assert im.mode == "L"
+    page.screenshot(path=str(shots / "grid-blurred.png"))
+
+    # reveal the selected picture: an audited POST; the tile shows the unblurred thumbnail
+    page.keyboard.press("Space")
+    page.wait_for_selector(".tile.selected.revealed")
+    assert page.get_attribute(".tile.selected img", "src").startswith("blob:")
+    page.wait_for_function("document.querySelector('.tile.selected img').complete")
+    revealed = store.audit_entries()[-1]
+    assert revealed["action"] == "media.revealed" and revealed["details"]["file_id"] == int(first)
+    sha = revealed["details"]["sha256"]
+    stored = store.thumbnail(sha)
+    assert stored is not None
+    with Image.open(io.BytesIO(stored)) as im:
+        colourful = im.mode != "L" and any(len(set(px[:3])) > 1 for px in im.convert("RGB").getdata())
+    if colourful:
+        assert _pixels_grey(page, ".tile.selected img")["coloured"] > 0
+    page.screenshot(path=str(shots / "grid-revealed.png"))
+
+    # moving on blurs it again
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector(f".tile[data-id='{first}']:not(.revealed)")
+    assert page.get_attribute(f".tile[data-id='{first}'] img", "src") == thumb
+    assert page.get_attribute(".tile.selected", "data-id") != first
+
+    # categorise the selected picture with a key (vic-us 0: Non-Pertinent)
+    second = page.get_attribute(".tile.selected", "data-id")
+    page.keyboard.press("0")
+    page.wait_for_selector(".tile.selected .category:has-text('Non-Pertinent')")
+    categorised = store.audit_entries()[-1]
+    assert categorised["action"] == "file.categorised" and categorised["details"]["file_id"] == int(second)
+    assert categorised["details"]["category"] == {"scheme": "vic-us", "value": 0, "label": "Non-Pertinent"}
+    page.screenshot(path=str(shots / "grid-categorised.png"))
+
+    # the case page: exposure and the audit entries
+    page.click("a[href='/case']")
+    page.wait_for_selector("#exposure")
+    row = page.inner_text("#exposure tbody tr:has-text('rita')")
+    assert "reviewer\t1\t1\t1\t1" in row
+    audit = page.inner_text("#audit")
+    assert "media.revealed" in audit and "file.categorised" in audit and "user.login" in audit
+    page.screenshot(path=str(shots / "case.png"), full_page=True)
+
+    # log out: the media URL is refused afterwards
+    page.click("#logout")
+    page.wait_for_url(server + "/login")
+    assert context.request.get(server + thumb).status == 401
+    page.goto(server + "/grid")
+    assert page.url == server + "/login"
+    context.close()
+
+    acts = [e["action"] for e in store.audit_entries()]
+    assert acts[-4:] == ["user.login", "media.revealed", "file.categorised", "user.logout"]
+    assert store.audit_verify() == []
+    assert all((shots / n).stat().st_size > 1000 for n in ("login.png", "grid-blurred.png", "case.png"))
