@@ -1,0 +1,110 @@
+"""The review app's tables on both backends: pages, categorisation history, reveals, exposure, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import text
+
+from cairn.pipeline.scan import scan
+from cairn.settings import ScanSettings
+from cairn.store import CaseStore, review
+from cairn.store.users import User, add_user, authenticate
+
+PASSWORD = "benign test password"
+COLOURS = {"red-bicycle.png": (200, 30, 30), "blue-beach.png": (30, 60, 200), "green-field.jpg": (40, 160, 60)}
+
+
+@pytest.fixture
+def scanned(store: CaseStore, tmp_path: Path) -> tuple[CaseStore, list[User]]:
+    evidence = tmp_path / "evidence"
+    (evidence / "sub").mkdir(parents=True)
+    for name, colour in COLOURS.items():
+        Image.new("RGB", (96, 64), colour).save(evidence / name)
+    Image.new("RGB", (32, 32), (250, 250, 0)).save(evidence / "sub" / "sun.png")
+    (evidence / "notes.txt").write_text("a red bicycle on a beach\n")
+    scan(evidence, store, ScanSettings(workers=1), actor="tester", show_progress=False)
+    people = []
+    for name in ("rita", "ivan"):
+        add_user(store, name, "reviewer", PASSWORD, "lead")
+        found = authenticate(store, name, PASSWORD)
+        assert found is not None
+        people.append(found)
+    return store, people
+
+
+def test_pages_categories_reveals_and_exposure(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, ivan) = scanned
+    rows, cursor = review.grid_page(store, review.GridFilters(), None, 3, "vic-us")
+    more, end = review.grid_page(store, review.GridFilters(), cursor, 3, "vic-us")
+    paths = [r["path"] for r in rows + more]
+    assert paths == sorted(["red-bicycle.png", "blue-beach.png", "green-field.jpg", "sub/sun.png"]) and end is None
+    assert all(r["has_thumbnail"] and r["category"] is None for r in rows + more)
+    target = rows[0]["file_id"]
+    assert review.categorise(store, target, "vic-us", "4", rita)["changed"] is True
+    assert review.categorise(store, target, "vic-us", 0, ivan)["previous"]["label"] == "Comparison images"
+    with pytest.raises(review.ReviewInputError):
+        review.categorise(store, target, "vic-us", "7", rita)
+    history = review.category_history(store, target)
+    assert [(h["user"], h["category"]["value"]) for h in history] == [("rita", 4), ("ivan", 0)]
+    picked, _ = review.grid_page(store, review.GridFilters(category="0"), None, 10, "vic-us")
+    assert [r["file_id"] for r in picked] == [target]
+    assert len(review.grid_page(store, review.GridFilters(category="none"), None, 10, "vic-us")[0]) == 3
+    data = review.reveal(store, target, rita)
+    assert data == store.thumbnail(str(rows[0]["sha256"]))
+    review.reveal(store, target, rita)
+    assert review.exposure(store) == [
+        {"name": "ivan", "role": "reviewer", "revealed": 0, "revealed_files": 0, "categorised": 1,
+         "categorised_files": 1},
+        {"name": "rita", "role": "reviewer", "revealed": 2, "revealed_files": 1, "categorised": 1,
+         "categorised_files": 1},
+    ]
+    assert [e["action"] for e in store.audit_entries()[-4:]] == [
+        "file.categorised", "file.categorised", "media.revealed", "media.revealed"
+    ]
+    assert store.audit_verify() == []
+    with pytest.raises(review.FileNotInCase):
+        review.reveal(store, 10**9, rita)
+
+
+def test_the_history_is_append_only(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, _ivan) = scanned
+    target = review.grid_page(store, review.GridFilters(), None, 1, "vic-us")[0][0]["file_id"]
+    review.categorise(store, target, "vic-us", 1, rita)
+    for sql in ("UPDATE file_categories SET value = '0'", "DELETE FROM file_categories"):
+        with pytest.raises(Exception, match="append-only"), store._engine.begin() as conn:
+            conn.execute(text(sql))
+    assert [h["category"]["value"] for h in review.category_history(store, target)] == [1]
+
+
+def test_concurrent_categorisations_are_neither_lost_nor_doubled(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, ivan) = scanned
+    target = review.grid_page(store, review.GridFilters(), None, 1, "vic-us")[0][0]["file_id"]
+    errors: list[BaseException] = []
+
+    def work(user: User, values: list[int]) -> None:
+        try:
+            for v in values:
+                review.categorise(store, target, "vic-us", v, user)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=work, args=(rita, [0, 1, 2, 3, 4] * 3)),
+        threading.Thread(target=work, args=(ivan, [4, 3, 2, 1, 0] * 3)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    history = review.category_history(store, target)
+    for before, after in zip(history, history[1:], strict=False):  # every change starts where the last one ended
+        assert after["previous"] == before["category"]
+        assert after["category"] != before["category"]
+    logged = [e for e in store.audit_entries() if e["action"] == "file.categorised"]
+    assert len(logged) == len(history) >= 2
+    assert store.audit_verify() == []
