@@ -33,9 +33,10 @@ HINT = "install Debian's browser and the Python package: `apt-get install chromi
        "(never `playwright install`: the tests drive /usr/bin/chromium)"
 
 
-def _chromium_ok() -> bool:
+def _chromium_ok(path: str = CHROMIUM) -> bool:
+    """True when ``path --version`` says it is Chromium."""
     try:
-        out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return False
     return "Chromium" in out.stdout
@@ -165,6 +166,9 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     categorised = store.audit_entries()[-1]
     assert categorised["action"] == "file.categorised" and categorised["details"]["file_id"] == int(second)
     assert categorised["details"]["category"] == {"scheme": "vic-us", "value": 0, "label": "Non-Pertinent"}
+    page.keyboard.press("h")
+    page.wait_for_selector("#history li:has-text('uncategorised → 0 Non-Pertinent')")
+    assert "rita" in page.inner_text("#history")
     page.screenshot(path=str(shots / "grid-categorised.png"))
 
     # the case page: exposure and the audit entries
@@ -182,9 +186,33 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert context.request.get(server + thumb).status == 401
     page.goto(server + "/grid")
     assert page.url == server + "/login"
-    context.close()
-
     acts = [e["action"] for e in store.audit_entries()]
     assert acts[-4:] == ["user.login", "media.revealed", "file.categorised", "user.logout"]
+
+    # an admin manages users and sees the grid blurred only: Space reveals nothing
+    page.fill("input[name=name]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + "/grid")
+    page.wait_for_selector(".tile.selected img")
+    page.keyboard.press("Space")
+    page.keyboard.press("0")
+    page.wait_for_timeout(300)
+    assert page.query_selector(".tile.revealed") is None
+    assert [e["action"] for e in store.audit_entries()][-1] == "user.login"
+    page.click("a[href='/admin/users']")
+    page.wait_for_selector("form[action='/admin/users']")
+    assert "rita" in page.inner_text("table") and "reviewer" in page.inner_text("table")
+    page.screenshot(path=str(shots / "users.png"), full_page=True)
+    context.close()
+
     assert store.audit_verify() == []
-    assert all((shots / n).stat().st_size > 1000 for n in ("login.png", "grid-blurred.png", "case.png"))
+    assert all(
+        (shots / n).stat().st_size > 1000 for n in ("login.png", "grid-blurred.png", "grid-revealed.png", "case.png",
+                                                     "users.png")
+    )
+
+
+def test_chromium_is_recognised_by_its_version_line() -> None:
+    assert _chromium_ok("/nonexistent/chromium") is False
+    assert _chromium_ok("/bin/echo") is False  # answers, but is no Chromium

@@ -27,6 +27,7 @@
     if (i < 0 || i >= tiles.length) { return; }
     if (selected >= 0 && selected !== i) { tiles[selected].classList.remove("selected"); }
     if (revealed && revealed.tile !== tiles[i]) { reblur(); }
+    if (selected !== i) { document.getElementById("history").hidden = true; }
     selected = i;
     tiles[i].classList.add("selected");
     tiles[i].focus();
@@ -67,6 +68,27 @@
     say(result.changed ? "category set" : "category unchanged");
   }
 
+  async function showHistory() {
+    if (selected < 0) { return; }
+    const panel = document.getElementById("history");
+    const res = await fetch("/api/files/" + tiles[selected].dataset.id + "/history", { credentials: "same-origin" });
+    if (!res.ok) { say("history refused (" + res.status + ")"); return; }
+    const list = panel.querySelector("ol");
+    list.replaceChildren();
+    const label = function (c) { return c ? c.value + " " + c.label : "uncategorised"; };
+    (await res.json()).forEach(function (h) {
+      const li = document.createElement("li");
+      li.textContent = h.at + " " + h.user + ": " + label(h.previous) + " \u2192 " + label(h.category);
+      list.appendChild(li);
+    });
+    if (!list.children.length) {
+      const li = document.createElement("li");
+      li.textContent = "never categorised";
+      list.appendChild(li);
+    }
+    panel.hidden = false;
+  }
+
   document.querySelectorAll(".legend kbd[data-value]").forEach(function (k) { keys[k.textContent] = k.dataset.value; });
   grid.querySelectorAll(".tile").forEach(function (tile, i) {
     tile.addEventListener("click", function () { select(i); });
@@ -79,6 +101,7 @@
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
     else if (ev.key === " " || ev.key === "Enter") { toggleReveal(); ev.preventDefault(); }
     else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null); ev.preventDefault(); }
+    else if (ev.key === "h" && !Object.prototype.hasOwnProperty.call(keys, "h")) { showHistory(); ev.preventDefault(); }
     else if (Object.prototype.hasOwnProperty.call(keys, ev.key.toLowerCase())) { categorise(keys[ev.key.toLowerCase()]); ev.preventDefault(); }
   });
   if (tiles.length) { select(0); }
