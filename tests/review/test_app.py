@@ -219,7 +219,9 @@ def test_roles(client: TestClient, review_case: ReviewCase) -> None:
     file_id = first_picture(store)["file_id"]
     assert login(client, "rita") == 303
     csrf = csrf_of(client)
-    assert client.get("/admin/users").status_code == 403
+    refused = client.get("/admin/users")
+    assert refused.status_code == 403 and "only an admin manages users" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
     r = client.post("/admin/users", data={"name": "eve", "role": "admin", "password": PASSWORD, "csrf": csrf})
     assert r.status_code == 403
     assert "eve" not in {u["name"] for u in review_mod.exposure(store)}

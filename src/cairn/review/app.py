@@ -122,6 +122,13 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
     async def _to_login(_request: Request, _exc: _LoginRedirect) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(HTTPException)
+    async def _refused(request: Request, exc: HTTPException) -> Response:
+        """Pages get a page saying why; the API and media get JSON."""
+        if request.method == "GET" and not request.url.path.startswith(("/api/", "/media/", "/static/")):
+            return render("error.html", exc.status_code, session=session_of(request), message=str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = env.get_template(name).render(case_name=store.case_name, **context)
         return HTMLResponse(html, status_code=status)
@@ -285,13 +292,13 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
             found = _review.file_in_case(store, file_id)
         except _review.FileNotInCase as exc:
             raise HTTPException(404, "no such file in this case") from exc
-        data = store.thumbnail(found["sha256"]) if found["sha256"] else None
-        if data is None:
-            raise HTTPException(404, "no thumbnail")
+        sha = found["sha256"]
         try:
-            blurred = state.blur.get(str(found["sha256"]), data)
+            blurred = None if sha is None else state.blur.get(str(sha), lambda: store.thumbnail(str(sha)))
         except ThumbnailUnreadable as exc:
             raise HTTPException(422, str(exc)) from exc
+        if blurred is None:
+            raise HTTPException(404, "no thumbnail")
         return Response(blurred, media_type="image/png")
 
     @app.post("/api/files/{file_id}/reveal")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from PIL import Image, ImageFilter
 
@@ -49,13 +50,17 @@ class BlurCache:
         self._data: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, sha256: str, webp: bytes) -> bytes:
-        """The blurred greyscale form of ``webp`` (the thumbnail of content ``sha256``)."""
+    def get(self, sha256: str, load: Callable[[], bytes | None]) -> bytes | None:
+        """The blurred greyscale form of the thumbnail of content ``sha256``; ``load()`` gives the stored WebP
+        when it is not cached (None: there is none, and None is returned)."""
         with self._lock:
             found = self._data.get(sha256)
             if found is not None:
                 self._data.move_to_end(sha256)
                 return found
+        webp = load()
+        if webp is None:
+            return None
         made = blurred_greyscale(webp)
         with self._lock:
             self._data[sha256] = made

@@ -100,6 +100,7 @@
     if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { select(Math.min(selected + 1, tiles.length - 1)); ev.preventDefault(); }
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
     else if (ev.key === " " || ev.key === "Enter") { toggleReveal(); ev.preventDefault(); }
+    else if (ev.key === "PageDown" && document.getElementById("next")) { reblur(); window.location = document.getElementById("next").href; ev.preventDefault(); }
     else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null); ev.preventDefault(); }
     else if (ev.key === "h" && !Object.prototype.hasOwnProperty.call(keys, "h")) { showHistory(); ev.preventDefault(); }
     else if (Object.prototype.hasOwnProperty.call(keys, ev.key.toLowerCase())) { categorise(keys[ev.key.toLowerCase()]); ev.preventDefault(); }
