@@ -36,10 +36,11 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def review_case(scanned_demo: ScannedDemo, tmp_path: Path, cheap_hashes: None) -> Iterator[ReviewCase]:
-    """A copy of the scanned demo case with a reviewer, an investigator and an admin."""
+    """A copy of the scanned demo case, grouped (`cairn groups`), with a reviewer, an investigator and an admin."""
     case_dir = tmp_path / "case"
     shutil.copytree(scanned_demo.case_dir, case_dir)
     with CaseStore.open(case_dir) as store:
+        store.run_groups(actor="lead")
         for name, role in USERS.items():
             users_mod.add_user(store, name, role, PASSWORD, "lead")
         yield ReviewCase(case_dir, store, ReviewState(store))

@@ -364,3 +364,29 @@ def test_grid_page_shows_blurred_tiles_and_the_scheme_keys(client: TestClient, r
 def test_added_users_can_log_in_through_the_app(client: TestClient, review_case: ReviewCase) -> None:
     add_user(review_case.store, "zoe", "reviewer", PASSWORD, "lead")
     assert login(client, "zoe") == 303
+
+
+def test_a_group_is_categorised_with_one_request(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    rows = picture_ids(store)
+    grouped = next(r for r in rows if r["group_size"] >= 2)
+    members = {r["file_id"] for r in rows if r["group"] == grouped["group"]}
+    assert login(client, "ivan") == 303
+    h = {"X-CSRF-Token": csrf_of(client)}
+    url = f"/api/files/{grouped['file_id']}/category"
+    assert client.post(url, json={"value": 4, "scope": "everything"}, headers=h).status_code == 400
+    r = client.post(url, json={"value": 4, "scope": "group"}, headers=h)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["group"] == grouped["group"] and body["files"] == body["changed"] == len(members)
+    assert {x["file_id"] for x in body["results"]} == members
+    page = client.get(f"/grid?group={grouped['group']}")
+    assert page.status_code == 200 and page.text.count('class="tile"') == len(members)
+    assert page.text.count('<span class="category">4 Comparison images</span>') == len(members)
+    assert client.get("/grid?group=-1").status_code == 422
+    assert client.get("/grid?group=x' OR 1=1").status_code == 422
+    logged = [e for e in store.audit_entries() if e["action"] == "file.categorised"]
+    assert len(logged) == len(members) and all(e["details"]["bulk"]["group"] == grouped["group"] for e in logged)
+    assert review_mod.exposure(store)[1]["categorised"] == len(members)  # ivan, with no reveal at all
+    assert review_mod.exposure(store)[1]["revealed"] == 0
+    assert store.audit_verify() == []

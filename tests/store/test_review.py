@@ -25,6 +25,7 @@ def scanned(store: CaseStore, tmp_path: Path) -> tuple[CaseStore, list[User]]:
     for name, colour in COLOURS.items():
         Image.new("RGB", (96, 64), colour).save(evidence / name)
     Image.new("RGB", (32, 32), (250, 250, 0)).save(evidence / "sub" / "sun.png")
+    (evidence / "sub" / "sun-copy.png").write_bytes((evidence / "sub" / "sun.png").read_bytes())
     (evidence / "notes.txt").write_text("a red bicycle on a beach\n")
     scan(evidence, store, ScanSettings(workers=1), actor="tester", show_progress=False)
     people = []
@@ -39,9 +40,10 @@ def scanned(store: CaseStore, tmp_path: Path) -> tuple[CaseStore, list[User]]:
 def test_pages_categories_reveals_and_exposure(scanned: tuple[CaseStore, list[User]]) -> None:
     store, (rita, ivan) = scanned
     rows, cursor = review.grid_page(store, review.GridFilters(), None, 3, "vic-us")
-    more, end = review.grid_page(store, review.GridFilters(), cursor, 3, "vic-us")
+    more, end = review.grid_page(store, review.GridFilters(), cursor, 5, "vic-us")
     paths = [r["path"] for r in rows + more]
-    assert paths == sorted(["red-bicycle.png", "blue-beach.png", "green-field.jpg", "sub/sun.png"]) and end is None
+    assert paths == sorted(["red-bicycle.png", "blue-beach.png", "green-field.jpg", "sub/sun-copy.png", "sub/sun.png"])
+    assert end is None
     assert all(r["has_thumbnail"] and r["category"] is None for r in rows + more)
     target = rows[0]["file_id"]
     assert review.categorise(store, target, "vic-us", "4", rita)["changed"] is True
@@ -52,7 +54,7 @@ def test_pages_categories_reveals_and_exposure(scanned: tuple[CaseStore, list[Us
     assert [(h["user"], h["category"]["value"]) for h in history] == [("rita", 4), ("ivan", 0)]
     picked, _ = review.grid_page(store, review.GridFilters(category="0"), None, 10, "vic-us")
     assert [r["file_id"] for r in picked] == [target]
-    assert len(review.grid_page(store, review.GridFilters(category="none"), None, 10, "vic-us")[0]) == 3
+    assert len(review.grid_page(store, review.GridFilters(category="none"), None, 10, "vic-us")[0]) == 4
     data = review.reveal(store, target, rita)
     assert data == store.thumbnail(str(rows[0]["sha256"]))
     review.reveal(store, target, rita)
@@ -107,4 +109,36 @@ def test_concurrent_categorisations_are_neither_lost_nor_doubled(scanned: tuple[
         assert after["category"] != before["category"]
     logged = [e for e in store.audit_entries() if e["action"] == "file.categorised"]
     assert len(logged) == len(history) >= 2
+    assert store.audit_verify() == []
+
+
+def test_a_whole_near_duplicate_group_is_categorised_at_once(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, _ivan) = scanned
+    loner = review.grid_page(store, review.GridFilters(), None, 1, "vic-us")[0][0]["file_id"]
+    with pytest.raises(review.ReviewInputError, match="cairn groups"):
+        review.categorise_group(store, loner, "vic-us", 4, rita)  # no group run yet
+    store.run_groups(actor="lead")
+    rows = review.grid_page(store, review.GridFilters(), None, 10, "vic-us")[0]
+    grouped = [r for r in rows if r["group"] is not None]
+    assert sorted(r["path"] for r in grouped) == ["sub/sun-copy.png", "sub/sun.png"]
+    assert {r["group_size"] for r in grouped} == {2}
+    assert all(r["group_size"] == 0 for r in rows if r["group"] is None)
+    group = grouped[0]["group"]
+    by_filter = review.grid_page(store, review.GridFilters(group=group), None, 10, "vic-us")[0]
+    assert [r["file_id"] for r in by_filter] == [r["file_id"] for r in grouped]
+    before = len(store.audit_entries())
+    review.categorise(store, grouped[1]["file_id"], "vic-us", 4, rita)
+    result = review.categorise_group(store, grouped[0]["file_id"], "vic-us", "4", rita)
+    assert (result["group"], result["files"], result["changed"]) == (group, 2, 1)  # one had it already
+    entries = store.audit_entries()[before:]
+    assert [e["action"] for e in entries] == ["file.categorised", "file.categorised"]
+    assert entries[-1]["details"]["bulk"] == {
+        "group": group, "group_run_id": store.group_runs()[-1]["id"], "from_file_id": grouped[0]["file_id"]
+    }
+    assert review.categorise_group(store, grouped[0]["file_id"], "vic-us", 4, rita)["changed"] == 0
+    assert len(store.audit_entries()) == before + 2
+    with pytest.raises(review.ReviewInputError, match="no near-duplicate group"):
+        review.categorise_group(store, loner, "vic-us", 4, rita)
+    in_four = review.grid_page(store, review.GridFilters(category="4"), None, 10, "vic-us")[0]
+    assert sorted(r["path"] for r in in_four) == ["sub/sun-copy.png", "sub/sun.png"]
     assert store.audit_verify() == []

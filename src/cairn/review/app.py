@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -231,15 +231,20 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         ai: str | None = None,
         type: str | None = None,
         category: str | None = None,
+        group: Annotated[int | None, Query(ge=0, le=2**31)] = None,
         after: str | None = None,
     ) -> Response:
         session = page_session(request)
-        filters = _review.GridFilters(match or None, ai or None, type or None, category or None)
+        filters = _review.GridFilters(match or None, ai or None, type or None, category or None, group)
         try:
             rows, cursor = _review.grid_page(store, filters, decode_cursor(after), PAGE_SIZE, state.scheme)
         except _review.ReviewInputError as exc:
             return render("error.html", 400, session=session, message=str(exc))
-        chosen = {k: v for k, v in (("match", match), ("ai", ai), ("type", type), ("category", category)) if v}
+        chosen: dict[str, Any] = {
+            k: v for k, v in (("match", match), ("ai", ai), ("type", type), ("category", category)) if v
+        }
+        if group is not None:
+            chosen["group"] = group
         next_url = None if cursor is None else "/grid?" + urlencode({**chosen, "after": encode_cursor(cursor)})
         return render(
             "grid.html", session=session, rows=rows, next_url=next_url, filters=chosen,
@@ -326,12 +331,14 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
             payload = json.loads(body)
         except ValueError as exc:
             raise HTTPException(400, "a JSON body {\"value\": ...} is expected") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("value"), str | int | None):
-            raise HTTPException(400, "a JSON body {\"value\": ...} is expected")
+        if (
+            not isinstance(payload, dict) or not isinstance(payload.get("value"), str | int | None)
+            or payload.get("scope", "file") not in ("file", "group")
+        ):
+            raise HTTPException(400, "a JSON body {\"value\": ..., \"scope\": \"file\" or \"group\"} is expected")
+        action = _review.categorise_group if payload.get("scope") == "group" else _review.categorise
         try:
-            result = await run_in_threadpool(
-                _review.categorise, store, file_id, state.scheme, payload.get("value"), session.user
-            )
+            result = await run_in_threadpool(action, store, file_id, state.scheme, payload.get("value"), session.user)
         except _review.FileNotInCase as exc:
             raise HTTPException(404, "no such file in this case") from exc
         except _review.ReviewInputError as exc:

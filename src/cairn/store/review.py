@@ -16,10 +16,12 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, tr
 
 from cairn.matching.schemes import Category, SchemeError, category, get_scheme
 from cairn.store import audit as _audit
+from cairn.store import groups as _groups
 from cairn.store import matches as _matches
 from cairn.store.db import read_connection, write_connection
 from cairn.store.schema import (
     file_categories,
+    file_groups,
     file_hashes,
     file_matches,
     files,
@@ -60,6 +62,7 @@ class GridFilters:
     ai: str | None = None
     type: str | None = None
     category: str | None = None
+    group: int | None = None
 
     def checked(self) -> GridFilters:
         """Self, or ``ReviewInputError`` naming the first filter with a value it does not know."""
@@ -71,6 +74,8 @@ class GridFilters:
             value = getattr(self, name)
             if value is not None and len(value) > MAX_TEXT:
                 raise ReviewInputError(f"{name} filter longer than {MAX_TEXT} characters")
+        if self.group is not None and not 0 <= self.group <= 2**31:
+            raise ReviewInputError("group filter out of range")
         return self
 
 
@@ -92,36 +97,47 @@ def grid_page(
     order (keyset pagination); return the rows and the cursor of the next page (None: last page).
 
     Rows: file_id, path, type, width, height, sha256, has_thumbnail, category (``{scheme, value, label}`` or
-    None). ``category`` filters on the latest categorisation in ``scheme``.
+    None), group and group_size (the file's near-duplicate group in the latest ``cairn groups`` run; None and 0
+    when it is in none). ``category`` filters on the latest categorisation in ``scheme``.
     """
     filters.checked()
     if not 1 <= limit <= MAX_PAGE:
         raise ReviewInputError(f"page size must be 1..{MAX_PAGE}")
     sha = file_hashes.alias("h_sha256")
+    member, peer = file_groups.alias("g_member"), file_groups.alias("g_peer")
     cat_scheme, cat_value = _latest(file_categories.c.scheme), _latest(file_categories.c.value)
     has_thumb = exists().where(thumbnails.c.sha256 == sha.c.value)
-    stmt = (
-        select(
-            files.c.id, files.c.evidence_id, files.c.path, files.c.type_label, images.c.width, images.c.height,
-            sha.c.value.label("sha256"), has_thumb.label("has_thumbnail"),
-            cat_scheme.label("category_scheme"), cat_value.label("category_value"),
-        )
-        .select_from(
-            files.join(images, images.c.file_id == files.c.id).outerjoin(
-                sha, and_(sha.c.file_id == files.c.id, sha.c.kind == "sha256")
-            )
-        )
-        .where(files.c.case_id == store.case_id)
-        .order_by(files.c.evidence_id, files.c.path)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        ev, path = after
-        stmt = stmt.where(or_(files.c.evidence_id > ev, and_(files.c.evidence_id == ev, files.c.path > path)))
     with read_connection(store._engine) as conn:
         run_id = _matches.latest_run(conn, store.case_id)
+        group_run = _groups.latest_run(conn, store.case_id)
+        size = (
+            select(func.count())
+            .where(peer.c.group_run_id == member.c.group_run_id, peer.c.group_no == member.c.group_no)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(
+                files.c.id, files.c.evidence_id, files.c.path, files.c.type_label, images.c.width, images.c.height,
+                sha.c.value.label("sha256"), has_thumb.label("has_thumbnail"),
+                cat_scheme.label("category_scheme"), cat_value.label("category_value"),
+                member.c.group_no, size.label("group_size"),
+            )
+            .select_from(
+                files.join(images, images.c.file_id == files.c.id)
+                .outerjoin(sha, and_(sha.c.file_id == files.c.id, sha.c.kind == "sha256"))
+                .outerjoin(member, and_(member.c.file_id == files.c.id, member.c.group_run_id == (group_run or -1)))
+            )
+            .where(files.c.case_id == store.case_id)
+            .order_by(files.c.evidence_id, files.c.path)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            ev, path = after
+            stmt = stmt.where(or_(files.c.evidence_id > ev, and_(files.c.evidence_id == ev, files.c.path > path)))
         for condition in _conditions(filters, run_id, scheme, cat_scheme, cat_value):
             stmt = stmt.where(condition)
+        if filters.group is not None:
+            stmt = stmt.where(member.c.group_no == filters.group)
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -132,6 +148,8 @@ def grid_page(
                 "file_id": int(r["id"]), "path": r["path"], "type": r["type_label"], "width": r["width"],
                 "height": r["height"], "sha256": r["sha256"], "has_thumbnail": bool(r["has_thumbnail"]),
                 "category": _category_dict(r["category_scheme"], r["category_value"]),
+                "group": None if r["group_no"] is None else int(r["group_no"]),
+                "group_size": 0 if r["group_no"] is None else int(r["group_size"]),
             }
         )
     cursor = (int(rows[-1]["evidence_id"]), str(rows[-1]["path"])) if more and rows else None
@@ -242,39 +260,96 @@ def categorise(store: CaseStore, file_id: int, scheme: str, raw: object, user: U
     the category it already has records nothing. Returns ``{file_id, category, previous, changed}``.
     ``ReviewInputError`` for a value not in the scheme; ``FileNotInCase``.
     """
-    try:
-        new: Category | None = category(get_scheme(scheme).name, raw)
-    except SchemeError as exc:
-        raise ReviewInputError(str(exc)) from exc
-    new_value = None if new is None else str(new.value)
+    new = _parse_category(scheme, raw)
     with write_connection(store._engine) as conn:
         store._lock_case(conn)
         found = _file_in_case(conn, store, file_id)
-        prev = conn.execute(
-            select(file_categories.c.scheme, file_categories.c.value)
-            .where(file_categories.c.file_id == file_id)
-            .order_by(file_categories.c.id.desc())
-            .limit(1)
-        ).first()
-        prev_scheme, prev_value = (None, None) if prev is None else (prev[0], prev[1])
-        previous = _category_dict(prev_scheme, prev_value)
-        if (prev_scheme == scheme and prev_value == new_value) or (new_value is None and prev_value is None):
-            return {"file_id": file_id, "category": previous, "previous": previous, "changed": False}
-        conn.execute(
-            file_categories.insert(),
-            {"case_id": store.case_id, "file_id": file_id, "scheme": scheme, "value": new_value,
-             "previous_scheme": prev_scheme, "previous_value": prev_value, "user_id": user.id,
-             "at": _audit.utc_now()},
-        )
-        current = None if new is None else new.as_dict()
-        entry = store._append(
-            conn, "file.categorised",
-            {"file_id": file_id, "path": found["path"], "sha256": found["sha256"], "category": current,
-             "previous": previous, "user_id": user.id, "via": "cairn serve"},
-            user.name,
-        )
-    store._anchor(entry)
-    return {"file_id": file_id, "category": current, "previous": previous, "changed": True}
+        result, entry = _set_category(conn, store, found, scheme, new, user, None)
+    if entry is not None:
+        store._anchor(entry)
+    return result
+
+
+def categorise_group(store: CaseStore, file_id: int, scheme: str, raw: object, user: User) -> dict[str, Any]:
+    """Set the category of every member of the near-duplicate group of the case's file ``file_id`` (the latest
+    ``cairn groups`` run), as :func:`categorise` does for one, in one transaction: each change recorded and
+    audited ``file.categorised`` with ``bulk: {group, group_run_id, from_file_id}``.
+
+    Returns ``{group, files, changed, results}``. ``ReviewInputError`` when the file is in no group or the value
+    is not in the scheme; ``FileNotInCase``.
+    """
+    new = _parse_category(scheme, raw)
+    last: dict[str, Any] | None = None
+    with write_connection(store._engine) as conn:
+        store._lock_case(conn)
+        _file_in_case(conn, store, file_id)
+        run_id = _groups.latest_run(conn, store.case_id)
+        group_no = None if run_id is None else conn.execute(
+            select(file_groups.c.group_no).where(file_groups.c.group_run_id == run_id, file_groups.c.file_id == file_id)
+        ).scalar()
+        if run_id is None or group_no is None:
+            raise ReviewInputError(f"file {file_id} is in no near-duplicate group (run `cairn groups` first)")
+        members = [
+            int(i) for i in conn.execute(
+                select(file_groups.c.file_id)
+                .join(files, files.c.id == file_groups.c.file_id)
+                .where(file_groups.c.group_run_id == run_id, file_groups.c.group_no == group_no,
+                       files.c.case_id == store.case_id)
+                .order_by(file_groups.c.file_id)
+            ).scalars()
+        ]
+        bulk = {"group": int(group_no), "group_run_id": int(run_id), "from_file_id": file_id}
+        results = []
+        for member_id in members:
+            result, entry = _set_category(conn, store, _file_in_case(conn, store, member_id), scheme, new, user, bulk)
+            results.append(result)
+            last = entry or last
+    if last is not None:
+        store._anchor(last)
+    return {"group": int(group_no), "files": len(results), "changed": sum(r["changed"] for r in results),
+            "results": results}
+
+
+def _parse_category(scheme: str, raw: object) -> Category | None:
+    try:
+        return category(get_scheme(scheme).name, raw)
+    except SchemeError as exc:
+        raise ReviewInputError(str(exc)) from exc
+
+
+def _set_category(
+    conn: Any, store: CaseStore, found: dict[str, Any], scheme: str, new: Category | None, user: User,
+    bulk: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Record one file's change inside the caller's transaction; return the result and the audit entry (None:
+    no change)."""
+    file_id = int(found["file_id"])
+    new_value = None if new is None else str(new.value)
+    prev = conn.execute(
+        select(file_categories.c.scheme, file_categories.c.value)
+        .where(file_categories.c.file_id == file_id)
+        .order_by(file_categories.c.id.desc())
+        .limit(1)
+    ).first()
+    prev_scheme, prev_value = (None, None) if prev is None else (prev[0], prev[1])
+    previous = _category_dict(prev_scheme, prev_value)
+    if (prev_scheme == scheme and prev_value == new_value) or (new_value is None and prev_value is None):
+        return {"file_id": file_id, "category": previous, "previous": previous, "changed": False}, None
+    conn.execute(
+        file_categories.insert(),
+        {"case_id": store.case_id, "file_id": file_id, "scheme": scheme, "value": new_value,
+         "previous_scheme": prev_scheme, "previous_value": prev_value, "user_id": user.id,
+         "at": _audit.utc_now()},
+    )
+    current = None if new is None else new.as_dict()
+    details: dict[str, Any] = {
+        "file_id": file_id, "path": found["path"], "sha256": found["sha256"], "category": current,
+        "previous": previous, "user_id": user.id, "via": "cairn serve",
+    }
+    if bulk is not None:
+        details["bulk"] = bulk
+    entry = store._append(conn, "file.categorised", details, user.name)
+    return {"file_id": file_id, "category": current, "previous": previous, "changed": True}, entry
 
 
 def category_history(store: CaseStore, file_id: int) -> list[dict[str, Any]]:

@@ -57,15 +57,26 @@
     say("revealed (recorded in the audit log)");
   }
 
-  async function categorise(value) {
+  function show(fileId, cat) {
+    const tile = grid.querySelector('.tile[data-id="' + fileId + '"]');
+    if (tile) { tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised"; }
+  }
+
+  async function categorise(value, wholeGroup) {
     if (selected < 0 || !canReview) { return; }
     const tile = tiles[selected];
-    const res = await post("/api/files/" + tile.dataset.id + "/category", { value: value });
+    if (wholeGroup && !tile.dataset.group) { say("this picture is in no near-duplicate group"); return; }
+    const body = { value: value, scope: wholeGroup ? "group" : "file" };
+    const res = await post("/api/files/" + tile.dataset.id + "/category", body);
     if (!res.ok) { say("categorisation refused (" + res.status + ")"); return; }
     const result = await res.json();
-    const cat = result.category;
-    tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised";
-    say(result.changed ? "category set" : "category unchanged");
+    if (wholeGroup) {
+      result.results.forEach(function (r) { show(r.file_id, r.category); });
+      say("group " + result.group + ": " + result.changed + " of " + result.files + " files changed");
+    } else {
+      show(result.file_id, result.category);
+      say(result.changed ? "category set" : "category unchanged");
+    }
   }
 
   async function showHistory() {
@@ -101,9 +112,14 @@
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
     else if (ev.key === " " || ev.key === "Enter") { toggleReveal(); ev.preventDefault(); }
     else if (ev.key === "PageDown" && document.getElementById("next")) { reblur(); window.location = document.getElementById("next").href; ev.preventDefault(); }
-    else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null); ev.preventDefault(); }
+    else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null, ev.shiftKey); ev.preventDefault(); }
     else if (ev.key === "h" && !Object.prototype.hasOwnProperty.call(keys, "h")) { showHistory(); ev.preventDefault(); }
-    else if (Object.prototype.hasOwnProperty.call(keys, ev.key.toLowerCase())) { categorise(keys[ev.key.toLowerCase()]); ev.preventDefault(); }
+    else {
+      // the key's own character, also with Shift held (Shift+1 types "!" on many layouts)
+      const code = ev.code || "";
+      const base = code.startsWith("Digit") ? code.slice(5) : code.startsWith("Key") ? code.slice(3).toLowerCase() : ev.key.toLowerCase();
+      if (Object.prototype.hasOwnProperty.call(keys, base)) { categorise(keys[base], ev.shiftKey); ev.preventDefault(); }
+    }
   });
   if (tiles.length) { select(0); }
 })();
