@@ -43,8 +43,9 @@ def test_without_a_session_pages_redirect_and_media_and_api_answer_401(
         assert r.status_code == 303 and r.headers["location"] == "/login", page
     for url in (f"/media/{file_id}/thumb", f"/api/files/{file_id}/history", "/api/exposure"):
         assert client.get(url).status_code == 401, url
-    for url in (f"/api/files/{file_id}/reveal", f"/api/files/{file_id}/category", "/logout", "/admin/users"):
+    for url in (f"/api/files/{file_id}/reveal", f"/api/files/{file_id}/category", "/admin/users"):
         assert client.post(url, headers={"X-CSRF-Token": "x"}).status_code in (401, 422), url
+    assert client.post("/logout").headers["location"] == "/login"  # nothing to end
     assert client.post(f"/api/files/{file_id}/reveal").status_code == 401
     client.cookies.set(SESSION_COOKIE, "forged-session-token", domain="testserver.local")
     assert client.get(f"/media/{file_id}/thumb").status_code == 401
@@ -67,6 +68,7 @@ def test_login_ok_and_bad_are_audited_with_security_headers(client: TestClient, 
     cookie = r.headers["set-cookie"].lower()
     assert cookie.startswith(SESSION_COOKIE) and "httponly" in cookie and "samesite=strict" in cookie
     assert client.get("/grid").status_code == 200
+    assert client.get("/login").headers["location"] == "/grid"  # logged in already
     entries = review_case.store.audit_entries()
     assert [e["action"] for e in entries[-3:]] == ["user.login_failed", "user.login_failed", "user.login"]
     assert entries[-1]["actor"] == "rita" and entries[-1]["details"]["role"] == "reviewer"
@@ -77,7 +79,7 @@ def test_login_ok_and_bad_are_audited_with_security_headers(client: TestClient, 
 def test_login_without_its_csrf_token_is_refused(client: TestClient, review_case: ReviewCase) -> None:
     client.get("/login")
     r = client.post("/login", data={"name": "rita", "password": PASSWORD, "csrf": "guessed"})
-    assert r.status_code == 403 and SESSION_COOKIE not in client.cookies
+    assert r.status_code == 403 and SESSION_COOKIE not in client.cookies and "please log in again" in r.text
     assert client.post("/login", data={"name": "rita", "password": PASSWORD}).status_code == 403
 
 

@@ -162,12 +162,18 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
 
     # -- login and logout ------------------------------------------------------------------------
 
-    @app.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request) -> Response:
+    def login_form(status: int = 200, message: str | None = None) -> Response:
+        """The login page with a fresh login CSRF token (in its form and a SameSite=Strict cookie)."""
         token = new_token()
-        response = render("login.html", login_token=token, message=None)
+        response = render("login.html", status, login_token=token, message=message)
         response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
         return response
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        if session_of(request) is not None:
+            return RedirectResponse("/grid", status_code=303)
+        return login_form()
 
     @app.post("/login")
     def login(
@@ -177,7 +183,7 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         csrf: Annotated[str, Form(max_length=256)] = "",
     ) -> Response:
         if not tokens_equal(csrf, request.cookies.get(LOGIN_COOKIE)):
-            raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+            return login_form(403, "The login form was stale or not this server's: please log in again.")
         keys = (f"name:{name[:64]}", f"client:{client(request)}")
         wait = state.throttle.blocked(*keys)
         if wait > 0:
@@ -206,7 +212,9 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
 
     @app.post("/logout")
     def logout(request: Request, csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
-        session = api_session(request)
+        session = session_of(request)
+        if session is None:  # already ended (expired, or logged out in another tab): nothing to do
+            return RedirectResponse("/login", status_code=303)
         check_csrf(request, session, csrf)
         state.sessions.end(request.cookies.get(SESSION_COOKIE))
         store.audit_append(
