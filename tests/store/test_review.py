@@ -70,6 +70,8 @@ def test_pages_categories_reveals_and_exposure(scanned: tuple[CaseStore, list[Us
     assert store.audit_verify() == []
     with pytest.raises(review.FileNotInCase):
         review.reveal(store, 10**9, rita)
+    newest = [(e["seq"], e["actor"], e["action"]) for e in store.audit_entries()[::-1][:3]]
+    assert [(e["seq"], e["actor"], e["action"]) for e in review.recent_audit(store, 3)] == newest
 
 
 def test_the_history_is_append_only(scanned: tuple[CaseStore, list[User]]) -> None:

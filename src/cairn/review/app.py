@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cairn.matching.schemes import get_scheme
@@ -122,8 +123,8 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
     async def _to_login(_request: Request, _exc: _LoginRedirect) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _refused(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def _refused(request: Request, exc: StarletteHTTPException) -> Response:
         """Pages get a page saying why; the API and media get JSON."""
         if request.method == "GET" and not request.url.path.startswith(("/api/", "/media/", "/static/")):
             return render("error.html", exc.status_code, session=session_of(request), message=str(exc.detail))
@@ -197,7 +198,7 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
                 "cairn serve",
             )
             return render("login.html", 401, login_token=csrf, message="Wrong name or password.")
-        state.throttle.succeeded(*keys)
+        state.throttle.succeeded(keys[0])  # the address keeps its failures: one good account resets no other
         state.sessions.end(request.cookies.get(SESSION_COOKIE))  # never keep a session id from before the login
         token, _session = state.sessions.start(user)
         store.audit_append(
@@ -263,7 +264,7 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
     @app.get("/case", response_class=HTMLResponse)
     def case_page(request: Request) -> Response:
         session = page_session(request)
-        recent = store.audit_entries()[-30:][::-1]
+        recent = _review.recent_audit(store, 30)
         return render(
             "case.html", session=session, exposure=_review.exposure(store), counts=store.counts(), recent=recent,
         )

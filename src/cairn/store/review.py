@@ -20,6 +20,7 @@ from cairn.store import groups as _groups
 from cairn.store import matches as _matches
 from cairn.store.db import read_connection, write_connection
 from cairn.store.schema import (
+    audit_log,
     file_categories,
     file_groups,
     file_hashes,
@@ -400,3 +401,15 @@ def exposure(store: CaseStore) -> list[dict[str, Any]]:
          "categorised_files": cats.get(int(uid), (0, 0))[1]}
         for uid, name, role in people
     ]
+
+
+def recent_audit(store: CaseStore, limit: int = 30) -> list[dict[str, Any]]:
+    """The case's latest ``limit`` audit entries, newest first: seq, at, actor, action (no details)."""
+    with read_connection(store._engine) as conn:
+        rows = conn.execute(
+            select(audit_log.c.seq, audit_log.c.at, audit_log.c.actor, audit_log.c.action)
+            .where(audit_log.c.case_id == store.case_id)
+            .order_by(audit_log.c.seq.desc())
+            .limit(limit)
+        ).mappings()
+        return [dict(r) for r in rows]
