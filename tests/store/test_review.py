@@ -144,3 +144,24 @@ def test_a_whole_near_duplicate_group_is_categorised_at_once(scanned: tuple[Case
     in_four = review.grid_page(store, review.GridFilters(category="4"), None, 10, "vic-us")[0]
     assert sorted(r["path"] for r in in_four) == ["sub/sun-copy.png", "sub/sun.png"]
     assert store.audit_verify() == []
+
+
+def test_pages_run_across_evidence_roots_in_order(scanned: tuple[CaseStore, list[User]], tmp_path: Path) -> None:
+    store, _ = scanned
+    second = tmp_path / "evidence-2"
+    second.mkdir()
+    for name in ("a-kite.png", "z-boat.png"):
+        Image.new("RGB", (40, 30), (90, 90, 200)).save(second / name)
+    scan(second, store, ScanSettings(workers=1), actor="tester", show_progress=False)
+    expected = [r["path"] for r in store.iter_file_rows() if r["width"] is not None]
+    assert expected[-2:] == ["a-kite.png", "z-boat.png"] and len(expected) == 7  # evidence order, then path
+    for size in (1, 2, 3, 5, 7, 8):
+        seen: list[str] = []
+        after = None
+        while True:
+            rows, after = review.grid_page(store, review.GridFilters(), after, size, "vic-us")
+            assert len(rows) <= size
+            seen.extend(r["path"] for r in rows)
+            if after is None:
+                break
+        assert seen == expected, size

@@ -21,6 +21,7 @@ from cairn.store import matches as _matches
 from cairn.store.db import read_connection, write_connection
 from cairn.store.schema import (
     audit_log,
+    evidence,
     file_categories,
     file_groups,
     file_hashes,
@@ -129,17 +130,23 @@ def grid_page(
                 .outerjoin(member, and_(member.c.file_id == files.c.id, member.c.group_run_id == (group_run or -1)))
             )
             .where(files.c.case_id == store.case_id)
-            .order_by(files.c.evidence_id, files.c.path)
-            .limit(limit + 1)
+            .order_by(files.c.path)
         )
-        if after is not None:
-            ev, path = after
-            stmt = stmt.where(or_(files.c.evidence_id > ev, and_(files.c.evidence_id == ev, files.c.path > path)))
         for condition in _conditions(filters, run_id, scheme, cat_scheme, cat_value):
             stmt = stmt.where(condition)
         if filters.group is not None:
             stmt = stmt.where(member.c.group_no == filters.group)
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        pick = select(evidence.c.id).where(evidence.c.case_id == store.case_id).order_by(evidence.c.id)
+        if after is not None:
+            pick = pick.where(evidence.c.id >= after[0])
+        rows: list[dict[str, Any]] = []
+        for ev in [int(i) for i in conn.execute(pick).scalars()]:  # per evidence: a range scan of uq(evidence_id, path)
+            page = stmt.where(files.c.evidence_id == ev)
+            if after is not None and ev == after[0]:
+                page = page.where(files.c.path > after[1])
+            rows.extend(dict(r) for r in conn.execute(page.limit(limit + 1 - len(rows))).mappings())
+            if len(rows) > limit:
+                break
     more = len(rows) > limit
     rows = rows[:limit]
     out = []
