@@ -213,6 +213,7 @@ def test_categorise_records_history_and_audits(client: TestClient, review_case: 
     assert review_mod.exposure(store)[2]["categorised"] == 4
     case_page = client.get("/case")
     assert case_page.status_code == 200 and "file.categorised" in case_page.text and "rita" in case_page.text
+    assert "<th>everyone</th><th></th><th>0</th><th></th><th>4</th>" in case_page.text
     assert store.audit_verify() == []
 
 

@@ -17,7 +17,7 @@
   function reblur() {
     if (!revealed) { return; }
     const img = revealed.tile.querySelector("img");
-    if (img) { img.src = revealed.tile.dataset.thumb; }
+    if (img) { img.src = revealed.tile.dataset.thumb; img.alt = "blurred thumbnail"; }
     URL.revokeObjectURL(revealed.url);
     revealed.tile.classList.remove("revealed");
     revealed = null;
@@ -52,6 +52,7 @@
     if (!res.ok) { say("reveal refused (" + res.status + ")"); return; }
     const url = URL.createObjectURL(await res.blob());
     tile.querySelector("img").src = url;
+    tile.querySelector("img").alt = "revealed thumbnail";
     tile.classList.add("revealed");
     revealed = { tile: tile, url: url };
     say("revealed (recorded in the audit log)");
