@@ -36,9 +36,9 @@ def _jpeg(width: int = 320, height: int = 240, seed: int = 1) -> bytes:
 
 def test_digests_match_hashlib_for_a_file_on_disk(tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
-    path = tmp_path / "blob.bin"
+    path = tmp_path / "blob.dat"
     path.write_bytes(data)
-    item = EvidenceItem(Locator(("blob.bin",)), ItemMeta(size=len(data)), os_path=str(path))
+    item = EvidenceItem(Locator(("blob.dat",)), ItemMeta(size=len(data)), os_path=str(path))
     result = process_item(item, ScanSettings(chunk_size=64 * 1024))
     assert result.hashes == {
         "md5": hashlib.md5(data).hexdigest(),
