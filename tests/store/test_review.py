@@ -165,3 +165,46 @@ def test_pages_run_across_evidence_roots_in_order(scanned: tuple[CaseStore, list
             if after is None:
                 break
         assert seen == expected, size
+
+
+def test_file_rows_carry_the_current_category(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, ivan) = scanned
+    rows = review.grid_page(store, review.GridFilters(), None, 10, "vic-us")[0]
+    first, second, third = (r["file_id"] for r in rows[:3])
+    review.categorise(store, first, "vic-us", 4, rita)
+    review.categorise(store, first, "vic-us", 1, ivan)  # the latest counts
+    review.categorise(store, second, "vic-us", 0, rita)
+    review.categorise(store, third, "vic-us", 2, rita)
+    review.categorise(store, third, "vic-us", None, rita)  # cleared: uncategorised again
+    history = {h["category"]["value"]: h["at"] for h in review.category_history(store, first) if h["category"]}
+    listed = {r["path"]: r for r in store.iter_file_rows(with_matches=True, page_size=2)}
+    assert listed[rows[0]["path"]]["category"] == {
+        "scheme": "vic-us", "value": 1, "label": "Child Abuse Material", "by": "ivan", "at": history[1]
+    }
+    assert listed[rows[1]["path"]]["category"]["value"] == 0 and listed[rows[1]["path"]]["category"]["by"] == "rita"
+    assert listed[rows[2]["path"]]["category"] is None
+    assert sum(r["category"] is not None for r in listed.values()) == 2
+    assert all("category" not in r for r in store.iter_file_rows())  # only asked for with the matches
+
+
+def test_file_detail_and_its_audit_history(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, (rita, _ivan) = scanned
+    store.run_groups(actor="lead")
+    rows = {r["path"]: r for r in review.grid_page(store, review.GridFilters(), None, 10, "vic-us")[0]}
+    sun, copy = rows["sub/sun.png"], rows["sub/sun-copy.png"]
+    review.categorise(store, sun["file_id"], "vic-us", 0, rita)
+    detail = review.view_file(store, sun["file_id"], rita, "vic-us")
+    assert detail["file"]["path"] == "sub/sun.png" and detail["file"]["type_label"] == "png"
+    assert [h["kind"] for h in detail["hashes"]][:4] == ["md5", "sha1", "sha256", "pdq"]
+    assert detail["has_thumbnail"] and detail["image"]["width"] == 32
+    assert detail["containers"] == [{"path": "sub/sun.png", "name": "sub/sun.png", "file_id": sun["file_id"]}]
+    assert {m["file_id"] for m in detail["group"]["members"]} == {sun["file_id"], copy["file_id"]}
+    assert detail["category"]["value"] == 0 and len(detail["history"]) == 1
+    assert [a["action"] for a in detail["audit"]] == ["file.viewed", "file.categorised"]
+    # an entry naming another file is not this file's, whatever the digits
+    assert all(a["details"]["file_id"] == sun["file_id"] for a in review.file_audit(store, sun["file_id"]))
+    assert review.file_audit(store, 10**9) == []
+    with pytest.raises(review.FileNotInCase):
+        review.view_file(store, 10**9, rita, "vic-us")
+    assert store.audit_entries()[-1]["action"] == "file.viewed"
+    assert store.audit_verify() == []

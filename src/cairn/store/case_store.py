@@ -35,6 +35,7 @@ from cairn.store import locks as _locks
 from cairn.store import matches as _matches
 from cairn.store import model_links as _model_links
 from cairn.store import provenance as _provenance
+from cairn.store import review as _review
 from cairn.store import seal as _seal
 from cairn.store import terms as _terms
 from cairn.store.db import (
@@ -426,8 +427,10 @@ class CaseStore:
         (its root), mime, extension_mismatch, frames, is_container. Pages use keyset pagination, so
         rows written while iterating after the current position are seen, earlier ones are not.
         ``with_matches`` adds ``matches``: the file's hits in the case's latest finished match run (see
-        :func:`cairn.store.matches.matches_for_files`), an empty list when none; and ``group``: the file's
-        near-duplicate group number in the case's latest ``cairn groups`` run, None when it is in no group.
+        :func:`cairn.store.matches.matches_for_files`), an empty list when none; ``group``: the file's
+        near-duplicate group number in the case's latest ``cairn groups`` run, None when it is in no group;
+        and ``category``: its current category in the review app (see
+        :func:`cairn.store.review.categories_for_files`), None when uncategorised.
         ``with_provenance`` adds ``provenance``: the file's AI-provenance findings (see
         :func:`cairn.store.provenance.provenance_for_files`).
         """
@@ -487,6 +490,9 @@ class CaseStore:
                         if group_run is not None
                         else {}
                     )
+                    categorised = (
+                        _review.categories_for_files(conn, [int(r["_file_id"]) for r in page]) if with_matches else {}
+                    )
                     found = (
                         _provenance.provenance_for_files(conn, [int(r["_file_id"]) for r in page])
                         if with_provenance
@@ -497,6 +503,7 @@ class CaseStore:
                     if with_matches:
                         row["matches"] = hits.get(file_id, [])
                         row["group"] = in_group.get(file_id)
+                        row["category"] = categorised.get(file_id)
                     if with_provenance:
                         row["provenance"] = found.get(file_id) or _provenance.empty_provenance()
                         row["provenance"]["model_links"] = links.get(file_id, [])

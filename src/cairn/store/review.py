@@ -9,12 +9,14 @@ are bound parameters only; a value they do not know is :class:`ReviewInputError`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from cairn.matching.schemes import Category, SchemeError, category, get_scheme
+from cairn.model import CONTAINER_SEP
 from cairn.store import audit as _audit
 from cairn.store import groups as _groups
 from cairn.store import matches as _matches
@@ -23,6 +25,7 @@ from cairn.store.schema import (
     audit_log,
     evidence,
     file_categories,
+    file_errors,
     file_groups,
     file_hashes,
     file_matches,
@@ -420,3 +423,229 @@ def recent_audit(store: CaseStore, limit: int = 30) -> list[dict[str, Any]]:
             .limit(limit)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+# -- the file detail page ------------------------------------------------------------------------
+
+#: Hash kinds shown first on the detail page, in this order; any other kind follows by name.
+HASH_ORDER = ("md5", "sha1", "sha256", "pdq", "autov1", "autov2", "autov3", "tensor_sha256", "blake3", "crc32")
+MAX_GROUP_MEMBERS = 200
+MAX_AUDIT_ENTRIES = 200
+_FILE_COLUMNS = (
+    "id", "evidence_id", "run_id", "path", "parent_path", "name", "depth", "is_container", "kind", "size", "mtime",
+    "atime", "ctime", "mode", "link_target", "mime", "type_label", "extension_mismatch", "error_code", "error",
+    "notes", "bytes_read",
+)
+
+
+def view_file(store: CaseStore, file_id: int, user: User, scheme: str) -> dict[str, Any]:
+    """Audit ``file.viewed`` (metadata only: no media is shown unblurred) for the case's file ``file_id`` by
+    ``user``, then return its :func:`file_detail`. ``FileNotInCase`` before anything is written."""
+    with write_connection(store._engine) as conn:
+        store._lock_case(conn)
+        found = _file_in_case(conn, store, file_id)
+        entry = store._append(
+            conn, "file.viewed",
+            {"file_id": file_id, "path": found["path"], "sha256": found["sha256"], "media": False,
+             "user_id": user.id, "via": "cairn serve"},
+            user.name,
+        )
+    store._anchor(entry)
+    return file_detail(store, file_id, scheme)
+
+
+def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
+    """Everything the case database holds about the case's file ``file_id`` (reads only; ``FileNotInCase``).
+
+    Keys: ``file`` (the files row, with ``evidence`` root and kind), ``containers`` (the container chain:
+    ``{path, name, file_id}`` from the outermost, split at :data:`cairn.model.CONTAINER_SEP`), ``hashes``
+    (``{kind, value, quality}`` in :data:`HASH_ORDER`), ``errors`` (``{code, message}`` in order), ``image``
+    (or None; ``exif`` the raw block), ``has_thumbnail``, ``provenance`` (see
+    :func:`cairn.store.provenance.provenance_for_files`; ``model_links`` as :func:`model_links_for`),
+    ``matches`` (hits of the latest match run), ``match_run`` (its id or None), ``group`` (``{group, run,
+    members: [{file_id, path, is_representative, distance}], truncated}`` or None), ``category`` (latest, in
+    any scheme, or None), ``history`` (:func:`category_history`), ``audit`` (:func:`file_audit`).
+    """
+    from cairn.store import provenance as _provenance
+
+    with read_connection(store._engine) as conn:
+        row = conn.execute(
+            select(*(files.c[c] for c in _FILE_COLUMNS), evidence.c.root.label("evidence"),
+                   evidence.c.kind.label("evidence_kind"))
+            .join(evidence, evidence.c.id == files.c.evidence_id)
+            .where(files.c.id == file_id, files.c.case_id == store.case_id)
+        ).mappings().first()
+        if row is None:
+            raise FileNotInCase(f"file {file_id} is not a file of this case")
+        info = dict(row)
+        info["is_container"] = bool(info["is_container"])
+        info["extension_mismatch"] = bool(info["extension_mismatch"])
+        hashes = [
+            {"kind": str(k), "value": str(v), "quality": q}
+            for k, v, q in conn.execute(
+                select(file_hashes.c.kind, file_hashes.c.value, file_hashes.c.quality).where(
+                    file_hashes.c.file_id == file_id
+                )
+            )
+        ]
+        hashes.sort(key=lambda h: (HASH_ORDER.index(h["kind"]) if h["kind"] in HASH_ORDER else len(HASH_ORDER),
+                                   h["kind"]))
+        sha256 = next((h["value"] for h in hashes if h["kind"] == "sha256"), None)
+        errors = [
+            {"code": str(c), "message": str(m)}
+            for c, m in conn.execute(
+                select(file_errors.c.code, file_errors.c.message)
+                .where(file_errors.c.file_id == file_id)
+                .order_by(file_errors.c.ordinal)
+            )
+        ]
+        image = conn.execute(select(images).where(images.c.file_id == file_id)).mappings().first()
+        has_thumb = sha256 is not None and conn.execute(
+            select(thumbnails.c.sha256).where(thumbnails.c.sha256 == sha256)
+        ).first() is not None
+        provenance = _provenance.provenance_for_files(conn, [file_id]).get(file_id) or _provenance.empty_provenance()
+        containers = _containers(conn, int(info["evidence_id"]), str(info["path"]))
+        run_id = _matches.latest_run(conn, store.case_id)
+        hits = [] if run_id is None else _matches.matches_for_files(conn, run_id, [file_id])[file_id]
+        group = _group_of(conn, store, file_id)
+        current = conn.execute(
+            select(file_categories.c.scheme, file_categories.c.value)
+            .where(file_categories.c.file_id == file_id)
+            .order_by(file_categories.c.id.desc())
+            .limit(1)
+        ).first()
+    provenance["model_links"] = model_links_for(store, provenance["generation_records"])
+    return {
+        "file": info, "containers": containers, "hashes": hashes, "errors": errors,
+        "image": None if image is None else dict(image), "has_thumbnail": has_thumb, "provenance": provenance,
+        "matches": hits, "match_run": run_id, "group": group,
+        "category": None if current is None else _category_dict(current[0], current[1]),
+        "history": category_history(store, file_id), "audit": file_audit(store, file_id),
+    }
+
+
+def _containers(conn: Any, evidence_id: int, path: str) -> list[dict[str, Any]]:
+    """The container chain of ``path``: each enclosing container (outermost first), then the file itself."""
+    parts = path.split(CONTAINER_SEP)
+    chain = [CONTAINER_SEP.join(parts[: i + 1]) for i in range(len(parts))]
+    ids = {
+        str(p): int(i)
+        for p, i in conn.execute(
+            select(files.c.path, files.c.id).where(files.c.evidence_id == evidence_id, files.c.path.in_(chain))
+        )
+    }
+    return [{"path": p, "name": part, "file_id": ids.get(p)} for p, part in zip(chain, parts, strict=True)]
+
+
+def _group_of(conn: Any, store: CaseStore, file_id: int) -> dict[str, Any] | None:
+    run_id = _groups.latest_run(conn, store.case_id)
+    if run_id is None:
+        return None
+    group_no = conn.execute(
+        select(file_groups.c.group_no).where(file_groups.c.group_run_id == run_id, file_groups.c.file_id == file_id)
+    ).scalar()
+    if group_no is None:
+        return None
+    rows = conn.execute(
+        select(file_groups.c.file_id, files.c.path, file_groups.c.is_representative,
+               file_groups.c.distance_to_representative)
+        .join(files, files.c.id == file_groups.c.file_id)
+        .where(file_groups.c.group_run_id == run_id, file_groups.c.group_no == group_no,
+               files.c.case_id == store.case_id)
+        .order_by(file_groups.c.is_representative.desc(), files.c.path)
+        .limit(MAX_GROUP_MEMBERS + 1)
+    ).all()
+    members = [
+        {"file_id": int(i), "path": str(p), "is_representative": bool(r), "distance": None if d is None else int(d)}
+        for i, p, r, d in rows[:MAX_GROUP_MEMBERS]
+    ]
+    return {"group": int(group_no), "run": run_id, "members": members, "truncated": len(rows) > MAX_GROUP_MEMBERS}
+
+
+def model_links_for(store: CaseStore, records: list[Any]) -> list[dict[str, Any]]:
+    """The links of ``records`` (one file's generation records) as :func:`cairn.store.model_links.links_by_image`
+    gives them, each model also with its ``file_id`` when it is a file of this case (else None)."""
+    from cairn.store import model_links as _links
+
+    refs = [ref for record in records if isinstance(record, dict) for ref in _links.references(record)]
+    if not refs:
+        return []
+    resolver = _links.Resolver(_links.model_files(store._engine))
+    keys = {k for ref in refs if (k := _content_key(ref)) is not None}
+    listed = _links.reference_entries(store._engine, keys) if keys else {}
+    out: list[dict[str, Any]] = []
+    for ref in refs:
+        base = {k: ref.get(k) for k in ("role", "name", "hash_kind", "hash")}
+        found = resolver.resolve(ref)
+        key = _content_key(ref)
+        in_lists = listed.get(key, []) if key is not None else []
+        if not found and not in_lists:
+            out.append({**base, "link": "none", "model": None})
+        for model, link in found:
+            shown = model.as_dict()
+            own = model.case_id == store.case_id
+            shown["case"] = None if own else shown["case"]
+            shown["file_id"] = model.file_id if own else None
+            out.append({**base, "link": link, "model": shown})
+        out.extend({**base, "link": "list", "model": None, "reference": e} for e in in_lists)
+    return out
+
+
+def _content_key(ref: Any) -> tuple[str, str] | None:
+    from cairn.store.model_links import CONTENT_KINDS
+
+    kind, value = ref.get("hash_kind"), ref.get("hash")
+    if isinstance(kind, str) and isinstance(value, str) and kind in CONTENT_KINDS:
+        return kind, value.lower()
+    return None
+
+
+def file_audit(store: CaseStore, file_id: int, limit: int = MAX_AUDIT_ENTRIES) -> list[dict[str, Any]]:
+    """The case's latest ``limit`` audit entries whose details name ``file_id`` (``details.file_id``), newest
+    first: seq, at, actor, action, details."""
+    needle = f'"file_id":{int(file_id)}'
+    with read_connection(store._engine) as conn:
+        rows = conn.execute(
+            select(audit_log.c.seq, audit_log.c.at, audit_log.c.actor, audit_log.c.action, audit_log.c.details_json)
+            .where(
+                audit_log.c.case_id == store.case_id,
+                or_(audit_log.c.details_json.contains(needle + ",", autoescape=True),
+                    audit_log.c.details_json.contains(needle + "}", autoescape=True)),
+            )
+            .order_by(audit_log.c.seq.desc())
+            .limit(limit * 2)
+        ).mappings()
+        out = []
+        for r in rows:
+            try:
+                details = json.loads(r["details_json"])
+            except ValueError:
+                continue
+            if isinstance(details, dict) and details.get("file_id") == file_id:  # not a nested one of another key
+                out.append({"seq": r["seq"], "at": r["at"], "actor": r["actor"], "action": r["action"],
+                            "details": details})
+    return out[:limit]
+
+
+def categories_for_files(conn: Any, file_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The current category of each of ``file_ids`` that has one: ``{scheme, value, label, by, at}`` (by: the
+    user's name); a file never categorised, or whose latest change cleared it, is left out."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(file_ids), 500):
+        chunk = file_ids[start : start + 500]
+        latest = (
+            select(func.max(file_categories.c.id))
+            .where(file_categories.c.file_id.in_(chunk))
+            .group_by(file_categories.c.file_id)
+        )
+        rows = conn.execute(
+            select(file_categories.c.file_id, file_categories.c.scheme, file_categories.c.value,
+                   file_categories.c.at, users.c.name)
+            .join(users, users.c.id == file_categories.c.user_id)
+            .where(file_categories.c.id.in_(latest))
+        )
+        for fid, scheme, value, at, name in rows:
+            found = _category_dict(scheme, value)
+            if found is not None:
+                out[int(fid)] = {**found, "by": name, "at": at}
+    return out
