@@ -393,3 +393,156 @@ def test_a_group_is_categorised_with_one_request(client: TestClient, review_case
     assert review_mod.exposure(store)[1]["categorised"] == len(members)  # ivan, with no reveal at all
     assert review_mod.exposure(store)[1]["revealed"] == 0
     assert store.audit_verify() == []
+
+
+# -- the file detail page ------------------------------------------------------------------------
+
+
+def _file_id(store: CaseStore, suffix: str) -> int:
+    """The id of the case's one file whose logical path ends with ``suffix``."""
+    from sqlalchemy import select
+
+    from cairn.store.schema import files
+
+    with store._engine.connect() as conn:
+        rows = conn.execute(select(files.c.id, files.c.path).where(files.c.case_id == store.case_id)).all()
+    ids = [int(i) for i, path in rows if str(path).endswith(suffix)]
+    assert len(ids) == 1, (suffix, ids)
+    return ids[0]
+
+
+def test_the_detail_page_of_a_picture_shows_its_facts_and_is_audited(
+    client: TestClient, review_case: ReviewCase
+) -> None:
+    store = review_case.store
+    grouped = next(r for r in picture_ids(store) if r["group_size"] >= 2 and r["has_thumbnail"])
+    file_id = grouped["file_id"]
+    assert client.get(f"/files/{file_id}").headers["location"] == "/login"  # no session: nothing shown
+    assert "file.viewed" not in actions(store)
+    assert login(client, "rita") == 303
+    h = {"X-CSRF-Token": csrf_of(client)}
+    client.post(f"/api/files/{file_id}/category", json={"value": 4}, headers=h)
+    page = client.get(f"/files/{file_id}")
+    assert page.status_code == 200
+    row = next(r for r in store.iter_file_rows(with_matches=True) if r["path"] == grouped["path"])
+    for kind in ("md5", "sha1", "sha256", "pdq"):
+        assert f"<td>{kind}</td><td><code class=\"hash\">{row[kind]}</code></td>" in page.text
+    assert f"<td>{row['pdq_quality']}</td>" in page.text
+    assert row["mime"] in page.text and row["evidence"] in page.text and f"{row['size']:,} bytes" in page.text
+    # the thumbnail is the blurred one; the original only comes through the audited reveal
+    assert f'<img src="/media/{file_id}/thumb" alt="blurred thumbnail"' in page.text and 'id="reveal"' in page.text
+    # the category history and the group's members, each linked to its own page
+    assert "uncategorised → 4 Comparison images" in page.text
+    members = [r for r in picture_ids(store) if r["group"] == grouped["group"]]
+    for m in members:
+        if m["file_id"] != file_id:
+            assert f'<a href="/files/{m["file_id"]}">{m["path"]}</a>' in page.text
+    # audited as a metadata view: no media, no exposure
+    last = store.audit_entries()[-1]
+    assert last["action"] == "file.viewed" and last["actor"] == "rita"
+    assert last["details"] == {"file_id": file_id, "path": grouped["path"], "sha256": grouped["sha256"],
+                               "media": False, "user_id": last["details"]["user_id"], "via": "cairn serve"}
+    assert review_mod.exposure(store)[2]["revealed"] == 0
+    # the file's audit history: this view and the categorisation, newest first
+    audit = page.text[page.text.index('id="file-audit"'):]
+    assert audit.index("file.viewed") < audit.index("file.categorised")
+    assert store.audit_verify() == []
+
+
+def test_the_detail_page_of_another_cases_file_is_404_and_not_audited(
+    client: TestClient, review_case: ReviewCase, tmp_path: Path
+) -> None:
+    from cairn.pipeline.scan import scan
+    from cairn.settings import ScanSettings
+
+    other_evidence = tmp_path / "other-evidence"
+    other_evidence.mkdir()
+    Image.new("RGB", (64, 48), (30, 40, 200)).save(other_evidence / "blue-beach.png")
+    url = f"sqlite:///{review_case.case_dir / 'case.db'}"
+    with CaseStore.open(tmp_path / "other-case", url) as other:
+        scan(other_evidence, other, ScanSettings(workers=1), actor="tester", show_progress=False)
+        other_id = review_mod.grid_page(other, review_mod.GridFilters(), None, 5, "vic-us")[0][0]["file_id"]
+    assert login(client, "rita") == 303
+    before = review_case.store.audit_entries()
+    for url in (f"/files/{other_id}", "/files/999999999"):
+        r = client.get(url)
+        assert r.status_code == 404 and "no such file in this case" in r.text and "blue-beach" not in r.text
+    assert client.get("/files/0").status_code == 422
+    assert client.get("/files/1%20OR%201=1").status_code == 422
+    assert review_case.store.audit_entries() == before
+
+
+def test_the_detail_page_of_a_model_file_shows_its_kind_and_dangerous_pickle_imports(
+    client: TestClient, review_case: ReviewCase
+) -> None:
+    store = review_case.store
+    file_id = _file_id(store, "/v1-5-pruned-emaonly.ckpt")
+    assert login(client, "ivan") == 303
+    page = client.get(f"/files/{file_id}")
+    assert page.status_code == 200
+    text = page.text
+    assert '<dd id="model-kind">checkpoint' in text and "<dd>pickle</dd>" in text and "<dd>sd1</dd>" in text
+    dangerous = text[text.index('<table id="dangerous">'):text.index("</table>", text.index('<table id="dangerous">'))]
+    assert "<code>builtins.print</code>" in dangerous and "a red bicycle on a beach" in dangerous
+    assert "collections.OrderedDict" not in dangerous  # allowed imports are no danger
+    for kind in ("autov1", "autov2", "blake3", "crc32"):
+        assert f"<td>{kind}</td>" in text
+    assert "no thumbnail" in text and 'id="reveal"' not in text
+    assert store.audit_entries()[-1]["details"]["file_id"] == file_id
+
+
+def test_the_detail_page_of_a_lora_shows_its_training_tags(client: TestClient, review_case: ReviewCase) -> None:
+    file_id = _file_id(review_case.store, "/Lora/beachStyle_v2.safetensors")
+    assert login(client, "rita") == 303
+    text = client.get(f"/files/{file_id}").text
+    training = text[text.index('<dl class="facts" id="training">'):]
+    assert "<li>bicycle <span class=\"meta\">14</span></li>" in training
+    assert training.index("bicycle") < training.index("sand")  # most frequent first
+    assert "<td>autov3</td>" in text and "<td>tensor_sha256</td>" in text and "matches the tensors" in text
+
+
+def test_an_a1111_picture_links_its_lora_by_autov3(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    rows = {r["path"]: r for r in store.iter_file_rows(with_provenance=True)}
+    path = next(
+        p for p, r in rows.items()
+        if any(g.get("tool") == "A1111" for g in r["provenance"]["generation_records"])
+        and any(link["hash_kind"] == "autov3" for link in r["provenance"]["model_links"])
+    )
+    lora = _file_id(store, "/Lora/beachStyle_v2.safetensors")
+    file_id = _file_id(store, path)
+    assert login(client, "rita") == 303
+    text = client.get(f"/files/{file_id}").text
+    links = text[text.index('<table id="model-links">'):]
+    row = next(r for r in links.split("<tr") if f'href="/files/{lora}"' in r)
+    assert "<td>lora</td>" in row and "<td>by autov3</td>" in row and "beachStyle_v2" in row
+    assert "A1111" in text and "a red bicycle on a beach" in text
+
+
+def test_a_prompt_with_markup_is_shown_as_text(client: TestClient, review_case: ReviewCase, tmp_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    from cairn.pipeline.scan import scan
+    from cairn.settings import ScanSettings
+
+    evidence = tmp_path / "markup-evidence"
+    evidence.mkdir()
+    prompt = 'a red bicycle on a beach <script>alert("beach")</script> <b onmouseover="x()">sand</b>'
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        f"{prompt}\nNegative prompt: <img src=x onerror=alert(1)>\n"
+        "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x48, Model hash: 0123abcdef, Model: beachModel",
+    )
+    Image.new("RGB", (64, 48), (200, 180, 90)).save(evidence / "markup.png", pnginfo=info)
+    scan(evidence, review_case.store, ScanSettings(workers=1), actor="tester", show_progress=False)
+    file_id = _file_id(review_case.store, "markup.png")
+    assert login(client, "rita") == 303
+    page = client.get(f"/files/{file_id}")
+    assert page.status_code == 200
+    text = page.text
+    assert "<script>alert" not in text and "<b onmouseover" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(&#34;beach&#34;)&lt;/script&gt;" in text
+    assert '<dd class="prompt">a red bicycle on a beach &lt;script&gt;' in text
+    assert '<dd class="prompt negative">&lt;img src=x onerror=alert(1)&gt;</dd>' in text
+    assert text.count("<script") == 1 and '<script src="/static/review.js"></script>' in text  # only our own

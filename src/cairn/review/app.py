@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -29,7 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cairn.matching.schemes import get_scheme
+from cairn.model import CONTAINER_SEP
 from cairn.review.auth import Session, Sessions, Throttle, new_token, tokens_equal
+from cairn.review.exif import exif_summary
 from cairn.review.media import BlurCache, ThumbnailUnreadable
 from cairn.store import review as _review
 from cairn.store import users as _users
@@ -100,6 +104,23 @@ def decode_cursor(token: str | None) -> _review.Cursor | None:
     return raw[0], raw[1]
 
 
+def when(seconds: object) -> str:
+    """A stored file time (seconds since the epoch) as ISO 8601 UTC; anything else as its text; "" for None."""
+    if seconds is None:
+        return ""
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds):
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            pass
+    return str(seconds)
+
+
+def pretty(value: object) -> str:
+    """``value`` as indented JSON text (plain text: the template escapes it)."""
+    return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The review app over ``state``; ``allowed_hosts`` (Host headers accepted) guards against DNS rebinding."""
     get_scheme(state.scheme)
@@ -109,6 +130,8 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
     env = Environment(
         loader=FileSystemLoader(str(_HERE / "templates")), autoescape=select_autoescape(default=True)
     )
+    env.filters["when"] = when
+    env.filters["pretty"] = pretty
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     store = state.store
 
@@ -258,6 +281,21 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         return render(
             "grid.html", session=session, rows=rows, next_url=next_url, filters=chosen,
             types=_review.type_labels(store), keys=category_keys(state.scheme), scheme=state.scheme,
+            can_review=session.user.role in _users.CATEGORISING_ROLES,
+        )
+
+    @app.get("/files/{file_id}", response_class=HTMLResponse)
+    def file_page(request: Request, file_id: FileId) -> Response:
+        """The file detail page (metadata only, audited ``file.viewed``); the thumbnail is blurred until revealed."""
+        session = page_session(request)
+        try:
+            detail = _review.view_file(store, file_id, session.user, state.scheme)
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "no such file in this case") from exc
+        image = detail["image"]
+        return render(
+            "file.html", session=session, d=detail, f=detail["file"], sep=CONTAINER_SEP,
+            exif=None if image is None else exif_summary(image["exif"]),
             can_review=session.user.role in _users.CATEGORISING_ROLES,
         )
 

@@ -1,5 +1,6 @@
 // cairn review grid: keyboard-first. Arrows move; Space reveals the selected picture (an audited POST) and
-// hides it again; moving on re-blurs; the scheme's keys set the category; Delete clears it.
+// hides it again; moving on re-blurs; the scheme's keys set the category; Delete clears it; Enter (or a click on
+// a name) opens the file's detail page.
 (function () {
   "use strict";
   const grid = document.getElementById("grid");
@@ -111,7 +112,8 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
     if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { select(Math.min(selected + 1, tiles.length - 1)); ev.preventDefault(); }
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
-    else if (ev.key === " " || ev.key === "Enter") { toggleReveal(); ev.preventDefault(); }
+    else if (ev.key === " ") { toggleReveal(); ev.preventDefault(); }
+    else if (ev.key === "Enter" && selected >= 0) { reblur(); window.location = "/files/" + tiles[selected].dataset.id; ev.preventDefault(); }
     else if (ev.key === "PageDown" && document.getElementById("next")) { reblur(); window.location = document.getElementById("next").href; ev.preventDefault(); }
     else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null, ev.shiftKey); ev.preventDefault(); }
     else if (ev.key === "h" && !Object.prototype.hasOwnProperty.call(keys, "h")) { showHistory(); ev.preventDefault(); }
@@ -123,4 +125,50 @@
     }
   });
   if (tiles.length) { select(0); }
+})();
+
+// cairn review file detail: the thumbnail is blurred; Space (or the button, or a double-click) reveals it with an
+// audited POST and hides it again; leaving the page drops the revealed copy.
+(function () {
+  "use strict";
+  const detail = document.getElementById("detail");
+  if (!detail) { return; }
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const figure = detail.querySelector(".detail-thumb");
+  const img = figure.querySelector("img");
+  const button = document.getElementById("reveal");
+  const canReview = detail.dataset.canReview === "yes";
+  let url = null;
+
+  function blur() {
+    if (!url) { return; }
+    img.src = figure.dataset.thumb;
+    img.alt = "blurred thumbnail";
+    URL.revokeObjectURL(url);
+    url = null;
+    figure.classList.remove("revealed");
+    if (button) { button.textContent = "Reveal (Space)"; }
+  }
+
+  async function toggle() {
+    if (!canReview || !img || !figure.dataset.thumb) { return; }
+    if (url) { blur(); return; }
+    const res = await fetch("/api/files/" + detail.dataset.id + "/reveal",
+      { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+    if (!res.ok) { if (button) { button.textContent = "reveal refused (" + res.status + ")"; } return; }
+    url = URL.createObjectURL(await res.blob());
+    img.src = url;
+    img.alt = "revealed thumbnail";
+    figure.classList.add("revealed");
+    if (button) { button.textContent = "Blur again (Space)"; }
+  }
+
+  if (button) { button.addEventListener("click", toggle); }
+  if (img) { img.addEventListener("dblclick", toggle); }
+  window.addEventListener("pagehide", blur);
+  document.addEventListener("keydown", function (ev) {
+    if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) { return; }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (ev.key === " ") { toggle(); ev.preventDefault(); }
+  });
 })();
