@@ -171,6 +171,27 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert "rita" in page.inner_text("#history")
     page.screenshot(path=str(shots / "grid-categorised.png"))
 
+    # Enter opens the selected picture's detail page: audited as a metadata view, its thumbnail blurred and grey
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server}/files/{second}")
+    page.wait_for_selector("#file-audit")
+    page.wait_for_function("document.querySelector('.detail-thumb img').complete")
+    assert _pixels_grey(page, ".detail-thumb img")["grey"]
+    viewed = store.audit_entries()[-1]
+    assert viewed["action"] == "file.viewed" and viewed["details"]["file_id"] == int(second)
+    assert "uncategorised → 0 Non-Pertinent" in page.inner_text("#category-history")
+    assert "file.viewed" in page.inner_text("#file-audit") and "md5" in page.inner_text("#hashes")
+    page.screenshot(path=str(shots / "detail.png"), full_page=True)
+    page.keyboard.press("Space")  # the same audited reveal as in the grid
+    page.wait_for_selector(".detail-thumb.revealed")
+    assert page.get_attribute(".detail-thumb img", "src").startswith("blob:")
+    shown = store.audit_entries()[-1]
+    assert shown["action"] == "media.revealed" and shown["details"]["file_id"] == int(second)
+    page.keyboard.press("Space")
+    page.wait_for_selector(".detail-thumb:not(.revealed)")
+    page.go_back()
+    page.wait_for_selector(".tile.selected img")
+
     # a whole near-duplicate group at once: open it from a tile's group link, Shift+4 (Comparison images)
     link = page.query_selector(".tile a.group")
     assert link is not None
@@ -193,11 +214,25 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     page.wait_for_selector("#exposure")
     row = page.inner_text("#exposure tbody tr:has-text('rita')")
     categorised = 1 + members - (1 if int(second) in {e["details"]["file_id"] for e in bulk} else 0)
-    assert row.split("\t")[1:4] == ["reviewer", "1", "1"]  # one reveal, of one picture
+    assert row.split("\t")[1:4] == ["reviewer", "2", "2"]  # two reveals (grid, detail page), of two pictures
     assert int(row.split("\t")[4]) >= members
     audit = page.inner_text("#audit")
     assert "media.revealed" in audit and "file.categorised" in audit and "user.login" in audit
     page.screenshot(path=str(shots / "case.png"), full_page=True)
+
+    # an AI picture's detail page, opened by a click on its name: its record, prompt as text, the models it names
+    ai_file = next(
+        r["path"] for r in store.iter_file_rows(with_provenance=True)
+        if any(g.get("tool") == "A1111" for g in r["provenance"]["generation_records"])
+        and any(link["hash_kind"] == "autov3" for link in r["provenance"]["model_links"])
+    )
+    page.goto(server + "/grid?ai=generated")
+    page.wait_for_selector(".tile.selected img")
+    page.click(f".tile a.name[title='{ai_file}']")
+    page.wait_for_selector("#model-links")
+    assert "by autov3" in page.inner_text("#model-links") and "beachStyle_v2" in page.inner_text("#model-links")
+    assert "a red bicycle on a beach" in page.inner_text(".record .prompt")
+    page.screenshot(path=str(shots / "detail-ai.png"), full_page=True)
 
     # log out: the media URL is refused afterwards
     page.click("#logout")
@@ -228,7 +263,7 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert store.audit_verify() == []
     assert all(
         (shots / n).stat().st_size > 1000 for n in ("login.png", "grid-blurred.png", "grid-revealed.png", "case.png",
-                                                     "users.png")
+                                                     "users.png", "detail.png", "detail-ai.png")
     )
 
 
