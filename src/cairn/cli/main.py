@@ -18,6 +18,7 @@ from rich.table import Table
 from cairn import __version__
 from cairn.cli.detector import checked_detector, detector_app
 from cairn.cli.terms import terms_app
+from cairn.report.cli import report
 from cairn.review.cli import serve, user_app
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ app.add_typer(detector_app, name="detector")
 app.add_typer(terms_app, name="terms")
 app.add_typer(user_app, name="user")
 app.command()(serve)
+app.command()(report)
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines, whatever the terminal width
 
@@ -277,8 +279,10 @@ def scan(
             f"{summary.path_collisions:,} items named like a stored file, stored renamed with a path_collision "
             "error: please report this",
         )
+    from cairn.errors import is_note
+
     for code, n in sorted(summary.error_codes.items()):
-        table.add_row(f"  {code}", f"{n:,}")
+        table.add_row(f"  {code}" + (" (note)" if is_note(code) else ""), f"{n:,}")
     table.add_row("case totals", ", ".join(f"{k} {v:,}" for k, v in totals.items()))
     table.add_row("evidence digest", summary.evidence_digest or "-")
     if matched is not None:
