@@ -398,9 +398,10 @@ def provenance(
 
 def _print_models(console: Console, report: dict[str, Any]) -> None:
     """The model-file part of ``cairn provenance``: files on the evidence and the images naming each."""
-    table = Table(
-        "model file", "format", "kind", "family", "images by hash", "by name only", title="Model files on the evidence"
-    )
+    table = Table(title="Model files on the evidence")
+    table.add_column("model file", overflow="fold", ratio=3)  # the path matters most: wrapped, never cut
+    for column in ("format", "kind", "family", "images by hash", "by name only"):
+        table.add_column(column, overflow="fold", ratio=1)
     for row in report["model_files"]:
         table.add_row(
             row["path"], row["format"], str(row["kind"] or "-"), str(row["family"] or "-"),
