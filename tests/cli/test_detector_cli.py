@@ -91,6 +91,10 @@ def test_scan_with_a_detector_stores_each_pictures_score_and_records_the_detecto
     assert rows["blue.png"]["provenance"]["detector_scores"][0]["data"]["above_threshold"] is False
     assert rows["notes.txt"]["provenance"]["detector_scores"] == [] and rows["notes.txt"]["error"] is None
     assert "audit chain intact" in run("audit", "verify", *case_args)
+    [summary] = json.loads(run("provenance", *case_args, "--format", "json"))["detectors"]
+    above = sum(1 for p in pixels if rows[p]["provenance"]["detector_scores"][0]["data"]["above_threshold"])
+    assert summary == {"detector": "tiny-red-blue", "version": "1.0", "scored": len(pixels), "above_threshold": above}
+    assert "pictures scored" in run("provenance", *case_args)
 
     case_dir = Path(case_args[1])
     db = case_args[3] if len(case_args) > 2 else None

@@ -387,6 +387,11 @@ def provenance(
     typer.echo(f"records only in the pixels (metadata stripped): {len(summary['pixels_only']):,}")
     for path in summary["pixels_only"]:
         typer.echo(f"  {path}")
+    for det in summary["detectors"]:
+        typer.echo(
+            f"detector {det['detector']} {det['version']}: {det['scored']:,} pictures scored, "
+            f"{det['above_threshold']:,} at or above its threshold (a model's opinion, not proof)"
+        )
     _print_models(console, summary["models_on_evidence"])
     terms = summary["term_hits"]
     if terms["lists"]:

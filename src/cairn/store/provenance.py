@@ -186,6 +186,7 @@ def case_summary(rows: Iterable[tuple[str, str, str, Any]], top: int = 20) -> di
     c2pa_ai: set[str] = set()
     c2pa_codes: Counter[str] = Counter()
     warning_files: set[str] = set()
+    detectors: dict[tuple[str, str], dict[str, int]] = {}
     counts: Counter[str] = Counter()
     for path, _signal, kind, data in rows:
         section = section_of(kind)
@@ -221,6 +222,11 @@ def case_summary(rows: Iterable[tuple[str, str, str, Any]], top: int = 20) -> di
                 c2pa_codes[str(code)] += 1
         elif section == "warnings":
             warning_files.add(path)
+        elif section == "detector_scores":
+            key = (str(data.get("detector") or "?"), str(data.get("version") or "?"))
+            tally = detectors.setdefault(key, {"scored": 0, "above_threshold": 0})
+            tally["scored"] += 1
+            tally["above_threshold"] += 1 if data.get("above_threshold") else 0
     return {
         "images_with_records": len(with_records),
         "records": counts["generation_records"],
@@ -251,4 +257,5 @@ def case_summary(rows: Iterable[tuple[str, str, str, Any]], top: int = 20) -> di
         },
         "warnings": {"findings": counts["warnings"], "images": len(warning_files)},
         "pixels_only": sorted(pixel_records - text_records),
+        "detectors": [{"detector": d, "version": v, **t} for (d, v), t in sorted(detectors.items())],
     }
