@@ -499,6 +499,30 @@ def test_the_detail_page_of_a_lora_shows_its_training_tags(client: TestClient, r
     assert "<li>bicycle <span class=\"meta\">14</span></li>" in training
     assert training.index("bicycle") < training.index("sand")  # most frequent first
     assert "<td>autov3</td>" in text and "<td>tensor_sha256</td>" in text and "matches the tensors" in text
+    named = text[text.index('<table id="named-by">'):]
+    named = named[:named.index("</table>")]
+    a1111 = _file_id(review_case.store, "Pictures/AI/a1111_bicycle.png")
+    assert f'<a href="/files/{a1111}">Users/alex/Pictures/AI/a1111_bicycle.png</a>' in named
+    assert named.count("<td>by autov3</td>") == named.count('<tr class="link-hash">') >= 6
+
+
+def test_the_detail_page_shows_exif_and_the_container_chain(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    assert login(client, "rita") == 303
+    rows = {r["path"]: r for r in store.iter_file_rows()}
+    text = client.get(f"/files/{_file_id(store, 'DCIM/100CAMERA/IMG_0002.JPG')}").text
+    exif = text[text.index('<dl class="facts" id="exif">'):]
+    assert "<dt>Make</dt><dd>Cairn Optics</dd>" in exif and "<dt>Orientation</dt><dd>6</dd>" in exif
+    inner = "Backups/2021/archive.tar.gz!/nested/inner.zip"
+    member = next(p for p in rows if p.startswith(inner + "!/"))
+    text = client.get(f"/files/{_file_id(store, member)}").text
+    outer_id, inner_id = _file_id(store, "Backups/2021/archive.tar.gz"), _file_id(store, inner)
+    chain = text[text.index('<dd class="path">'):text.index("</dd>", text.index('<dd class="path">'))]
+    assert chain.startswith(
+        f'<dd class="path"><a href="/files/{outer_id}">Backups/2021/archive.tar.gz</a><span class="sep">!/</span>'
+        f'<a href="/files/{inner_id}">nested/inner.zip</a><span class="sep">!/</span><span>'
+    )
+    assert chain.count('<span class="sep">') == member.count("!/")
 
 
 def test_an_a1111_picture_links_its_lora_by_autov3(client: TestClient, review_case: ReviewCase) -> None:

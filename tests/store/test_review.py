@@ -208,3 +208,35 @@ def test_file_detail_and_its_audit_history(scanned: tuple[CaseStore, list[User]]
         review.view_file(store, 10**9, rita, "vic-us")
     assert store.audit_entries()[-1]["action"] == "file.viewed"
     assert store.audit_verify() == []
+
+
+def test_images_naming_a_model_are_the_links_by_image_turned_round(demo_store: CaseStore) -> None:
+    from cairn.store import model_links
+
+    store = demo_store
+    paths = {r["_id"]: r["path"] for r in _ids_and_paths(store)}
+    expected: dict[str, set[tuple[str, object, str]]] = {}
+    for image_id, links in model_links.links_by_image(store._engine, store.case_id).items():
+        for link in links:
+            if link["model"] is not None and link["model"]["case"] is None:
+                expected.setdefault(link["model"]["path"], set()).add((paths[image_id], link["role"], link["link"]))
+    models = [m for m in model_links.model_files(store._engine) if m.case_id == store.case_id]
+    assert len(models) >= 5
+    kinds = set()
+    for model in models:
+        found = review.images_naming(store, model.file_id)
+        assert {(r["path"], r["role"], r["link"]) for r in found} == expected.get(model.path, set()), model.path
+        kinds |= {r["link"] for r in found}
+    assert "hash" in kinds and sum(bool(expected.get(m.path)) for m in models) >= 4
+    not_a_model = next(i for i, p in paths.items() if p.endswith(".png"))
+    assert review.images_naming(store, not_a_model) == []
+
+
+def _ids_and_paths(store: CaseStore) -> list[dict[str, object]]:
+    from sqlalchemy import select
+
+    from cairn.store.schema import files
+
+    with store._engine.connect() as conn:
+        rows = conn.execute(select(files.c.id, files.c.path).where(files.c.case_id == store.case_id)).all()
+    return [{"_id": int(i), "path": str(p)} for i, p in rows]

@@ -462,7 +462,8 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
     (``{kind, value, quality}`` in :data:`HASH_ORDER`), ``errors`` (``{code, message}`` in order), ``image``
     (or None; ``exif`` the raw block), ``has_thumbnail``, ``provenance`` (see
     :func:`cairn.store.provenance.provenance_for_files`; ``model_links`` as :func:`model_links_for`),
-    ``matches`` (hits of the latest match run), ``match_run`` (its id or None), ``group`` (``{group, run,
+    ``named_by`` (for a model file: :func:`images_naming`), ``matches`` (hits of the latest match run),
+    ``match_run`` (its id or None), ``group`` (``{group, run,
     members: [{file_id, path, is_representative, distance}], truncated}`` or None), ``category`` (latest, in
     any scheme, or None), ``history`` (:func:`category_history`), ``audit`` (:func:`file_audit`).
     """
@@ -515,10 +516,11 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
             .limit(1)
         ).first()
     provenance["model_links"] = model_links_for(store, provenance["generation_records"])
+    named_by = images_naming(store, file_id) if provenance["model_files"] else []
     return {
         "file": info, "containers": containers, "hashes": hashes, "errors": errors,
         "image": None if image is None else dict(image), "has_thumbnail": has_thumb, "provenance": provenance,
-        "matches": hits, "match_run": run_id, "group": group,
+        "matches": hits, "match_run": run_id, "group": group, "named_by": named_by,
         "category": None if current is None else _category_dict(current[0], current[1]),
         "history": category_history(store, file_id), "audit": file_audit(store, file_id),
     }
@@ -649,3 +651,50 @@ def categories_for_files(conn: Any, file_ids: list[int]) -> dict[int, dict[str, 
             if found is not None:
                 out[int(fid)] = {**found, "by": name, "at": at}
     return out
+
+
+MAX_NAMING_IMAGES = 500
+
+
+def images_naming(store: CaseStore, file_id: int, limit: int = MAX_NAMING_IMAGES) -> list[dict[str, Any]]:
+    """The case's pictures whose generation records name the model file ``file_id`` (a file of any case in the
+    database), resolved as :func:`cairn.store.model_links.links_by_image` resolves them: ``{file_id, path, role,
+    name, hash_kind, hash, link}`` by path, at most ``limit``; [] when ``file_id`` is no model file.
+
+    Candidates are the records whose JSON text holds one of the model's hashes or its name (an indexed-free scan
+    of the case's records in SQL, no JSON parsed), then each is resolved against every model file."""
+    from cairn.store import model_links as _links
+
+    models = _links.model_files(store._engine)
+    model = next((m for m in models if m.file_id == file_id), None)
+    if model is None:
+        return []
+    resolver = _links.Resolver(models)
+    needles = sorted({v.lower() for v in model.hashes.values() if v} | {_links.name_key(model.path)} - {""})
+    if not needles:
+        return []
+    text = func.lower(findings.c.data_json)
+    stmt = (
+        select(files.c.id, files.c.path, findings.c.data_json)
+        .join(findings, findings.c.file_id == files.c.id)
+        .where(files.c.case_id == store.case_id, findings.c.kind == "generation_record",
+               or_(*(text.contains(n, autoescape=True) for n in needles)))
+    )
+    out: dict[tuple[int, str, str], dict[str, Any]] = {}
+    with read_connection(store._engine) as conn:
+        rows = conn.execute(stmt).all()
+    for image_id, path, data_json in rows:
+        try:
+            record = json.loads(data_json)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for ref in _links.references(record):
+            for found, link in resolver.resolve(ref):
+                if found.file_id == file_id:
+                    key = (int(image_id), str(ref.get("role")), link)
+                    out.setdefault(key, {"file_id": int(image_id), "path": str(path), "role": ref.get("role"),
+                                         "name": ref.get("name"), "hash_kind": ref.get("hash_kind"),
+                                         "hash": ref.get("hash"), "link": link})
+    return sorted(out.values(), key=lambda r: (r["path"], r["file_id"], str(r["role"])))[:limit]
