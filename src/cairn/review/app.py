@@ -295,8 +295,8 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         image = detail["image"]
         return render(
             "file.html", session=session, d=detail, f=detail["file"], sep=CONTAINER_SEP,
-            exif=None if image is None else exif_summary(image["exif"]),
-            can_review=session.user.role in _users.CATEGORISING_ROLES,
+            exif=None if image is None else exif_summary(image["exif"]), keys=category_keys(state.scheme),
+            scheme=state.scheme, can_review=session.user.role in _users.CATEGORISING_ROLES,
         )
 
     @app.get("/case", response_class=HTMLResponse)

@@ -128,7 +128,8 @@
 })();
 
 // cairn review file detail: the thumbnail is blurred; Space (or the button, or a double-click) reveals it with an
-// audited POST and hides it again; leaving the page drops the revealed copy.
+// audited POST and hides it again; leaving the page drops the revealed copy. The scheme's keys set the file's
+// category (Delete clears it), as in the grid; the history list grows with each change.
 (function () {
   "use strict";
   const detail = document.getElementById("detail");
@@ -163,12 +164,45 @@
     if (button) { button.textContent = "Blur again (Space)"; }
   }
 
+  const keys = {};
+  const label = function (c) { return c ? c.value + " " + (c.label || "") : "uncategorised"; };
+
+  async function categorise(value) {
+    if (!canReview) { return; }
+    const status = document.getElementById("status");
+    const res = await fetch("/api/files/" + detail.dataset.id + "/category", {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+      body: JSON.stringify({ value: value, scope: "file" }),
+    });
+    if (!res.ok) { status.textContent = "categorisation refused (" + res.status + ")"; return; }
+    const result = await res.json();
+    if (!result.changed) { status.textContent = "category unchanged"; return; }
+    document.getElementById("current-category").textContent =
+      result.category ? label(result.category) + " (" + result.category.scheme + ")" : "uncategorised";
+    const list = document.getElementById("category-history");
+    const never = list.querySelector("li.never");
+    if (never) { never.remove(); }
+    const li = document.createElement("li");
+    li.textContent = "just now: " + label(result.previous) + " \u2192 " + label(result.category);
+    list.appendChild(li);
+    status.textContent = "category set";
+  }
+
+  document.querySelectorAll(".legend kbd[data-value]").forEach(function (k) { keys[k.textContent] = k.dataset.value; });
   if (button) { button.addEventListener("click", toggle); }
   if (img) { img.addEventListener("dblclick", toggle); }
   window.addEventListener("pagehide", blur);
   document.addEventListener("keydown", function (ev) {
     if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) { return; }
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    if (ev.target instanceof HTMLButtonElement || ev.target instanceof HTMLAnchorElement) { return; } // their own keys
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.shiftKey) { return; }
     if (ev.key === " ") { toggle(); ev.preventDefault(); }
+    else if (ev.key === "Delete" || ev.key === "Backspace") { categorise(null); ev.preventDefault(); }
+    else {
+      const code = ev.code || "";
+      const base = code.startsWith("Digit") ? code.slice(5) : code.startsWith("Key") ? code.slice(3).toLowerCase() : ev.key.toLowerCase();
+      if (Object.prototype.hasOwnProperty.call(keys, base)) { categorise(keys[base]); ev.preventDefault(); }
+    }
   });
 })();
