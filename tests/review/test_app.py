@@ -570,3 +570,20 @@ def test_a_prompt_with_markup_is_shown_as_text(client: TestClient, review_case: 
     assert '<dd class="prompt">a red bicycle on a beach &lt;script&gt;' in text
     assert '<dd class="prompt negative">&lt;img src=x onerror=alert(1)&gt;</dd>' in text
     assert text.count("<script") == 1 and '<script src="/static/review.js"></script>' in text  # only our own
+
+
+def test_every_file_of_the_demo_case_has_a_detail_page(client: TestClient, review_case: ReviewCase) -> None:
+    from sqlalchemy import select
+
+    from cairn.store.schema import files
+
+    store = review_case.store
+    with store._engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(select(files.c.id).where(files.c.case_id == store.case_id)).scalars()]
+    assert login(client, "ivan") == 303
+    before = len(store.audit_entries())
+    refused = [(i, r.status_code) for i in ids if (r := client.get(f"/files/{i}")).status_code != 200]
+    assert refused == [] and len(ids) > 100
+    viewed = store.audit_entries()[before:]
+    assert [e["details"]["file_id"] for e in viewed] == ids and {e["action"] for e in viewed} == {"file.viewed"}
+    assert store.audit_verify() == []
