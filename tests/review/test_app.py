@@ -587,3 +587,30 @@ def test_every_file_of_the_demo_case_has_a_detail_page(client: TestClient, revie
     viewed = store.audit_entries()[before:]
     assert [e["details"]["file_id"] for e in viewed] == ids and {e["action"] for e in viewed} == {"file.viewed"}
     assert store.audit_verify() == []
+
+
+def test_the_detail_page_shows_the_latest_match_runs_hits(
+    client: TestClient, review_case: ReviewCase, tmp_path: Path
+) -> None:
+    store = review_case.store
+    target = first_picture(store)
+    row = next(r for r in store.iter_file_rows() if r["path"] == target["path"])
+    flipped = f"{int(row['pdq'][0], 16) ^ 0x3:x}{row['pdq'][1:]}"  # two bits off: a near match at distance 2
+    listed = tmp_path / "beach-reference.csv"
+    listed.write_text(f"sha256,category,series\n{row['sha256']},4,beach series\n")
+    near = tmp_path / "near.csv"
+    near.write_text(f"pdq,category\n{flipped},0\n")
+    store.import_hash_set(listed, actor="lead", format_name="csv", options=ReadOptions(scheme="vic-us"))
+    store.import_hash_set(near, actor="lead", format_name="csv", options=ReadOptions(scheme="vic-us"))
+    assert login(client, "rita") == 303
+    assert "No match run yet" in client.get(f"/files/{target['file_id']}").text
+    run = store.run_match(actor="lead")
+    text = client.get(f"/files/{target['file_id']}").text
+    table = text[text.index('<table id="matches">'):]
+    table = table[:table.index("</table>")]
+    assert ("<tr><td>beach-reference</td><td>sha256</td><td>0</td><td>vic-us 4 Comparison images</td>"
+            "<td>beach series</td><td></td></tr>") in table
+    assert "<tr><td>near</td><td>pdq</td><td>2</td><td>vic-us 0 Non-Pertinent</td>" in table
+    unmatched = next(r["path"] for r in store.iter_file_rows(with_matches=True) if not r["matches"])
+    text = client.get(f"/files/{_file_id(store, unmatched)}").text
+    assert f"No hit in the latest match run ({run['match_run_id']})" in text
