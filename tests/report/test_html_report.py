@@ -290,3 +290,43 @@ def test_pdf_printed_by_chromium(report_case: ReportCase, store: CaseStore) -> N
     assert last["details"]["pdf"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert last["details"]["options"] == {"with_thumbnails": False, "pdf": True}
     assert not list(report_case.work.glob(".*.part"))
+
+
+def test_both_backends(db_url: str | None, tmp_path: Path) -> None:
+    """The report's own queries (codes per file, the reviewers' latest categories) on SQLite and PostgreSQL."""
+    evidence = _hostile_evidence(tmp_path / "evidence")
+    (evidence / "notes.txt").write_text("a red bicycle on a beach\n", encoding="utf-8")
+    case_dir = tmp_path / "case"
+    with CaseStore.open(case_dir, db_url) as store:
+        scan(evidence, store, ScanSettings(workers=1), actor="tester", show_progress=False)
+        sha = next(r["sha256"] for r in store.iter_file_rows() if r["path"].endswith(".png"))
+        known = tmp_path / "known.csv"
+        known.write_text(f"sha256,category\n{sha},3\n", encoding="utf-8")
+        store.import_hash_set(known, actor="tester", format_name="csv", options=ReadOptions(scheme="vic-us"))
+        store.run_match(actor="tester")
+        users_mod.add_user(store, "rita", "reviewer", "benign test password", "tester")
+        rita = users_mod.get_user(store, int(users_mod.list_users(store)[0]["id"]))
+        assert rita is not None
+        picture = _file_id(store, ".png")
+        review_store.categorise(store, picture, "vic-us", "1", rita)
+        review_store.categorise(store, picture, "vic-us", "0", rita)  # the latest counts, once
+        counts = store.counts()
+    db = [] if db_url is None else ["--db", db_url]
+    runner = CliRunner()
+    pages = []
+    for name in ("a.html", "b.html"):
+        result = runner.invoke(app, ["report", "--case", str(case_dir), *db, "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        pages.append((tmp_path / name).read_bytes())
+    assert pages[0] == pages[1]
+    html = pages[0].decode("utf-8")
+    assert cell(html, "count-files") == f"{counts['files']:,}" and cell(html, "status-known") == "1"
+    assert "<td>vic-us</td><td>3</td>" in html  # the set's category
+    review = re.sub(r"\s*<", "<", html[html.index('<h2 id="review">'):html.index('<h2 id="timeline">')])
+    assert ('<td>rita</td><td>reviewer</td><td class="n">0</td><td class="n">0</td><td class="n">2</td>'
+            '<td class="n">1</td>') in review  # no reveal; two changes of one picture
+    assert '<td>vic-us</td><td>0</td><td>Non-Pertinent</td><td class="n">1</td>' in review
+    assert "Non-Pertinent" in review and "<td>vic-us</td><td>1</td>" not in review
+    with CaseStore.open(case_dir, db_url, read_only=True) as reader:
+        assert reader.audit_verify() == []
+        assert [e["action"] for e in reader.audit_entries()][-2:] == ["report.generated", "report.generated"]

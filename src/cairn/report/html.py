@@ -32,6 +32,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .banner { border: 3px solid #a33; background: #fbeaea; padding: 0.6em 1em; font-weight: bold; margin: 0.6em 0; }
 .note { border: 1px solid #3b6ea5; background: #eef2f7; padding: 0.5em 1em; margin: 0.6em 0; }
 .ok { color: #1a6b1a; font-weight: bold; } .bad { color: #a33; font-weight: bold; }
+td.none { color: #666; font-style: italic; }
 .pictures { display: flex; flex-wrap: wrap; gap: 8px; }
 .picture { width: 270px; border: 1px solid #bbb; padding: 4px; break-inside: avoid; }
 .picture img { max-width: 256px; max-height: 256px; display: block; }
@@ -82,7 +83,8 @@ intact: {{ f.audit.problems|length }} problem(s)</span>{% else %}<span class="ok
 <td>{{ e.registered_at }}</td><td class="n">{{ "{:,}".format(e.files) }}</td>
 <td class="mono">{{ e.sealed.evidence_digest if e.sealed else "- (no completed scan)" }}</td>
 <td class="mono">{{ e.sealed.rows_digest if e.sealed else "-" }}</td><td>{{ e.sealed_by_run or "-" }}</td></tr>
-{% endfor %}</table>
+
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Scan runs</h3>
 {% for r in f.runs %}
 <table>
@@ -96,7 +98,8 @@ intact: {{ f.audit.problems|length }} problem(s)</span>{% else %}<span class="ok
 {% else %}<p>No scan run.</p>{% endfor %}
 <h3>Audit log actions</h3>
 <table><tr><th>action</th><th>entries</th></tr>
-{% for a, n in f.audit.actions %}<tr><td>{{ a }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for a, n in f.audit.actions %}<tr><td>{{ a }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 
 <h2 id="counts">Counts</h2>
 <table>
@@ -110,15 +113,18 @@ intact: {{ f.audit.problems|length }} problem(s)</span>{% else %}<span class="ok
 <h3>Files per error code</h3>
 {{ charts.errors }}
 <table><tr><th>error</th><th>files</th></tr>
-{% for c, n in f.errors_by_code %}<tr><td>{{ c }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for c, n in f.errors_by_code %}<tr><td>{{ c }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Files per note code</h3>
 <table><tr><th>note</th><th>files</th></tr>
-{% for c, n in f.notes_by_code %}<tr><td>{{ c }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for c, n in f.notes_by_code %}<tr><td>{{ c }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 
 <h2 id="types">File types</h2>
 {{ charts.types }}
 <table><tr><th>type (from content)</th><th>files</th></tr>
-{% for t, n in f.types %}<tr><td>{{ t }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for t, n in f.types %}<tr><td>{{ t }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 
 <h2 id="known">Known and unknown</h2>
 {% if f.match_run %}
@@ -137,12 +143,14 @@ rotations and mirrors {{ "matched" if m.settings.dihedral else "not matched" }}.
 {{ charts.status }}
 <table><tr><th>status</th><th>files</th></tr>
 {% for k, n in f.match_status.items() %}<tr><td>{{ k }}</td><td class="n" id="status-{{ k }}">{{ n }}</td></tr>
-{% endfor %}</table>
+
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Categories of known files (as the sets give them, with their scheme)</h3>
 {{ charts.categories }}
 <table><tr><th>scheme</th><th>value</th><th>category</th><th>files</th></tr>
 {% for c in f.categories %}<tr><td>{{ c.scheme }}</td><td>{{ c.value }}</td><td>{{ c.label }}</td>
-<td class="n">{{ c.files }}</td></tr>{% endfor %}</table>
+<td class="n">{{ c.files }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% else %}
 <p id="no-match-run">No <code>cairn match</code> run: nothing is known or unknown yet
 ({{ f.hash_sets|length }} hash set(s) in the database).</p>
@@ -153,10 +161,12 @@ rotations and mirrors {{ "matched" if m.settings.dihedral else "not matched" }}.
 <p>Latest <code>cairn groups</code> run #{{ f.group_run.id }} ({{ f.group_run.at }}), PDQ within
 {{ f.group_run.settings.pdq_threshold }}: {{ f.groups.groups }} groups of {{ f.groups.files }} files.</p>
 <table><tr><th>group size</th><th>groups</th></tr>
-{% for k, n in f.groups.sizes %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for k, n in f.groups.sizes %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <table><tr><th>group</th><th>files</th><th>first path</th></tr>
 {% for g in f.groups.largest %}<tr><td class="n">{{ g.group }}</td><td class="n">{{ g.files }}</td>
-<td class="mono">{{ g.first_path }}</td></tr>{% endfor %}</table>
+<td class="mono">{{ g.first_path }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% else %}<p>No <code>cairn groups</code> run.</p>{% endif %}
 
 <h2 id="provenance">AI provenance</h2>
@@ -168,28 +178,34 @@ pixels (metadata stripped); provenance warnings: {{ p.warnings.findings }} in {{
 {{ charts.tools }}
 <table><tr><th>tool</th><th>pictures</th><th>records</th></tr>
 {% for r in p.by_tool %}<tr><td>{{ r.tool }}</td><td class="n">{{ r.images }}</td><td class="n">{{ r.records }}</td>
-</tr>{% endfor %}</table>
+</tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% for label, key in (("Models", "models"), ("LoRAs", "loras")) %}
 <h3>{{ label }} named, by hash kind and hash</h3>
 <table><tr><th>hash kind</th><th>hash</th><th>pictures</th><th>names seen</th></tr>
 {% for r in p[key].by_hash %}<tr><td>{{ r.hash_kind }}</td><td class="mono">{{ r.hash }}</td>
-<td class="n">{{ r.images }}</td><td>{{ (r.names or [])|join(", ") }}</td></tr>{% endfor %}</table>
+<td class="n">{{ r.images }}</td><td>{{ (r.names or [])|join(", ") }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>{{ label }} named, by name</h3>
 <table><tr><th>name</th><th>pictures</th></tr>
-{% for r in p[key].by_name %}<tr><td>{{ r.name }}</td><td class="n">{{ r.images }}</td></tr>{% endfor %}</table>
+{% for r in p[key].by_name %}<tr><td>{{ r.name }}</td><td class="n">{{ r.images }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% endfor %}
 <h3>Invisible watermarks</h3>
 <p>{{ p.watermarks.findings }} findings in {{ p.watermarks.images }} pictures (absence proves nothing).</p>
 <table><tr><th>scheme</th><th>verdict</th><th>findings</th></tr>
 {% for r in p.watermarks.by_scheme %}<tr><td>{{ r.scheme }}</td><td>{{ r.verdict }}</td>
-<td class="n">{{ r.findings }}</td></tr>{% endfor %}</table>
+<td class="n">{{ r.findings }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>C2PA Content Credentials</h3>
 <p>{{ p.c2pa.findings }} findings in {{ p.c2pa.images }} pictures; {{ p.c2pa.ai_generated_images }} declare
 generative AI.</p>
 <table><tr><th>validation state</th><th>findings</th></tr>
-{% for k, n in p.c2pa.by_state.items() %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for k, n in p.c2pa.by_state.items() %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <table><tr><th>failure code</th><th>findings</th></tr>
-{% for k, n in p.c2pa.failure_codes.items() %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for k, n in p.c2pa.failure_codes.items() %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Records only in the pixels</h3>
 <ul>{% for path in p.pixels_only %}<li class="mono">{{ path }}</li>{% endfor %}</ul>
 <h3>AI-image detector scores</h3>
@@ -205,38 +221,46 @@ the threshold {{ d.threshold }}. A score is a model's opinion, not proof.</p>
 hash</th><th>by name only</th></tr>
 {% for r in mo.model_files %}<tr><td class="mono">{{ r.path }}</td><td class="mono">{{ r.evidence }}</td>
 <td>{{ r.format }}</td><td>{{ r.kind or "-" }}</td><td>{{ r.family or "-" }}</td>
-<td class="n">{{ r.images_by_hash }}</td><td class="n">{{ r.images_by_name_only }}</td></tr>{% endfor %}</table>
+<td class="n">{{ r.images_by_hash }}</td><td class="n">{{ r.images_by_name_only }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Pickles that would import callables outside the tensor allowlist (never run)</h3>
 <table><tr><th>file</th><th>callables</th></tr>
 {% for r in f.dangerous_pickles %}<tr><td class="mono">{{ r.path }}</td><td class="mono">{{ r.callables|join(", ") }}
-</td></tr>{% endfor %}</table>
+</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Named models found in other cases</h3>
 <table><tr><th>case</th><th>model file</th><th>by hash</th><th>by name only</th></tr>
 {% for r in mo.model_files_in_other_cases %}<tr><td>{{ r.case }}</td><td class="mono">{{ r.path }}</td>
-<td class="n">{{ r.images_by_hash }}</td><td class="n">{{ r.images_by_name_only }}</td></tr>{% endfor %}</table>
+<td class="n">{{ r.images_by_hash }}</td><td class="n">{{ r.images_by_name_only }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Named models in reference lists</h3>
 <table><tr><th>role</th><th>name</th><th>hash kind</th><th>hash</th><th>pictures</th><th>list: label</th></tr>
 {% for r in mo.references_in_lists %}<tr><td>{{ r.role or "-" }}</td><td>{{ r.name or "-" }}</td>
 <td>{{ r.hash_kind or "-" }}</td><td class="mono">{{ r.hash or "-" }}</td><td class="n">{{ r.images }}</td>
 <td>{% for e in r.entries %}{{ e.set }}: {{ e.label or "-" }}{% if not loop.last %}; {% endif %}{% endfor %}</td></tr>
-{% endfor %}</table>
+
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Named models not found on any evidence</h3>
 <table><tr><th>role</th><th>name</th><th>hash kind</th><th>hash</th><th>pictures</th></tr>
 {% for r in mo.references_not_found %}<tr><td>{{ r.role or "-" }}</td><td>{{ r.name or "-" }}</td>
 <td>{{ r.hash_kind or "-" }}</td><td class="mono">{{ r.hash or "-" }}</td><td class="n">{{ r.images }}</td></tr>
-{% endfor %}</table>
+
+{% else %}{{ NONE }}{% endfor %}</table>
 
 <h2 id="terms">Term hits</h2>
 {% if f.terms.lists %}
 <table><tr><th>list</th><th>terms</th><th>file</th><th>SHA-256</th><th>imported</th><th>by</th></tr>
 {% for l in f.terms.lists %}<tr><td>{{ l.name }}</td><td class="n">{{ l.term_count }}</td><td>{{ l.source_name }}</td>
-<td class="mono">{{ l.source_sha256 }}</td><td>{{ l.imported_at }}</td><td>{{ l.imported_by }}</td></tr>{% endfor %}
+<td class="mono">{{ l.source_sha256 }}</td><td>{{ l.imported_at }}</td><td>{{ l.imported_by }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}
 </table>
 <table><tr><th>list</th><th>term</th><th>hits</th><th>files</th></tr>
 {% for h in f.terms.hits %}<tr><td>{{ h.list }}</td><td>{{ h.term }}</td><td class="n">{{ h.hits }}</td>
-<td class="n">{{ h.files }}</td></tr>{% endfor %}</table>
+<td class="n">{{ h.files }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <table><tr><th>field</th><th>hits</th></tr>
-{% for k, n in f.terms.by_field %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
+{% for k, n in f.terms.by_field %}<tr><td>{{ k }}</td><td class="n">{{ n }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% else %}<p>No term list in this database (cairn ships none; <code>cairn terms import</code> loads yours).</p>
 {% endif %}
 
@@ -247,11 +271,13 @@ hash</th><th>by name only</th></tr>
 <th>pictures categorised</th></tr>
 {% for u in f.review.exposure %}<tr><td>{{ u.name }}</td><td>{{ u.role }}</td><td class="n">{{ u.revealed }}</td>
 <td class="n">{{ u.revealed_files }}</td><td class="n">{{ u.categorised }}</td><td class="n">{{ u.categorised_files }}
-</td></tr>{% endfor %}</table>
+</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 <h3>Reviewers' categories (each picture's latest)</h3>
 <table><tr><th>scheme</th><th>value</th><th>category</th><th>pictures</th></tr>
 {% for c in f.review.categories %}<tr><td>{{ c.scheme }}</td><td>{{ c.value }}</td><td>{{ c.label }}</td>
-<td class="n">{{ c.files }}</td></tr>{% endfor %}</table>
+<td class="n">{{ c.files }}</td></tr>
+{% else %}{{ NONE }}{% endfor %}</table>
 {% endif %}
 
 <h2 id="timeline">Timeline of file modification dates</h2>
@@ -281,6 +307,7 @@ _ENV = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+_ENV.globals["NONE"] = Markup('<tr><td colspan="9" class="none">none</td></tr>')  # an empty table's one row
 
 
 def render(facts: dict[str, Any], *, max_pictures: int) -> str:
