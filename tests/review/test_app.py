@@ -614,3 +614,11 @@ def test_the_detail_page_shows_the_latest_match_runs_hits(
     unmatched = next(r["path"] for r in store.iter_file_rows(with_matches=True) if not r["matches"])
     text = client.get(f"/files/{_file_id(store, unmatched)}").text
     assert f"No hit in the latest match run ({run['match_run_id']})" in text
+
+
+def test_file_times_are_shown_in_utc_and_odd_ones_as_they_are() -> None:
+    from cairn.review.app import pretty, when
+
+    assert when(1637368370.0) == "2021-11-20T00:32:50+00:00"
+    assert when(None) == "" and when(1e20) == "1e+20" and when(float("nan")) == "nan" and when(True) == "True"
+    assert pretty({"b": "<b>", "a": 1}) == '{\n "a": 1,\n "b": "<b>"\n}'  # plain text: the template escapes it
