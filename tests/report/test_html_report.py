@@ -256,6 +256,12 @@ def test_refusals(report_case: ReportCase, tmp_path: Path) -> None:
     inside = report_case.hostile_root / "r.html"
     refused = runner.invoke(app, ["report", "--case", str(report_case.case_dir), "--out", str(inside)])
     assert refused.exit_code == 2 and "inside the evidence" in refused.output and not inside.exists()
+    folder = runner.invoke(app, ["report", "--case", str(report_case.case_dir), "--out", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a folder" in folder.output
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    target = tmp_path / "a-file" / "r.html"  # its parent is a file: no write can succeed, even as root
+    denied = runner.invoke(app, ["report", "--case", str(report_case.case_dir), "--out", str(target)])
+    assert denied.exit_code == 2 and "Cannot write the report" in denied.output
 
 
 def test_pdf_without_chromium_says_how_to_install(

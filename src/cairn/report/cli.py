@@ -46,6 +46,10 @@ def report(
     if not case.is_dir() or (not (case / "case.db").is_file() and db is None and read_config(case).db_url is None):
         err.print(f"[red]No case at {case}.[/] Give the case folder a `cairn scan` made.")
         raise typer.Exit(2)
+    for target in (out, pdf):
+        if target is not None and target.is_dir():
+            err.print(f"[red]{target} is a folder.[/] Give the path of the file to write.")
+            raise typer.Exit(2)
     if pdf is not None and _pdf.chromium_version() is None:
         err.print(f"[red]No Chromium at {_pdf.CHROMIUM} to print the PDF:[/] {_pdf.INSTALL_HINT}. Nothing was written.")
         raise typer.Exit(2)
@@ -67,6 +71,9 @@ def report(
         except PdfFailed as exc:
             err.print(f"[red]No PDF:[/] {exc}. The HTML was written; nothing was audited.")
             raise typer.Exit(1) from exc
+        except OSError as exc:
+            err.print(f"[red]Cannot write the report:[/] {exc.strerror or exc} ({exc.filename}). Nothing was audited.")
+            raise typer.Exit(2) from exc
     typer.echo(f"wrote {result.html} (SHA-256 {result.html_sha256})")
     if result.pdf is not None:
         typer.echo(f"wrote {result.pdf} (SHA-256 {result.pdf_sha256})")
