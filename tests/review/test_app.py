@@ -622,3 +622,14 @@ def test_file_times_are_shown_in_utc_and_odd_ones_as_they_are() -> None:
     assert when(1637368370.0) == "2021-11-20T00:32:50+00:00"
     assert when(None) == "" and when(1e20) == "1e+20" and when(float("nan")) == "nan" and when(True) == "True"
     assert pretty({"b": "<b>", "a": 1}) == '{\n "a": 1,\n "b": "<b>"\n}'  # plain text: the template escapes it
+
+
+def test_an_admin_sees_the_detail_page_blurred_without_reveal_or_keys(
+    client: TestClient, review_case: ReviewCase
+) -> None:
+    file_id = first_picture(review_case.store)["file_id"]
+    assert login(client, "ada") == 303
+    text = client.get(f"/files/{file_id}").text
+    assert 'alt="blurred thumbnail"' in text and 'data-can-review="no"' in text
+    assert 'id="reveal"' not in text and "<kbd data-value=" not in text
+    assert review_case.store.audit_entries()[-1]["action"] == "file.viewed"
