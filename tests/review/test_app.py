@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from cairn.matching.formats.base import ReadOptions
+from cairn.report.export import write_json
 from cairn.review.app import SESSION_COOKIE, ReviewState, create_app, decode_cursor, encode_cursor
 from cairn.review.auth import Sessions, Throttle
 from cairn.store import CaseStore
@@ -214,6 +216,12 @@ def test_categorise_records_history_and_audits(client: TestClient, review_case: 
     case_page = client.get("/case")
     assert case_page.status_code == 200 and "file.categorised" in case_page.text and "rita" in case_page.text
     assert "<th>everyone</th><th></th><th>0</th><th></th><th>4</th>" in case_page.text
+    out = io.StringIO()  # `cairn files --format json` carries the current category
+    write_json(store.iter_file_rows(with_matches=True, with_provenance=True), out)
+    rows = {r["path"]: r for r in json.loads(out.getvalue())}
+    categorised = [r for r in rows.values() if r["category"] is not None]
+    assert len(categorised) == 1 and categorised[0]["category"]["value"] == 1
+    assert categorised[0]["category"]["by"] == "rita" and categorised[0]["category"]["scheme"] == "vic-us"
     assert store.audit_verify() == []
 
 

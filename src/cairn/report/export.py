@@ -137,13 +137,15 @@ def _project(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _project_json(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON object of one stored row: the columns, then ``matches``, ``group`` and ``provenance`` when the row
-    carries them."""
+    """The JSON object of one stored row: the columns, then ``matches``, ``group``, ``category`` (the review app's
+    current one) and ``provenance`` when the row carries them."""
     out = _project(row)
     if "matches" in row:
         out["matches"] = _json_safe(row["matches"])
     if "group" in row:
         out["group"] = _json_safe(row["group"])
+    if "category" in row:
+        out["category"] = _json_safe(row["category"])
     if "provenance" in row:
         out["provenance"] = _json_safe(row["provenance"])
     return out
