@@ -641,3 +641,42 @@ def test_an_admin_sees_the_detail_page_blurred_without_reveal_or_keys(
     assert 'alt="blurred thumbnail"' in text and 'data-can-review="no"' in text
     assert 'id="reveal"' not in text and "<kbd data-value=" not in text
     assert review_case.store.audit_entries()[-1]["action"] == "file.viewed"
+
+
+# -- bulk categorisation of a selection ------------------------------------------------------------
+
+
+def test_a_selection_is_categorised_with_one_request(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    rows = picture_ids(store)
+    chosen = [r["file_id"] for r in rows[:3]]
+    assert login(client, "rita") == 303
+    h = {"X-CSRF-Token": csrf_of(client)}
+    before = len(store.audit_entries())
+    assert client.post("/api/categorise", json={"file_ids": chosen, "value": 3}).status_code == 403  # no CSRF
+    for bad in ({"file_ids": [], "value": 3}, {"file_ids": chosen + chosen[:1], "value": 3},
+                {"file_ids": ["1"], "value": 3}, {"file_ids": chosen, "value": 9}, {"file_ids": chosen},
+                {"file_ids": [True], "value": 3}, {"file_ids": list(range(1, 600)), "value": 3}):
+        assert client.post("/api/categorise", json=bad, headers=h).status_code == 400, bad
+    assert client.post("/api/categorise", json={"file_ids": [*chosen, 2**40], "value": 3}, headers=h).status_code == 404
+    assert len(store.audit_entries()) == before  # nothing written by a refused request
+    r = client.post("/api/categorise", json={"file_ids": chosen, "value": 3}, headers=h)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["files"] == body["changed"] == 3 and [x["file_id"] for x in body["results"]] == chosen
+    logged = store.audit_entries()[before:]
+    assert [e["action"] for e in logged] == ["file.categorised"] * 3
+    assert [e["details"]["file_id"] for e in logged] == chosen
+    assert all(e["details"]["bulk"] == {"selection": 3} and e["actor"] == "rita" for e in logged)
+    for fid in chosen:
+        history = client.get(f"/api/files/{fid}/history").json()
+        assert [(x["user"], x["category"]["value"]) for x in history] == [("rita", 3)]
+    again = client.post("/api/categorise", json={"file_ids": chosen, "value": 3}, headers=h).json()
+    assert again["changed"] == 0
+    rita = next(e for e in review_mod.exposure(store) if e["name"] == "rita")
+    assert rita["revealed"] == 0 and rita["categorised"] == 3 and rita["categorised_files"] == 3
+    client.cookies.clear()
+    assert login(client, "ada") == 303  # an admin categorises nothing
+    h = {"X-CSRF-Token": csrf_of(client)}
+    assert client.post("/api/categorise", json={"file_ids": chosen, "value": 0}, headers=h).status_code == 403
+    assert store.audit_verify() == []

@@ -214,11 +214,36 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert len(bulk) == members and {e["details"]["bulk"]["group"] for e in bulk} == {int(group_url.split("=")[1])}
     page.screenshot(path=str(shots / "group-categorised.png"))
 
+    # several pictures marked (Shift+arrows, Ctrl+click), one key sets them all with one request; `a` marks the page
+    page.goto(server + "/grid")
+    page.wait_for_selector(".tile.selected img")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.click(".tile:nth-child(5) img", modifiers=["Control"])
+    marked = page.eval_on_selector_all(".tile.marked", "ts => ts.map(t => t.dataset.id)")
+    assert len(marked) == 4
+    seen = len(store.audit_entries())
+    with page.expect_response(lambda r: r.url.endswith("/api/categorise")) as answer:
+        page.keyboard.press("2")
+    assert answer.value.status == 200
+    page.wait_for_function("Array.from(document.querySelectorAll('.tile.marked .category'))"
+                           ".every(c => c.textContent.startsWith('2 '))")
+    selection = store.audit_entries()[seen:]
+    assert sorted(e["details"]["file_id"] for e in selection) == sorted(int(i) for i in marked)
+    assert all(e["details"]["bulk"] == {"selection": 4} for e in selection)
+    page.screenshot(path=str(shots / "grid-marked.png"))
+    page.keyboard.press("Escape")
+    assert page.query_selector(".tile.marked") is None
+    page.keyboard.press("a")
+    assert len(page.query_selector_all(".tile.marked")) == len(page.query_selector_all(".tile"))
+    page.keyboard.press("Escape")
+    selected_extra = len(selection)
+
     # the case page: exposure and the audit entries
     page.click("a[href='/case']")
     page.wait_for_selector("#exposure")
     row = page.inner_text("#exposure tbody tr:has-text('rita')")
-    categorised = 2 + members  # the grid's and the detail page's, then each member of the group (none had 4)
+    categorised = 2 + members + selected_extra  # grid, detail page, each member of the group, the marked ones
     assert row.split("\t")[1:4] == ["reviewer", "2", "2"]  # two reveals (grid, detail page), of two pictures
     assert int(row.split("\t")[4]) >= members
     audit = page.inner_text("#audit")

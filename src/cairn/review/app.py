@@ -392,6 +392,36 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
             raise HTTPException(400, str(exc)) from exc
         return JSONResponse(result)
 
+    @app.post("/api/categorise")
+    async def categorise_selection(request: Request) -> Response:
+        """Bulk categorisation of a selection: ``{"file_ids": [...], "value": ...}`` in one request."""
+        session = api_session(request)
+        check_csrf(request, session)
+        reviewer(session)
+        body = await request.body()
+        if len(body) > 64 * 1024:
+            raise HTTPException(413, "body too large")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise HTTPException(400, "a JSON body {\"file_ids\": [...], \"value\": ...} is expected") from exc
+        ids = payload.get("file_ids") if isinstance(payload, dict) else None
+        if (
+            not isinstance(ids, list) or not all(type(i) is int and 1 <= i <= 2**62 for i in ids)
+            or "value" not in payload or not isinstance(payload["value"], str | int | None)
+            or isinstance(payload["value"], bool)
+        ):
+            raise HTTPException(400, "a JSON body {\"file_ids\": [ids], \"value\": ...} is expected")
+        try:
+            result = await run_in_threadpool(
+                _review.categorise_files, store, ids, state.scheme, payload.get("value"), session.user
+            )
+        except _review.FileNotInCase as exc:
+            raise HTTPException(404, "a file of the selection is not a file of this case") from exc
+        except _review.ReviewInputError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return JSONResponse(result)
+
     @app.get("/api/files/{file_id}/history")
     def history(request: Request, file_id: FileId) -> Response:
         api_session(request)

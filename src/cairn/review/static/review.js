@@ -1,6 +1,7 @@
 // cairn review grid: keyboard-first. Arrows move; Space reveals the selected picture (an audited POST) and
 // hides it again; moving on re-blurs; the scheme's keys set the category; Delete clears it; Enter (or a click on
-// a name) opens the file's detail page.
+// a name) opens the file's detail page. Shift+arrows, Ctrl+click and `a` (Ctrl+A) mark several pictures: a
+// category key then sets all of them with one request (Escape clears the marks).
 (function () {
   "use strict";
   const grid = document.getElementById("grid");
@@ -12,6 +13,7 @@
   const keys = {};
   let selected = -1;
   let revealed = null; // {tile, url}
+  const marked = new Set(); // indexes of the tiles in the multi-selection
 
   function say(text) { status.textContent = text; }
 
@@ -24,8 +26,23 @@
     revealed = null;
   }
 
-  function select(i) {
+  function mark(i, on) {
+    if (on) { marked.add(i); } else { marked.delete(i); }
+    tiles[i].classList.toggle("marked", on);
+    tiles[i].setAttribute("aria-selected", on ? "true" : "false");
+    const count = document.getElementById("marked-count");
+    if (count) { count.textContent = marked.size > 1 ? marked.size + " marked" : ""; }
+  }
+
+  function unmarkAll() { Array.from(marked).forEach(function (i) { mark(i, false); }); }
+
+  // mode: undefined/false moves (clearing the marks), true extends the marks to i, "keep" leaves them
+  function select(i, mode) {
     if (i < 0 || i >= tiles.length) { return; }
+    if (mode === true) {
+      if (selected >= 0) { mark(selected, true); }
+      mark(i, true);
+    } else if (mode !== "keep") { unmarkAll(); }
     if (selected >= 0 && selected !== i) { tiles[selected].classList.remove("selected"); }
     if (revealed && revealed.tile !== tiles[i]) { reblur(); }
     if (selected !== i) { document.getElementById("history").hidden = true; }
@@ -64,8 +81,18 @@
     if (tile) { tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised"; }
   }
 
+  async function categoriseMarked(value) {
+    const ids = Array.from(marked).sort(function (a, b) { return a - b; }).map(function (i) { return Number(tiles[i].dataset.id); });
+    const res = await post("/api/categorise", { file_ids: ids, value: value });
+    if (!res.ok) { say("categorisation refused (" + res.status + ")"); return; }
+    const result = await res.json();
+    result.results.forEach(function (r) { show(r.file_id, r.category); });
+    say(result.files + " marked pictures: " + result.changed + " changed");
+  }
+
   async function categorise(value, wholeGroup) {
     if (selected < 0 || !canReview) { return; }
+    if (!wholeGroup && marked.size > 1) { return categoriseMarked(value); }
     const tile = tiles[selected];
     if (wholeGroup && !tile.dataset.group) { say("this picture is in no near-duplicate group"); return; }
     const body = { value: value, scope: wholeGroup ? "group" : "file" };
@@ -104,14 +131,26 @@
 
   document.querySelectorAll(".legend kbd[data-value]").forEach(function (k) { keys[k.textContent] = k.dataset.value; });
   grid.querySelectorAll(".tile").forEach(function (tile, i) {
-    tile.addEventListener("click", function () { select(i); });
+    tile.addEventListener("click", function (ev) {
+      if (ev.ctrlKey || ev.metaKey) {
+        if (!marked.size && selected >= 0 && selected !== i) { mark(selected, true); }
+        mark(i, !marked.has(i));
+        select(i, "keep");
+        return;
+      }
+      select(i);
+    });
     tile.addEventListener("dblclick", function () { select(i); toggleReveal(); });
   });
   document.addEventListener("keydown", function (ev) {
     if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) { return; }
+    const selectAll = function () { tiles.forEach(function (_t, i) { mark(i, true); }); say(tiles.length + " pictures marked"); };
+    if ((ev.ctrlKey || ev.metaKey) && (ev.key === "a" || ev.key === "A")) { selectAll(); ev.preventDefault(); return; }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
-    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { select(Math.min(selected + 1, tiles.length - 1)); ev.preventDefault(); }
-    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0)); ev.preventDefault(); }
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { select(Math.min(selected + 1, tiles.length - 1), ev.shiftKey); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { select(Math.max(selected - 1, 0), ev.shiftKey); ev.preventDefault(); }
+    else if (ev.key === "Escape") { unmarkAll(); say("marks cleared"); ev.preventDefault(); }
+    else if (ev.key === "a" && !Object.prototype.hasOwnProperty.call(keys, "a")) { selectAll(); ev.preventDefault(); }
     else if (ev.key === " ") { toggleReveal(); ev.preventDefault(); }
     else if (ev.key === "Enter" && selected >= 0) { reblur(); window.location = "/files/" + tiles[selected].dataset.id; ev.preventDefault(); }
     else if (ev.key === "PageDown" && document.getElementById("next")) { reblur(); window.location = document.getElementById("next").href; ev.preventDefault(); }
