@@ -680,3 +680,107 @@ def test_a_selection_is_categorised_with_one_request(client: TestClient, review_
     h = {"X-CSRF-Token": csrf_of(client)}
     assert client.post("/api/categorise", json={"file_ids": chosen, "value": 0}, headers=h).status_code == 403
     assert store.audit_verify() == []
+
+
+# -- per-user viewing settings, passwords, disabled accounts --------------------------------------
+
+
+def test_viewing_settings_change_the_thumbnails_and_are_audited(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    row = max((r for r in picture_ids(store) if r["has_thumbnail"]),
+              key=lambda r: _sharpness(_grey_levels(store.thumbnail(r["sha256"]) or b"").mean(axis=2)))
+    stored = store.thumbnail(row["sha256"])
+    assert stored is not None and _grey_levels(stored).std(axis=2).max() > 0  # a picture with colour
+    assert login(client, "rita") == 303
+    url = f"/media/{row['file_id']}/thumb"
+    default = client.get(url).content
+    csrf = csrf_of(client)
+    assert client.get("/settings").status_code == 200
+    before = len(store.audit_entries())
+    for bad in ({"blur_radius": "0", "greyscale": "yes"}, {"blur_radius": "13"}, {"blur_radius": "x"},
+                {"blur_radius": "4", "greyscale": "maybe"}):
+        assert client.post("/settings", data={**bad, "csrf": csrf}).status_code in (400, 422), bad
+    assert client.post("/settings", data={"blur_radius": "4"}).status_code == 403  # no CSRF
+    assert len(store.audit_entries()) == before and client.get(url).content == default
+    assert client.post("/settings", data={"blur_radius": "4", "csrf": csrf}).status_code == 200  # colour: unchecked
+    entry = store.audit_entries()[-1]
+    assert entry["action"] == "user.settings_changed" and entry["actor"] == "rita"
+    assert entry["details"]["previous"] == {"blur_radius": 12, "greyscale": True}
+    assert entry["details"]["settings"] == {"blur_radius": 4, "greyscale": False}
+    light = client.get(url)
+    with Image.open(io.BytesIO(light.content)) as shown:
+        assert shown.mode == "RGB"
+    rgb = _grey_levels(light.content)
+    assert rgb.std(axis=2).max() > 0  # colour kept
+    assert _sharpness(rgb.mean(axis=2)) > _sharpness(_grey_levels(default)[..., 0])  # less blurred
+    assert _sharpness(rgb.mean(axis=2)) < _sharpness(_grey_levels(stored).mean(axis=2))  # but still blurred
+    assert client.post("/settings", data={"blur_radius": "16", "greyscale": "yes", "csrf": csrf}).status_code == 200
+    strong = client.get(url).content
+    with Image.open(io.BytesIO(strong)) as shown:
+        assert shown.mode == "L"
+    assert _sharpness(_grey_levels(strong)[..., 0]) < _sharpness(_grey_levels(default)[..., 0])
+    client.cookies.clear()
+    assert login(client, "ivan") == 303  # another user keeps the defaults
+    assert client.get(url).content == default
+    client.cookies.clear()
+    assert login(client, "rita") == 303  # stored: a new session has them
+    assert client.get(url).content == strong
+    assert store.audit_verify() == []
+
+
+def test_an_admin_disables_a_user_and_their_sessions_end(review_case: ReviewCase) -> None:
+    store = review_case.store
+    app = create_app(review_case.state)
+    with TestClient(app, follow_redirects=False) as rita, TestClient(app, follow_redirects=False) as ada:
+        assert login(rita, "rita") == 303 and rita.get("/grid").status_code == 200
+        assert login(ada, "ada") == 303
+        csrf = csrf_of(ada)
+        rita_csrf = csrf_of(rita)
+        assert rita.post("/admin/users/ivan/disabled", data={"disabled": "yes", "csrf": rita_csrf}).status_code == 403
+        assert ada.post("/admin/users/rita/disabled", data={"disabled": "yes"}).status_code == 403  # no CSRF
+        assert ada.post("/admin/users/ada/disabled", data={"disabled": "yes", "csrf": csrf}).status_code == 400
+        assert ada.post("/admin/users/nobody/disabled", data={"disabled": "yes", "csrf": csrf}).status_code == 400
+        assert rita.get("/grid").status_code == 200
+        r = ada.post("/admin/users/rita/disabled", data={"disabled": "yes", "csrf": csrf})
+        assert r.status_code == 200 and "rita disabled" in r.text
+        assert rita.get("/grid").status_code == 303  # the session ended
+        rita.cookies.clear()
+        assert login(rita, "rita") == 401  # and no new one
+        entry = [e for e in store.audit_entries() if e["action"] == "user.disabled"]
+        assert len(entry) == 1 and entry[0]["actor"] == "ada" and entry[0]["details"]["name"] == "rita"
+        assert ada.post("/admin/users/rita/disabled", data={"disabled": "no", "csrf": csrf}).status_code == 200
+        assert store.audit_entries()[-1]["action"] == "user.enabled"
+        rita.cookies.clear()
+        assert login(rita, "rita") == 303
+    assert store.audit_verify() == []
+
+
+def test_passwords_are_changed_by_an_admin_or_by_their_owner(review_case: ReviewCase) -> None:
+    store = review_case.store
+    app = create_app(review_case.state)
+    new = "another benign password"
+    with TestClient(app, follow_redirects=False) as ivan, TestClient(app, follow_redirects=False) as ada:
+        assert login(ivan, "ivan") == 303 and login(ada, "ada") == 303
+        ivan_csrf, csrf = csrf_of(ivan), csrf_of(ada)
+        assert ivan.post("/admin/users/rita/password", data={"password": new, "csrf": ivan_csrf}).status_code == 403
+        assert ada.post("/admin/users/rita/password", data={"password": "short", "csrf": csrf}).status_code == 400
+        r = ada.post("/admin/users/ivan/password", data={"password": new, "csrf": csrf})
+        assert r.status_code == 200 and "Password of ivan changed" in r.text
+        assert ivan.get("/grid").status_code == 303  # the reset ended ivan's session
+        last = store.audit_entries()[-1]
+        assert last["action"] == "user.password_changed" and last["actor"] == "ada"
+        assert last["details"] == {"user_id": last["details"]["user_id"], "name": "ivan", "own": False}
+        ivan.cookies.clear()
+        assert login(ivan, "ivan") == 401
+        ivan.cookies.clear()
+        assert login(ivan, "ivan", new) == 303
+        ivan_csrf = csrf_of(ivan)
+        wrong = ivan.post("/settings/password", data={"old": "not my pass!", "password": PASSWORD, "csrf": ivan_csrf})
+        assert wrong.status_code == 400
+        assert ivan.post("/settings/password", data={"old": new, "password": PASSWORD}).status_code == 403
+        ok = ivan.post("/settings/password", data={"old": new, "password": PASSWORD, "csrf": ivan_csrf})
+        assert ok.status_code == 200 and ivan.get("/grid").status_code == 200
+        assert store.audit_entries()[-1]["details"]["own"] is True
+    joined = "".join(e["details_json"] for e in store.audit_entries())
+    assert new not in joined and PASSWORD not in joined
+    assert store.audit_verify() == []

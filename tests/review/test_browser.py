@@ -264,6 +264,25 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert "a red bicycle on a beach" in page.inner_text(".record .prompt")
     page.screenshot(path=str(shots / "detail-ai.png"), full_page=True)
 
+    # the user's own settings: a lighter blur in colour, applied by the server to the grid's thumbnails
+    page.click("a[href='/settings']")
+    page.select_option("select[name=blur_radius]", "4")
+    page.uncheck("input[name=greyscale]")
+    page.click("#view-settings button[type=submit]")
+    page.wait_for_selector(".message:has-text('Settings saved')")
+    saved = store.audit_entries()[-1]
+    assert saved["action"] == "user.settings_changed" and saved["details"]["settings"] == {
+        "blur_radius": 4, "greyscale": False}
+    with Image.open(io.BytesIO(context.request.get(server + thumb).body())) as im:
+        assert im.mode == "RGB"
+    page.screenshot(path=str(shots / "settings.png"), full_page=True)
+    page.select_option("select[name=blur_radius]", "12")
+    page.check("input[name=greyscale]")
+    page.click("#view-settings button[type=submit]")
+    page.wait_for_selector(".message:has-text('Settings saved')")
+    with Image.open(io.BytesIO(context.request.get(server + thumb).body())) as im:
+        assert im.mode == "L"
+
     # log out: the media URL is refused afterwards
     page.click("#logout")
     page.wait_for_url(server + "/login")
@@ -288,6 +307,9 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     page.wait_for_selector("form[action='/admin/users']")
     assert "rita" in page.inner_text("table") and "reviewer" in page.inner_text("table")
     page.screenshot(path=str(shots / "users.png"), full_page=True)
+    page.click("tr[data-name='ivan'] button:has-text('Disable')")
+    page.wait_for_selector("tr[data-name='ivan'] td.state:has-text('disabled')")
+    assert [e["action"] for e in store.audit_entries()][-1] == "user.disabled"
     context.close()
 
     assert store.audit_verify() == []

@@ -77,3 +77,36 @@ def test_users_belong_to_one_case(tmp_path: Path, db_url: str | None) -> None:
         add_user(b, "ana", "reviewer", PASSWORD, "examiner")  # the same name in another case is another user
         found = authenticate(b, "ana", PASSWORD)
         assert found is not None and found.role == "reviewer"
+
+
+def test_settings_passwords_and_disabling(store: CaseStore) -> None:
+    from cairn.store.users import set_disabled, set_password, set_settings
+
+    add_user(store, "ana", "reviewer", PASSWORD, "examiner")
+    ana = authenticate(store, "ana", PASSWORD)
+    assert ana is not None and (ana.blur_radius, ana.greyscale) == (12, True)
+    for radius in (0, 1, 13, 100):
+        with pytest.raises(UserRefused):
+            set_settings(store, ana, radius, True)
+    before = len(store.audit_entries())
+    assert set_settings(store, ana, 12, True) == ana and len(store.audit_entries()) == before  # unchanged: no entry
+    changed = set_settings(store, ana, 8, False)
+    assert (changed.blur_radius, changed.greyscale) == (8, False) and get_user(store, ana.id) == changed
+    assert store.audit_entries()[-1]["action"] == "user.settings_changed"
+    with pytest.raises(UserRefused):
+        set_password(store, "ana", "a new benign password", "ana", old_password="wrong one!")
+    with pytest.raises(UserRefused):
+        set_password(store, "ana", "short", "examiner")
+    assert authenticate(store, "ana", PASSWORD) is not None
+    set_password(store, "ana", "a new benign password", "examiner")
+    assert authenticate(store, "ana", PASSWORD) is None and authenticate(store, "ana", "a new benign password")
+    with pytest.raises(UserRefused):
+        set_disabled(store, "ana", True, "ana")
+    set_disabled(store, "ana", True, "examiner")
+    assert authenticate(store, "ana", "a new benign password") is None
+    assert [u["disabled"] for u in list_users(store)] == [True]
+    set_disabled(store, "ana", False, "examiner")
+    assert authenticate(store, "ana", "a new benign password") is not None
+    acts = [e["action"] for e in store.audit_entries()]
+    assert acts[-3:] == ["user.password_changed", "user.disabled", "user.enabled"]
+    assert store.audit_verify() == []

@@ -335,18 +335,108 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         return render("users.html", status, session=session, users=_users.list_users(store), roles=_users.ROLES,
                       message=message)
 
+    def admin_page(session: Session, message: str | None, status: int = 200) -> HTMLResponse:
+        return render("users.html", status, session=session, users=_users.list_users(store), roles=_users.ROLES,
+                      message=message)
+
+    def admin_session(request: Request, csrf: str) -> Session:
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        if session.user.role != "admin":
+            raise HTTPException(403, "only an admin manages users")
+        return session
+
+    @app.post("/admin/users/{name}/disabled", response_class=HTMLResponse)
+    def users_disable(
+        request: Request,
+        name: Annotated[str, PathParam(max_length=64)],
+        disabled: Annotated[str, Form(pattern="^(yes|no)$")],
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        """Disable (``disabled=yes``) or enable an account; a disabled user's sessions end at once."""
+        session = admin_session(request, csrf)
+        try:
+            user_id = _users.set_disabled(store, name, disabled == "yes", session.user.name)
+        except _users.UserRefused as exc:
+            return admin_page(session, str(exc), 400)
+        if disabled == "yes":
+            state.sessions.end_user(user_id)
+        return admin_page(session, f"{name} {'disabled' if disabled == 'yes' else 'enabled'}.")
+
+    @app.post("/admin/users/{name}/password", response_class=HTMLResponse)
+    def users_password(
+        request: Request,
+        name: Annotated[str, PathParam(max_length=64)],
+        password: Annotated[str, Form(max_length=2048)],
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        """An admin sets another user's password; that user's sessions end."""
+        session = admin_session(request, csrf)
+        try:
+            _users.set_password(store, name, password, session.user.name)
+        except _users.UserRefused as exc:
+            return admin_page(session, str(exc), 400)
+        target = next((u for u in _users.list_users(store) if u["name"] == name), None)
+        if target is not None and target["id"] != session.user.id:
+            state.sessions.end_user(int(target["id"]))
+        return admin_page(session, f"Password of {name} changed.")
+
+    # -- one's own settings ------------------------------------------------------------------------
+
+    def settings_page(session: Session, message: str | None = None, status: int = 200) -> HTMLResponse:
+        return render("settings.html", status, session=session, levels=_users.BLUR_LEVELS, message=message)
+
+    @app.get("/settings", response_class=HTMLResponse)
+    def settings(request: Request) -> Response:
+        return settings_page(page_session(request))
+
+    @app.post("/settings", response_class=HTMLResponse)
+    def settings_save(
+        request: Request,
+        blur_radius: Annotated[int, Form(ge=0, le=64)],
+        greyscale: Annotated[str, Form(pattern="^(yes|no)$")] = "no",
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        """Store the user's blur radius and colour choice (audited ``user.settings_changed``)."""
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        try:
+            updated = _users.set_settings(store, session.user, blur_radius, greyscale == "yes")
+        except _users.UserRefused as exc:
+            return settings_page(session, str(exc), 400)
+        state.sessions.update_user(updated)
+        return settings_page(session, "Settings saved.")
+
+    @app.post("/settings/password", response_class=HTMLResponse)
+    def settings_password(
+        request: Request,
+        old: Annotated[str, Form(max_length=2048)],
+        password: Annotated[str, Form(max_length=2048)],
+        csrf: Annotated[str, Form(max_length=256)] = "",
+    ) -> Response:
+        """A user changes their own password, giving the current one."""
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        try:
+            _users.set_password(store, session.user.name, password, session.user.name, old_password=old)
+        except _users.UserRefused as exc:
+            return settings_page(session, str(exc), 400)
+        return settings_page(session, "Password changed.")
+
     # -- media and API ---------------------------------------------------------------------------
 
     @app.get("/media/{file_id}/thumb")
     def thumb(request: Request, file_id: FileId) -> Response:
-        api_session(request)
+        session = api_session(request)
         try:
             found = _review.file_in_case(store, file_id)
         except _review.FileNotInCase as exc:
             raise HTTPException(404, "no such file in this case") from exc
         sha = found["sha256"]
         try:
-            blurred = None if sha is None else state.blur.get(str(sha), lambda: store.thumbnail(str(sha)))
+            blurred = None if sha is None else state.blur.get(
+                str(sha), lambda: store.thumbnail(str(sha)), session.user.blur_radius, session.user.greyscale
+            )
         except ThumbnailUnreadable as exc:
             raise HTTPException(422, str(exc)) from exc
         if blurred is None:

@@ -90,6 +90,21 @@ class Sessions:
         with self._lock:
             return self._live.pop(_digest(token), None)
 
+    def end_user(self, user_id: int) -> int:
+        """End every session of the user ``user_id`` (disabled, or their password changed); return how many."""
+        with self._lock:
+            dead = [k for k, s in self._live.items() if s.user.id == user_id]
+            for key in dead:
+                del self._live[key]
+        return len(dead)
+
+    def update_user(self, user: User) -> None:
+        """Give every live session of ``user.id`` this ``user`` (its new settings)."""
+        with self._lock:
+            for session in self._live.values():
+                if session.user.id == user.id:
+                    session.user = user
+
     def _drop_expired(self, now: float) -> None:
         dead = [k for k, s in self._live.items() if now - s.last_seen > self.idle or now - s.created > self.lifetime]
         for key in dead:

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -316,6 +318,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(Text)
+    blur_radius: Mapped[int] = mapped_column(Integer, server_default="12")
+    greyscale: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class FileCategory(Base):
