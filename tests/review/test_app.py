@@ -784,3 +784,63 @@ def test_passwords_are_changed_by_an_admin_or_by_their_owner(review_case: Review
     joined = "".join(e["details_json"] for e in store.audit_entries())
     assert new not in joined and PASSWORD not in joined
     assert store.audit_verify() == []
+
+
+# -- more filters: AI tool, model, path prefix, errors --------------------------------------------
+
+
+def _refs(record: dict[str, Any]) -> set[str]:
+    """The names and hashes of the models a generation record names, lowercased."""
+    out: set[str] = set()
+    for m in [record.get("model"), *(record.get("loras") or []), *(record.get("other_models") or [])]:
+        if isinstance(m, dict):
+            out |= {str(m[k]).lower() for k in ("name", "hash") if m.get(k)}
+    return out
+
+
+def _paths(store: CaseStore, **filters: Any) -> set[str]:
+    rows, after = review_mod.grid_page(store, review_mod.GridFilters(**filters), None, 500, "vic-us")
+    assert after is None
+    return {r["path"] for r in rows}
+
+
+def test_tool_model_path_and_error_filters(client: TestClient, review_case: ReviewCase) -> None:
+    store = review_case.store
+    rows = {r["path"]: r for r in store.iter_file_rows(with_provenance=True) if r["width"] is not None}
+    records = {p: r["provenance"]["generation_records"] for p, r in rows.items()}
+    tools = {g.get("tool") for gs in records.values() for g in gs} - {None}
+    assert "A1111" in tools and len(tools) >= 2
+    for tool in tools:
+        expected = {p for p, gs in records.items() if any(g.get("tool") == tool for g in gs)}
+        assert _paths(store, tool=tool) == expected and expected, tool
+    assert _paths(store, tool="a1111") == _paths(store, tool="A1111")  # a tool's case does not matter
+    assert _paths(store, tool="A111") == set()  # but the whole of it does
+    lora = next(m for gs in records.values() for g in gs for m in g.get("loras") or [] if m.get("hash"))
+    for needle in (lora["name"], lora["name"].upper(), lora["hash"]):
+        expected = {p for p, gs in records.items() if any(needle.lower() in _refs(g) for g in gs)}
+        assert _paths(store, model=needle) == expected and expected, needle
+    assert _paths(store, model=lora["name"][:-1]) == set()  # a whole name or hash, not a part of one
+    first = sorted(rows)[0]
+    folder = first.rsplit("/", 1)[0] + "/"
+    assert _paths(store, path=folder) == {p for p in rows if p.startswith(folder)}
+    assert _paths(store, path="%") == set() and _paths(store, path="_") == set()  # wildcards are literal
+    assert _paths(store, path=folder.upper()) == set() or folder.upper() == folder  # a prefix is exact
+    failed = {p for p, r in rows.items() if r["error"]}
+    assert _paths(store, errors="yes") | _paths(store, errors="no") == set(rows)
+    assert failed <= _paths(store, errors="yes")
+    assert not _paths(store, errors="yes") & _paths(store, errors="no")
+    for bad in ({"errors": "maybe"}, {"tool": "x" * 300}, {"path": "a\x00b"}, {"path": "x" * 2000}):
+        with pytest.raises(review_mod.ReviewInputError):
+            review_mod.grid_page(store, review_mod.GridFilters(**bad), None, 10, "vic-us")
+    assert login(client, "rita") == 303
+    for query, status in (("errors=maybe", 400), ("path=%00", 400), ("tool=' OR 1=1 --", 200),
+                          ("model=%25", 200), ("path=%25", 200)):
+        r = client.get("/grid?" + query)
+        assert r.status_code == status, query
+        if status == 200:
+            assert 'class="tile"' not in r.text, query
+    page = client.get("/grid", params={"tool": "A1111", "path": folder})
+    assert page.status_code == 200
+    expected = _paths(store, tool="A1111", path=folder)
+    assert page.text.count('class="tile"') == len(expected)
+    assert store.audit_verify() == []

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 
 MATCH_FILTERS = ("known", "unknown", "ignorable")
 AI_FILTERS = ("generated", "none")
+ERROR_FILTERS = ("yes", "no")
 MAX_PAGE = 500
 MAX_TEXT = 256
+MAX_PATH_PREFIX = 1024
 
 #: A grid position: the last row's (evidence id, path), as :meth:`CaseStore.iter_file_rows` orders files.
 Cursor = tuple[int, str]
@@ -61,13 +63,20 @@ class FileNotInCase(LookupError):
 
 @dataclass(frozen=True)
 class GridFilters:
-    """The grid's filters; None means any. ``category`` is a value of the scheme, or ``"none"``."""
+    """The grid's filters; None means any. ``category`` is a value of the scheme, or ``"none"``. ``tool``: a
+    generation record's tool (whole, case-insensitive, e.g. ``A1111``); ``model``: a model, LoRA or embedding a
+    record names, by whole name or hash (case-insensitive); ``path``: an exact prefix of the logical path;
+    ``errors``: ``yes``/``no`` (a file error code or error rows)."""
 
     match: str | None = None
     ai: str | None = None
     type: str | None = None
     category: str | None = None
     group: int | None = None
+    tool: str | None = None
+    model: str | None = None
+    path: str | None = None
+    errors: str | None = None
 
     def checked(self) -> GridFilters:
         """Self, or ``ReviewInputError`` naming the first filter with a value it does not know."""
@@ -75,10 +84,18 @@ class GridFilters:
             raise ReviewInputError(f"match filter must be one of {', '.join(MATCH_FILTERS)}")
         if self.ai is not None and self.ai not in AI_FILTERS:
             raise ReviewInputError(f"ai filter must be one of {', '.join(AI_FILTERS)}")
-        for name in ("type", "category"):
+        if self.errors is not None and self.errors not in ERROR_FILTERS:
+            raise ReviewInputError(f"errors filter must be one of {', '.join(ERROR_FILTERS)}")
+        for name in ("type", "category", "tool", "model"):
             value = getattr(self, name)
             if value is not None and len(value) > MAX_TEXT:
                 raise ReviewInputError(f"{name} filter longer than {MAX_TEXT} characters")
+        if self.path is not None and len(self.path) > MAX_PATH_PREFIX:
+            raise ReviewInputError(f"path filter longer than {MAX_PATH_PREFIX} characters")
+        for name in ("type", "category", "tool", "model", "path"):
+            value = getattr(self, name)
+            if value is not None and any(ord(c) < 32 and c != "\t" for c in value):
+                raise ReviewInputError(f"{name} filter holds a control character")
         if self.group is not None and not 0 <= self.group <= 2**31:
             raise ReviewInputError("group filter out of range")
         return self
@@ -190,6 +207,26 @@ def _conditions(
         out.append(record.exists() if filters.ai == "generated" else ~record.exists())
     if filters.type is not None:
         out.append(files.c.type_label == filters.type)
+    if filters.tool is not None or filters.model is not None:
+        record = select(findings.c.id).where(findings.c.file_id == files.c.id, findings.c.kind == "generation_record")
+        text = func.lower(findings.c.data_json)  # LIKE is case-blind on SQLite: lowered on both backends alike
+        if filters.tool is not None:  # records are canonical JSON (sorted keys, no spaces): "tool":"<value>"
+            needle = '"tool":' + json.dumps(filters.tool.lower(), ensure_ascii=False)
+            record = record.where(or_(text.contains(needle + ",", autoescape=True),
+                                      text.contains(needle + "}", autoescape=True)))
+        if filters.model is not None:
+            named = json.dumps(filters.model.lower(), ensure_ascii=False)
+            record = record.where(or_(*(text.contains(f'"{key}":{named}', autoescape=True)
+                                        for key in ("name", "hash"))))
+        out.append(record.exists())
+    if filters.path is not None:
+        # LIKE narrows (case-blind on SQLite); the substring comparison makes the prefix exact on both backends
+        out.append(and_(files.c.path.startswith(filters.path, autoescape=True),
+                        func.substr(files.c.path, 1, len(filters.path)) == filters.path))
+    if filters.errors is not None:
+        failed = or_(files.c.error_code.is_not(None),
+                     select(file_errors.c.file_id).where(file_errors.c.file_id == files.c.id).exists())
+        out.append(failed if filters.errors == "yes" else ~failed)
     if filters.category is not None:
         if filters.category == "none":
             out.append(or_(cat_value.is_(None), cat_scheme != scheme))
