@@ -844,3 +844,43 @@ def test_tool_model_path_and_error_filters(client: TestClient, review_case: Revi
     expected = _paths(store, tool="A1111", path=folder)
     assert page.text.count('class="tile"') == len(expected)
     assert store.audit_verify() == []
+
+
+# -- the case page's Report button -----------------------------------------------------------------
+
+
+def test_the_report_button_writes_into_reports_and_downloads(client: TestClient, review_case: ReviewCase) -> None:
+    import hashlib
+
+    store = review_case.store
+    assert login(client, "rita") == 303
+    csrf = csrf_of(client)
+    assert 'action="/case/report"' not in client.get("/case").text  # a reviewer has no button
+    assert client.post("/case/report", data={"csrf": csrf}).status_code == 403
+    client.cookies.clear()
+    assert login(client, "ivan") == 303
+    csrf = csrf_of(client)
+    assert 'action="/case/report"' in client.get("/case").text
+    assert client.post("/case/report").status_code == 403  # no CSRF
+    assert client.post("/case/report", data={"csrf": "wrong"}).status_code == 403
+    assert "report.generated" not in actions(store)
+    r = client.post("/case/report", data={"csrf": csrf})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-disposition"].startswith("attachment;")
+    sha = hashlib.sha256(r.content).hexdigest()
+    assert r.headers["x-report-sha256"] == sha and b"<svg" in r.content
+    written = list((review_case.case_dir / "reports").glob("report-*.html"))
+    assert len(written) == 1 and written[0].read_bytes() == r.content
+    entry = store.audit_entries()[-1]
+    assert entry["action"] == "report.generated" and entry["actor"] == "ivan"
+    assert entry["details"]["html"]["sha256"] == sha
+    again = client.get(f"/reports/{sha}.html")
+    assert again.status_code == 200 and again.content == r.content
+    assert client.get(f"/reports/{'0' * 64}.html").status_code == 404
+    assert client.get(f"/reports/{sha.upper()}.html").status_code == 422
+    assert client.get("/reports/..%2Fcase.db.html").status_code in (404, 422)
+    written[0].write_bytes(r.content + b"changed")
+    assert client.get(f"/reports/{sha}.html").status_code == 404  # only the bytes the audit log names
+    client.cookies.clear()
+    assert client.get(f"/reports/{sha}.html").status_code == 303  # session required
+    assert store.audit_verify() == []

@@ -7,6 +7,7 @@ kept under ``tmp/test-artifacts/review/`` (or ``$CAIRN_TEST_ARTIFACTS/review/``)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import socket
@@ -310,6 +311,14 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     page.click("tr[data-name='ivan'] button:has-text('Disable')")
     page.wait_for_selector("tr[data-name='ivan'] td.state:has-text('disabled')")
     assert [e["action"] for e in store.audit_entries()][-1] == "user.disabled"
+    page.click("a[href='/case']")
+    with page.expect_download() as made:
+        page.click("#report button[type=submit]")
+    report = Path(made.value.path()).read_bytes()
+    generated = store.audit_entries()[-1]
+    assert generated["action"] == "report.generated" and generated["actor"] == "ada"
+    assert generated["details"]["html"]["sha256"] == hashlib.sha256(report).hexdigest() and b"<svg" in report
+    assert Path(generated["details"]["html"]["path"]).parent == (review_case.case_dir / "reports").resolve()
     context.close()
 
     assert store.audit_verify() == []

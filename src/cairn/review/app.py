@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,8 @@ from cairn.store import review as _review
 from cairn.store import users as _users
 from cairn.store.case_store import CaseStore
 
+#: Roles that may make the triage report from the app (the case page's Report button).
+REPORTING_ROLES = frozenset({"admin", "investigator"})
 SESSION_COOKIE = "cairn_session"
 LOGIN_COOKIE = "cairn_login"
 PAGE_SIZE = 60
@@ -311,7 +314,55 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         recent = _review.recent_audit(store, 30)
         return render(
             "case.html", session=session, exposure=_review.exposure(store), counts=store.counts(), recent=recent,
+            can_report=session.user.role in REPORTING_ROLES,
         )
+
+    def reports_folder() -> Path:
+        """The case folder's ``reports/``; never a folder inside an evidence root (409)."""
+        folder = Path(store.case_dir) / "reports"
+        for ev in store.evidence_list():
+            root = Path(str(ev["root"]))
+            if root.is_dir() and folder.resolve().is_relative_to(root.resolve()):
+                raise HTTPException(409, "the case folder's reports/ lies inside the evidence: no report written")
+        return folder
+
+    def report_download(data: bytes, sha: str) -> Response:
+        return Response(data, media_type="text/html; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="cairn-report-{sha[:16]}.html"',
+        })
+
+    @app.post("/case/report")
+    def make_report(request: Request, csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
+        """Write the triage report into the case folder's ``reports/`` (audited ``report.generated`` by
+        :func:`cairn.report.build.write_report`) and return it as a download."""
+        from cairn.report.build import write_report
+
+        session = api_session(request)
+        check_csrf(request, session, csrf)
+        if session.user.role not in REPORTING_ROLES:
+            raise HTTPException(403, f"role {session.user.role} does not make reports")
+        folder = reports_folder()
+        stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        result = write_report(store, folder / f"report-{stamp}.html", actor=session.user.name)
+        data = result.html.read_bytes()
+        response = report_download(data, result.html_sha256)
+        response.headers["X-Report-SHA256"] = result.html_sha256
+        return response
+
+    @app.get("/reports/{sha256}.html")
+    def get_report(request: Request, sha256: Annotated[str, PathParam(pattern="^[0-9a-f]{64}$")]) -> Response:
+        """An already-made report of this case, by its SHA-256: the file its audit entry names, when it still holds
+        exactly those bytes (session required)."""
+        page_session(request)
+        folder = reports_folder().resolve()
+        for recorded in _review.report_paths(store, sha256):
+            path = Path(recorded)
+            if not path.resolve().is_relative_to(folder) or not path.is_file():
+                continue  # only reports the app wrote into reports/ are served
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == sha256:
+                return report_download(data, sha256)
+        raise HTTPException(404, "no report with this SHA-256 in the case's reports/")
 
     @app.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request) -> Response:

@@ -765,3 +765,27 @@ def images_naming(store: CaseStore, file_id: int, limit: int = MAX_NAMING_IMAGES
                                          "name": ref.get("name"), "hash_kind": ref.get("hash_kind"),
                                          "hash": ref.get("hash"), "link": link})
     return sorted(out.values(), key=lambda r: (r["path"], r["file_id"], str(r["role"])))[:limit]
+
+
+def report_paths(store: CaseStore, sha256: str, action: str = "report.generated") -> list[str]:
+    """The HTML paths that the case's ``report.generated`` audit entries record with SHA-256 ``sha256`` (64 lowercase
+    hex digits, else ``ReviewInputError``), newest first."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ReviewInputError("a report is named by its SHA-256 (64 lowercase hex digits)")
+    with read_connection(store._engine) as conn:
+        rows = conn.execute(
+            select(audit_log.c.details_json)
+            .where(audit_log.c.case_id == store.case_id, audit_log.c.action == action,
+                   audit_log.c.details_json.contains(f'"sha256":"{sha256}"', autoescape=True))
+            .order_by(audit_log.c.seq.desc())
+            .limit(50)
+        ).scalars()
+        out = []
+        for text in rows:
+            try:
+                html = json.loads(text).get("html") or {}
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(html, dict) and html.get("sha256") == sha256 and isinstance(html.get("path"), str):
+                out.append(html["path"])
+    return out
