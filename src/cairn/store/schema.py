@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0008). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0010). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -265,6 +265,7 @@ class FileMatch(Base):
     names the dihedral transform (``rot90``...) when a ``--dihedral`` run matched a rotated/mirrored copy."""
 
     __tablename__ = "file_matches"
+    __table_args__ = (Index(None, "file_id", "match_run_id"),)  # the grid's match filter, per file (0010)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     match_run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id", ondelete="CASCADE"), index=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
@@ -295,6 +296,7 @@ class FileGroup(Base):
     representative (0 for an exact duplicate, NULL when either has no usable PDQ)."""
 
     __tablename__ = "file_groups"
+    __table_args__ = (Index(None, "group_run_id", "group_no"),)  # a group's members and size (0010)
     group_run_id: Mapped[int] = mapped_column(
         ForeignKey("group_runs.id", ondelete="CASCADE"), primary_key=True
     )
