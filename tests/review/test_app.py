@@ -884,3 +884,54 @@ def test_the_report_button_writes_into_reports_and_downloads(client: TestClient,
     client.cookies.clear()
     assert client.get(f"/reports/{sha}.html").status_code == 303  # session required
     assert store.audit_verify() == []
+
+
+# -- hash-set pre-categorisations and conflicts ----------------------------------------------------
+
+
+def test_hash_set_categories_are_shown_and_conflicts_flagged(
+    client: TestClient, review_case: ReviewCase, tmp_path: Path
+) -> None:
+    store = review_case.store
+    everything = picture_ids(store)
+    counts: dict[str, int] = {}
+    for r in everything:
+        counts[r["sha256"]] = counts.get(r["sha256"], 0) + 1
+    x, y, z = [r for r in everything if r["sha256"] and counts[r["sha256"]] == 1][:3]
+    first = tmp_path / "beach-reference.csv"
+    first.write_text(f"sha256,category\n{x['sha256']},4\n{y['sha256']},3\n{z['sha256']},2\n")
+    second = tmp_path / "second-opinion.csv"
+    second.write_text(f"sha256,category\n{x['sha256']},0\n{y['sha256']},3\n")
+    for listed in (first, second):
+        store.import_hash_set(listed, actor="lead", format_name="csv", options=ReadOptions(scheme="vic-us"))
+    assert _ids(store, conflict="yes") == set()  # no match run yet: nothing to compare
+    store.run_match(actor="lead")
+    assert login(client, "rita") == 303
+    h = {"X-CSRF-Token": csrf_of(client)}
+    assert client.post(f"/api/files/{y['file_id']}/category", json={"value": 3}, headers=h).status_code == 200
+    assert client.post(f"/api/files/{z['file_id']}/category", json={"value": 1}, headers=h).status_code == 200
+    rows = {r["file_id"]: r for r in picture_ids(store)}
+    assert [(c["set"], c["scheme"], c["value"], c["label"]) for c in rows[x["file_id"]]["precategories"]] == [
+        ("beach-reference", "vic-us", 4, "Comparison images"), ("second-opinion", "vic-us", 0, "Non-Pertinent")]
+    assert rows[x["file_id"]]["conflict"]  # two sets disagree
+    assert not rows[y["file_id"]]["conflict"] and len(rows[y["file_id"]]["precategories"]) == 2  # all agree
+    assert rows[z["file_id"]]["conflict"]  # the reviewer's 1 against the set's 2
+    assert _ids(store, conflict="yes") == {x["file_id"], z["file_id"]} == {i for i, r in rows.items() if r["conflict"]}
+    assert _ids(store, conflict="no") == set(rows) - {x["file_id"], z["file_id"]}
+    assert client.post(f"/api/files/{z['file_id']}/category", json={"value": 2}, headers=h).status_code == 200
+    assert _ids(store, conflict="yes") == {x["file_id"]}  # the reviewer now agrees with the set
+    page = client.get("/grid?conflict=yes")
+    assert page.status_code == 200 and page.text.count('class="tile"') == 1
+    assert '<span class="conflict warn">conflict</span>' in page.text
+    assert "second-opinion: vic-us 0 Non-Pertinent" in page.text
+    assert client.get("/grid?conflict=maybe").status_code == 400
+    detail = client.get(f"/files/{x['file_id']}").text
+    assert 'id="conflict"' in detail and "hash set beach-reference: vic-us 4 Comparison images" in detail
+    assert 'id="conflict"' not in client.get(f"/files/{y['file_id']}").text
+    assert store.audit_verify() == []
+
+
+def _ids(store: CaseStore, **filters: Any) -> set[int]:
+    rows, after = review_mod.grid_page(store, review_mod.GridFilters(**filters), None, 500, "vic-us")
+    assert after is None
+    return {r["file_id"] for r in rows}

@@ -271,18 +271,19 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         model: str | None = None,
         path: str | None = None,
         errors: str | None = None,
+        conflict: str | None = None,
         after: str | None = None,
     ) -> Response:
         session = page_session(request)
         filters = _review.GridFilters(match or None, ai or None, type or None, category or None, group,
-                                      tool or None, model or None, path or None, errors or None)
+                                      tool or None, model or None, path or None, errors or None, conflict or None)
         try:
             rows, cursor = _review.grid_page(store, filters, decode_cursor(after), PAGE_SIZE, state.scheme)
         except _review.ReviewInputError as exc:
             return render("error.html", 400, session=session, message=str(exc))
         chosen: dict[str, Any] = {
             k: v for k, v in (("match", match), ("ai", ai), ("type", type), ("category", category), ("tool", tool),
-                              ("model", model), ("path", path), ("errors", errors)) if v
+                              ("model", model), ("path", path), ("errors", errors), ("conflict", conflict)) if v
         }
         if group is not None:
             chosen["group"] = group

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 MATCH_FILTERS = ("known", "unknown", "ignorable")
 AI_FILTERS = ("generated", "none")
 ERROR_FILTERS = ("yes", "no")
+CONFLICT_FILTERS = ("yes", "no")
 MAX_PAGE = 500
 MAX_TEXT = 256
 MAX_PATH_PREFIX = 1024
@@ -66,7 +67,8 @@ class GridFilters:
     """The grid's filters; None means any. ``category`` is a value of the scheme, or ``"none"``. ``tool``: a
     generation record's tool (whole, case-insensitive, e.g. ``A1111``); ``model``: a model, LoRA or embedding a
     record names, by whole name or hash (case-insensitive); ``path``: an exact prefix of the logical path;
-    ``errors``: ``yes``/``no`` (a file error code or error rows)."""
+    ``errors``: ``yes``/``no`` (a file error code or error rows); ``conflict``: ``yes``/``no`` (see
+    :func:`precategories`)."""
 
     match: str | None = None
     ai: str | None = None
@@ -77,6 +79,7 @@ class GridFilters:
     model: str | None = None
     path: str | None = None
     errors: str | None = None
+    conflict: str | None = None
 
     def checked(self) -> GridFilters:
         """Self, or ``ReviewInputError`` naming the first filter with a value it does not know."""
@@ -84,6 +87,8 @@ class GridFilters:
             raise ReviewInputError(f"match filter must be one of {', '.join(MATCH_FILTERS)}")
         if self.ai is not None and self.ai not in AI_FILTERS:
             raise ReviewInputError(f"ai filter must be one of {', '.join(AI_FILTERS)}")
+        if self.conflict is not None and self.conflict not in CONFLICT_FILTERS:
+            raise ReviewInputError(f"conflict filter must be one of {', '.join(CONFLICT_FILTERS)}")
         if self.errors is not None and self.errors not in ERROR_FILTERS:
             raise ReviewInputError(f"errors filter must be one of {', '.join(ERROR_FILTERS)}")
         for name in ("type", "category", "tool", "model"):
@@ -120,7 +125,8 @@ def grid_page(
 
     Rows: file_id, path, type, width, height, sha256, has_thumbnail, category (``{scheme, value, label}`` or
     None), group and group_size (the file's near-duplicate group in the latest ``cairn groups`` run; None and 0
-    when it is in none). ``category`` filters on the latest categorisation in ``scheme``.
+    when it is in none), precategories and conflict (:func:`precategories`, from the latest match run's hits).
+    ``category`` filters on the latest categorisation in ``scheme``.
     """
     filters.checked()
     if not 1 <= limit <= MAX_PAGE:
@@ -167,27 +173,87 @@ def grid_page(
             rows.extend(dict(r) for r in conn.execute(page.limit(limit + 1 - len(rows))).mappings())
             if len(rows) > limit:
                 break
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        hits = {} if run_id is None else _matches.matches_for_files(conn, run_id, [int(r["id"]) for r in rows])
     out = []
     for r in rows:
+        reviewer_category = _category_dict(r["category_scheme"], r["category_value"])
+        pre, conflict = precategories(hits.get(int(r["id"]), []), reviewer_category)
         out.append(
             {
                 "file_id": int(r["id"]), "path": r["path"], "type": r["type_label"], "width": r["width"],
                 "height": r["height"], "sha256": r["sha256"], "has_thumbnail": bool(r["has_thumbnail"]),
-                "category": _category_dict(r["category_scheme"], r["category_value"]),
+                "category": reviewer_category,
                 "group": None if r["group_no"] is None else int(r["group_no"]),
                 "group_size": 0 if r["group_no"] is None else int(r["group_size"]),
+                "precategories": pre, "conflict": conflict,
             }
         )
     cursor = (int(rows[-1]["evidence_id"]), str(rows[-1]["path"])) if more and rows else None
     return out, cursor
 
 
+def precategories(
+    hits: list[dict[str, Any]], reviewer: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], bool]:
+    """The categories a file got from hash-set hits (``{set, scheme, value, label}``, one per set and category, in
+    the hits' order) and whether they conflict: two different categories of one scheme from the hits, or a
+    reviewer category (``reviewer``) of the same scheme as a hit's that differs from it. Categories of different
+    schemes are not compared."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for hit in hits:
+        cat = hit.get("category")
+        if cat:
+            key = (str(hit["set"]), str(cat["scheme"]), str(cat["value"]))
+            seen.setdefault(key, {"set": hit["set"], "scheme": cat["scheme"], "value": cat["value"],
+                                  "label": cat.get("label")})
+    pairs = {(k[1], k[2]) for k in seen}
+    conflict = len(pairs) != len({s for s, _ in pairs})  # one scheme, two values
+    if reviewer is not None:
+        conflict = conflict or any(
+            s == reviewer["scheme"] and v != str(reviewer["value"]) for s, v in pairs
+        )
+    return list(seen.values()), conflict
+
+
+def _conflict_condition(run_id: int | None) -> ColumnElement[bool]:
+    """The SQL form of :func:`precategories`'s conflict, for the file (``files``) of the outer query."""
+    if run_id is None:
+        return false()
+
+    def latest(column: Any) -> Any:  # correlated to the outer files row explicitly, even inside EXISTS
+        return (
+            select(column).where(file_categories.c.file_id == files.c.id).order_by(file_categories.c.id.desc())
+            .limit(1).correlate(files).scalar_subquery()
+        )
+
+    cat_scheme, cat_value = latest(file_categories.c.scheme), latest(file_categories.c.value)
+    one, other = file_matches.alias("c_one"), file_matches.alias("c_other")
+    between_sets = (
+        select(one.c.id)
+        .join(other, and_(other.c.match_run_id == one.c.match_run_id, other.c.file_id == one.c.file_id))
+        .where(one.c.match_run_id == run_id, one.c.file_id == files.c.id, one.c.category_value.is_not(None),
+               other.c.category_value.is_not(None), other.c.category_scheme == one.c.category_scheme,
+               other.c.category_value != one.c.category_value)
+        .exists()
+    )
+    with_reviewer = (
+        select(one.c.id)
+        .where(one.c.match_run_id == run_id, one.c.file_id == files.c.id, one.c.category_value.is_not(None),
+               one.c.category_scheme == cat_scheme, one.c.category_value != cat_value)
+        .exists()
+    )
+    return or_(between_sets, and_(cat_value.is_not(None), with_reviewer))
+
+
 def _conditions(
     filters: GridFilters, run_id: int | None, scheme: str, cat_scheme: Any, cat_value: Any
 ) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
+    if filters.conflict is not None:
+        conflicted = _conflict_condition(run_id)
+        out.append(conflicted if filters.conflict == "yes" else ~conflicted)
     if filters.match is not None:
         if run_id is None:
             out.append(true() if filters.match == "unknown" else false())
@@ -590,6 +656,9 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
         "matches": hits, "match_run": run_id, "group": group, "named_by": named_by,
         "category": None if current is None else _category_dict(current[0], current[1]),
         "history": category_history(store, file_id), "audit": file_audit(store, file_id),
+        **dict(zip(("precategories", "conflict"),
+                   precategories(hits, None if current is None else _category_dict(current[0], current[1])),
+                   strict=True)),
     }
 
 
