@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from cairn.matching.formats.base import ReadOptions
 from cairn.review.app import create_app
 
 from .conftest import PASSWORD, ReviewCase
@@ -319,6 +320,23 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert generated["action"] == "report.generated" and generated["actor"] == "ada"
     assert generated["details"]["html"]["sha256"] == hashlib.sha256(report).hexdigest() and b"<svg" in report
     assert Path(generated["details"]["html"]["path"]).parent == (review_case.case_dir / "reports").resolve()
+
+    # hash sets that disagree about a picture: both categories on its tile, flagged, found by the conflict filter
+    disputed = next(r for r in store.iter_file_rows() if r["width"] is not None and r["sha256"])
+    for name, value in (("beach-reference", 4), ("second-opinion", 0)):
+        listed = review_case.case_dir.parent / f"{name}.csv"
+        listed.write_text(f"sha256,category\n{disputed['sha256']},{value}\n")
+        store.import_hash_set(listed, actor="lead", format_name="csv", options=ReadOptions(scheme="vic-us"))
+    store.run_match(actor="lead")
+    page.goto(server + "/grid")
+    page.select_option("select[name=conflict]", "yes")
+    page.fill("input[name=path]", disputed["path"].rsplit("/", 1)[0] + "/")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector(".tile .conflict")
+    assert all(t == "conflict" for t in page.locator(".tile .conflict").all_inner_texts())
+    assert "second-opinion: vic-us 0 Non-Pertinent" in page.inner_text(f".tile:has(a[title='{disputed['path']}'])")
+    assert "conflict=yes" in page.url
+    page.screenshot(path=str(shots / "grid-conflicts.png"))
     context.close()
 
     assert store.audit_verify() == []
