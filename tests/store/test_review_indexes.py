@@ -1,5 +1,6 @@
-"""Migration 0010's indexes (the review grid at a million files): present after open, used by SQLite for the
-match filter and the group size, and the review store's answers are the same with and without them."""
+"""Migrations 0010 and 0011's indexes (the review grid at a million files): present after open, used by SQLite
+for the match filter, the group size and the picture types, and the review store's answers are the same with and
+without them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import ScannedDemo
 INDEXES = {
     "ix_file_matches_file_id_match_run_id": "file_matches",
     "ix_file_groups_group_run_id_group_no": "file_groups",
+    "ix_files_case_id_type_label": "files",
 }
 FILTERS = [
     review_mod.GridFilters(),
@@ -39,6 +41,7 @@ def answers(store: CaseStore) -> dict[str, Any]:
                 break
         out[repr(filters)] = pages
     out["groups"] = store.groups()
+    out["types"] = review_mod.type_labels(store)
     return out
 
 
@@ -75,6 +78,15 @@ def test_review_indexes_change_no_answer_and_are_used(scanned_demo: ScannedDemo,
     assert "ix_file_matches_file_id_match_run_id" in match_plan, match_plan
     group_plan = plan(db, "SELECT count(*) FROM file_groups WHERE group_run_id = ? AND group_no = ?", (1, 1))
     assert "ix_file_groups_group_run_id_group_no" in group_plan, group_plan
+    types_plan = plan(db, "SELECT min(type_label) FROM files WHERE case_id = ? AND type_label > ?", (1, "a"))
+    assert "ix_files_case_id_type_label" in types_plan, types_plan
+    assert with_indexes["types"] and "png" in with_indexes["types"]
+    with sqlite3.connect(db) as con:  # the types as the plain join gives them; the case also has other types
+        joined = sorted(t for (t,) in con.execute(
+            "SELECT DISTINCT f.type_label FROM files f JOIN images i ON i.file_id = f.id "
+            "WHERE f.case_id = ? AND f.type_label IS NOT NULL", (store.case_id,)))
+        every = {t for (t,) in con.execute("SELECT DISTINCT type_label FROM files WHERE type_label IS NOT NULL")}
+    assert with_indexes["types"] == joined and every - set(joined)
     with sqlite3.connect(db) as con:
         for name in INDEXES:
             con.execute(f"DROP INDEX {name}")

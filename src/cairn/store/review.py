@@ -312,15 +312,27 @@ def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | No
 
 
 def type_labels(store: CaseStore) -> list[str]:
-    """The file types of the case's pictures, sorted (the grid's type filter)."""
+    """The file types of the case's pictures, sorted (the grid's type filter).
+
+    Walks the case's distinct types on the ``(case_id, type_label)`` index (one seek each) and keeps those with a
+    picture among their files, rather than joining every file of the case with ``images``."""
+    found: list[str] = []
+    last: str | None = None
     with read_connection(store._engine) as conn:
-        found = conn.execute(
-            select(files.c.type_label)
-            .join(images, images.c.file_id == files.c.id)
-            .where(files.c.case_id == store.case_id, files.c.type_label.is_not(None))
-            .distinct()
-        ).scalars()
-        return sorted(str(t) for t in found)
+        while True:
+            after = files.c.type_label.is_not(None) if last is None else files.c.type_label > last
+            label = conn.execute(
+                select(func.min(files.c.type_label)).where(files.c.case_id == store.case_id, after)
+            ).scalar()
+            if label is None:
+                break
+            picture = exists().where(
+                images.c.file_id == files.c.id, files.c.case_id == store.case_id, files.c.type_label == label
+            )
+            if conn.execute(select(picture)).scalar():
+                found.append(str(label))
+            last = str(label)
+    return sorted(found)
 
 
 def file_in_case(store: CaseStore, file_id: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0010). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0011). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -96,6 +96,7 @@ class File(Base):
     __table_args__ = (
         UniqueConstraint("evidence_id", "path"),  # also the paging index
         Index(None, "case_id", "evidence_id"),
+        Index(None, "case_id", "type_label"),  # the review grid's picture types (0011)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
