@@ -338,7 +338,16 @@ def reviewer(base: str, name: str, built: Built, until: float, think: float, see
     """One reviewer's closed loop until ``until``: a weighted mix of the grid, filters, media and categorisation."""
     rng = random.Random(seed)
     with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as client:
-        csrf = login(client, name)
+        t0 = time.perf_counter()
+        try:
+            csrf = login(client, name)
+        except (RuntimeError, httpx.HTTPError) as exc:  # a reviewer who cannot log in counts as an error, not a crash
+            with tally.lock:
+                tally.errors["login"] += 1
+                tally.error_samples.append(f"login of {name}: {exc}")
+            return
+        with tally.lock:
+            tally.latencies["login (form, POST, grid)"].append(time.perf_counter() - t0)
         page_ids: list[int] = []
         next_url: str | None = None
 
@@ -509,13 +518,40 @@ def table(tally: Tally, elapsed: float) -> tuple[list[str], float]:
     every: list[float] = []
     for route in sorted(tally.latencies):
         got = tally.latencies[route]
-        every.extend(got)
+        if not route.startswith("login"):  # once per reviewer, before the load: not in the overall figures
+            every.extend(got)
         lines.append(f"| {route} | {len(got)} | {tally.errors[route]} | {pct(got, 50):.0f} | {pct(got, 95):.0f} | "
                      f"{pct(got, 99):.0f} | {max(got) * 1000:.0f} |")
     p99 = pct(every, 99)
     lines.append(f"| **all** | {len(every)} ({len(every) / elapsed:.1f}/s) | {sum(tally.errors.values())} | "
                  f"{pct(every, 50):.0f} | {pct(every, 95):.0f} | **{p99:.0f}** | {max(every) * 1000:.0f} |")
     return lines, p99
+
+
+def summary(tally: Tally, elapsed: float) -> dict[str, dict[str, float]]:
+    """Requests, errors, p50/p99 (ms) per route and overall ("all"; logins left out), with requests/s."""
+    out: dict[str, dict[str, float]] = {}
+    every: list[float] = []
+    for route, got in tally.latencies.items():
+        if not route.startswith("login"):
+            every.extend(got)
+        out[route] = {"requests": len(got), "errors": tally.errors[route], "p50": pct(got, 50), "p99": pct(got, 99)}
+    out["all"] = {"requests": len(every), "errors": sum(tally.errors.values()), "p50": pct(every, 50),
+                  "p99": pct(every, 99), "per_second": len(every) / elapsed}
+    return out
+
+
+def compare(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], label: str) -> list[str]:
+    """A table of p50/p99 per route, ``label`` run against this one."""
+    lines = [f"Against the {label} run (same case, same mix):", "",
+             f"| route | p50 ms {label} | p50 ms now | p99 ms {label} | p99 ms now | errors {label} | errors now |",
+             "|---|---|---|---|---|---|---|"]
+    for route in sorted(set(before) | set(after), key=lambda r: (r == "all", r)):
+        b, a = before.get(route, {}), after.get(route, {})
+        lines.append(f"| {route} | {b.get('p50', float('nan')):.0f} | {a.get('p50', float('nan')):.0f} | "
+                     f"{b.get('p99', float('nan')):.0f} | {a.get('p99', float('nan')):.0f} | "
+                     f"{int(b.get('errors', 0))} | {int(a.get('errors', 0))} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -529,6 +565,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", type=Path, help="reuse (or build once into) this case folder")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true", help="print the section only")
+    parser.add_argument("--json", type=Path, help="also write the figures per route as JSON here")
+    parser.add_argument("--baseline", type=Path, help="a --json of an earlier run: add a before/after table")
+    parser.add_argument("--baseline-label", default="before", help="what the baseline run was")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -605,6 +644,11 @@ def run(case_dir: Path, n_files: int, reviewers: int, duration: float, think: fl
            "file's history chains, `audit_verify()` clean." if not problems else
            "**problems**: " + "; ".join(problems)),
     ]
+    figures = summary(tally, elapsed)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=1))
+    if args.baseline is not None:
+        lines += ["", *compare(json.loads(args.baseline.read_text()), figures, args.baseline_label)]
     if tally.error_samples:
         lines += ["", "Error samples: " + "; ".join(f"`{e}`" for e in tally.error_samples)]
     lines.append("")
