@@ -764,6 +764,7 @@ def test_passwords_are_changed_by_an_admin_or_by_their_owner(review_case: Review
         ivan_csrf, csrf = csrf_of(ivan), csrf_of(ada)
         assert ivan.post("/admin/users/rita/password", data={"password": new, "csrf": ivan_csrf}).status_code == 403
         assert ada.post("/admin/users/rita/password", data={"password": "short", "csrf": csrf}).status_code == 400
+        assert ada.post("/admin/users/ada/password", data={"password": new, "csrf": csrf}).status_code == 400
         r = ada.post("/admin/users/ivan/password", data={"password": new, "csrf": csrf})
         assert r.status_code == 200 and "Password of ivan changed" in r.text
         assert ivan.get("/grid").status_code == 303  # the reset ended ivan's session
@@ -924,6 +925,8 @@ def test_hash_set_categories_are_shown_and_conflicts_flagged(
     assert page.status_code == 200 and page.text.count('class="tile"') == 1
     assert '<span class="conflict warn">conflict</span>' in page.text
     assert "second-opinion: vic-us 0 Non-Pertinent" in page.text
+    calm = client.get("/grid?conflict=no").text
+    assert calm.count('<span class="conflict warn" hidden>') == calm.count('class="tile"') == min(len(rows) - 1, 60)
     assert client.get("/grid?conflict=maybe").status_code == 400
     detail = client.get(f"/files/{x['file_id']}").text
     assert 'id="conflict"' in detail and "hash set beach-reference: vic-us 4 Comparison images" in detail

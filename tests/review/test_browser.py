@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from PIL import Image
@@ -322,21 +323,39 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     assert Path(generated["details"]["html"]["path"]).parent == (review_case.case_dir / "reports").resolve()
 
     # hash sets that disagree about a picture: both categories on its tile, flagged, found by the conflict filter
-    disputed = next(r for r in store.iter_file_rows() if r["width"] is not None and r["sha256"])
+    pictures = [r for r in store.iter_file_rows() if r["width"] is not None and r["sha256"]]
+    disputed = pictures[0]
+    single = next(r for r in pictures if r["sha256"] != disputed["sha256"])
     for name, value in (("beach-reference", 4), ("second-opinion", 0)):
         listed = review_case.case_dir.parent / f"{name}.csv"
-        listed.write_text(f"sha256,category\n{disputed['sha256']},{value}\n")
+        extra = f"{single['sha256']},4\n" if value == 4 else ""
+        listed.write_text(f"sha256,category\n{disputed['sha256']},{value}\n{extra}")
         store.import_hash_set(listed, actor="lead", format_name="csv", options=ReadOptions(scheme="vic-us"))
     store.run_match(actor="lead")
     page.goto(server + "/grid")
     page.select_option("select[name=conflict]", "yes")
     page.fill("input[name=path]", disputed["path"].rsplit("/", 1)[0] + "/")
     page.click("form.filters button[type=submit]")
-    page.wait_for_selector(".tile .conflict")
-    assert all(t == "conflict" for t in page.locator(".tile .conflict").all_inner_texts())
+    page.wait_for_selector(".tile .conflict:not([hidden])")
+    assert len(page.query_selector_all(".tile .conflict[hidden]")) == 0
     assert "second-opinion: vic-us 0 Non-Pertinent" in page.inner_text(f".tile:has(a[title='{disputed['path']}'])")
     assert "conflict=yes" in page.url
     page.screenshot(path=str(shots / "grid-conflicts.png"))
+
+    # a reviewer's key that disagrees with the one set listing a picture flags it at once; agreeing clears it
+    page.click("#logout")
+    page.fill("input[name=name]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server + "/grid")
+    page.goto(server + "/grid?" + urlencode({"path": single["path"]}))
+    tile = f".tile:has(a[title='{single['path']}'])"
+    page.click(f"{tile} .meta")
+    page.keyboard.press("0")
+    page.wait_for_selector(f"{tile} .conflict:not([hidden])")
+    page.keyboard.press("4")
+    page.wait_for_selector(f"{tile} .conflict[hidden]", state="attached")
+    assert "4 Comparison images" in page.inner_text(f"{tile} .category")
     context.close()
 
     assert store.audit_verify() == []

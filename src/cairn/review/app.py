@@ -428,14 +428,17 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         password: Annotated[str, Form(max_length=2048)],
         csrf: Annotated[str, Form(max_length=256)] = "",
     ) -> Response:
-        """An admin sets another user's password; that user's sessions end."""
+        """An admin sets another user's password (their own only on the Settings page, with the old one); that
+        user's sessions end."""
         session = admin_session(request, csrf)
+        if name == session.user.name:
+            return admin_page(session, "Change your own password on the Settings page (it asks for the old one).", 400)
         try:
             _users.set_password(store, name, password, session.user.name)
         except _users.UserRefused as exc:
             return admin_page(session, str(exc), 400)
         target = next((u for u in _users.list_users(store) if u["name"] == name), None)
-        if target is not None and target["id"] != session.user.id:
+        if target is not None:
             state.sessions.end_user(int(target["id"]))
         return admin_page(session, f"Password of {name} changed.")
 

@@ -76,9 +76,20 @@
     say("revealed (recorded in the audit log)");
   }
 
+  // the server's rule (cairn.store.review.precategories): two hash-set categories of one scheme differ, or the
+  // reviewer's category differs from a set's of the same scheme
+  function conflicted(tile, cat) {
+    const pre = Array.from(tile.querySelectorAll(".precategory")).map(function (p) { return [p.dataset.scheme, p.dataset.value]; });
+    const between = pre.some(function (a) { return pre.some(function (b) { return a[0] === b[0] && a[1] !== b[1]; }); });
+    return between || (cat !== null && cat !== undefined &&
+      pre.some(function (a) { return a[0] === cat.scheme && a[1] !== String(cat.value); }));
+  }
+
   function show(fileId, cat) {
     const tile = grid.querySelector('.tile[data-id="' + fileId + '"]');
-    if (tile) { tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised"; }
+    if (!tile) { return; }
+    tile.querySelector(".category").textContent = cat ? cat.value + " " + cat.label : "uncategorised";
+    tile.querySelector(".conflict").hidden = !conflicted(tile, cat);
   }
 
   async function categoriseMarked(value) {
