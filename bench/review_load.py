@@ -491,6 +491,46 @@ def check_categorisations(case_dir: Path, built: Built, tally: Tally, audit_from
     return problems
 
 
+# -- the store's queries alone ----------------------------------------------------------------------------------------
+
+
+def query_times(case_dir: Path, cursor: tuple[int, str]) -> list[str]:
+    """A table of the review store's queries timed in this process (best of two; no HTTP, no other request):
+    what each route's database work costs on this case before any load."""
+    from cairn.store import review as review_mod
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times) * 1000
+
+    with CaseStore.open(case_dir, read_only=True) as store:
+        cases: list[tuple[str, Any]] = [
+            ("type_labels (every grid page)", lambda: review_mod.type_labels(store)),
+            ("counts (case page)", store.counts),
+            ("exposure (case page)", lambda: review_mod.exposure(store)),
+        ]
+        grid = review_mod.GridFilters
+        grids = [
+            ("no filter", grid()), ("match=known", grid(match="known")), ("match=unknown", grid(match="unknown")),
+            ("match=ignorable", grid(match="ignorable")), ("ai=generated", grid(ai="generated")),
+            ("type=gif", grid(type="gif")), ("category=3", grid(category="3")),
+            ("category=none", grid(category="none")),
+            ("match=known&type=gif", grid(match="known", type="gif")),
+            ("ai=generated&category=2", grid(ai="generated", category="2")),
+        ]
+        for label, filters in grids:
+            for where, at in (("first", None), ("deep", cursor)):
+                cases.append((f"grid_page {label}, {where}",
+                              lambda f=filters, a=at: review_mod.grid_page(store, f, a, 60, SCHEME)))
+        lines = ["| query (in process, no load) | ms |", "|---|---|"]
+        lines += [f"| {label} | {best(fn):.0f} |" for label, fn in cases]
+    return lines
+
+
 # -- report ------------------------------------------------------------------------------------------------------------
 
 
@@ -568,6 +608,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures per route as JSON here")
     parser.add_argument("--baseline", type=Path, help="a --json of an earlier run: add a before/after table")
     parser.add_argument("--baseline-label", default="before", help="what the baseline run was")
+    parser.add_argument("--no-queries", action="store_true", help="skip timing the store's queries in process")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -599,6 +640,7 @@ def run(case_dir: Path, n_files: int, reviewers: int, duration: float, think: fl
         audit_from = int(con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
         seed_max = int(con.execute("SELECT coalesce(max(id), 0) FROM file_categories").fetchone()[0])
     built.seed_category_max = seed_max  # a reused case keeps the categorisations of earlier runs
+    queries = [] if args.no_queries else query_times(case_dir, built.cursors[0])
     proc, base = start_server(case_dir)
     load_before = load_avg()
     try:
@@ -644,6 +686,9 @@ def run(case_dir: Path, n_files: int, reviewers: int, duration: float, think: fl
            "file's history chains, `audit_verify()` clean." if not problems else
            "**problems**: " + "; ".join(problems)),
     ]
+    if queries:
+        lines += ["", "The store's queries alone, in this process before the load (a deep page starts at a cursor "
+                  "picked at random in the case):", "", *queries]
     figures = summary(tally, elapsed)
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=1))
