@@ -929,8 +929,9 @@ def test_hash_set_categories_are_shown_and_conflicts_flagged(
     assert calm.count('<span class="conflict warn" hidden>') == calm.count('class="tile"') == min(len(rows) - 1, 60)
     assert client.get("/grid?conflict=maybe").status_code == 400
     detail = client.get(f"/files/{x['file_id']}").text
-    assert 'id="conflict"' in detail and "hash set beach-reference: vic-us 4 Comparison images" in detail
-    assert 'id="conflict"' not in client.get(f"/files/{y['file_id']}").text
+    assert '<span class="conflict warn" id="conflict">' in detail
+    assert "hash set beach-reference: vic-us 4 Comparison images" in detail
+    assert '<span class="conflict warn" id="conflict" hidden>' in client.get(f"/files/{y['file_id']}").text
     assert store.audit_verify() == []
 
 

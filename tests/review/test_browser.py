@@ -356,6 +356,13 @@ def test_review_in_a_real_browser(browser: Any, server: str, review_case: Review
     page.keyboard.press("4")
     page.wait_for_selector(f"{tile} .conflict[hidden]", state="attached")
     assert "4 Comparison images" in page.inner_text(f"{tile} .category")
+    page.keyboard.press("Enter")  # the detail page shows the set's category and follows a key there too
+    page.wait_for_selector("#precategories .precategory")
+    assert "hash set beach-reference: vic-us 4" in page.inner_text("#precategories")
+    assert page.get_attribute("#conflict", "hidden") is not None
+    page.keyboard.press("1")
+    page.wait_for_selector("#conflict:not([hidden])")
+    page.screenshot(path=str(shots / "detail-conflict.png"))
     context.close()
 
     assert store.audit_verify() == []

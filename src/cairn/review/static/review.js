@@ -230,6 +230,11 @@
     if (!result.changed) { status.textContent = "category unchanged"; return; }
     document.getElementById("current-category").textContent =
       result.category ? label(result.category) + " (" + result.category.scheme + ")" : "uncategorised";
+    const pre = Array.from(detail.querySelectorAll(".precategory")).map(function (p) { return [p.dataset.scheme, p.dataset.value]; });
+    const cat = result.category;
+    document.getElementById("conflict").hidden = !(
+      pre.some(function (a) { return pre.some(function (b) { return a[0] === b[0] && a[1] !== b[1]; }); }) ||
+      (cat && pre.some(function (a) { return a[0] === cat.scheme && a[1] !== String(cat.value); })));
     const list = document.getElementById("category-history");
     const never = list.querySelector("li.never");
     if (never) { never.remove(); }
