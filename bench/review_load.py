@@ -334,7 +334,14 @@ _IDS = re.compile(r'<figure class="tile"[^>]* data-id="(\d+)"')
 _NEXT = re.compile(r'<a id="next" href="([^"]+)"')
 
 
-def reviewer(base: str, name: str, built: Built, until: float, think: float, seed: int, tally: Tally) -> None:
+#: The actions a reviewer picks from, with their weights (``--weight ACTION=W`` changes one).
+MIX = {"grid first": 12, "grid deep": 12, "grid next": 8, "grid filter": 18, "thumb": 30, "reveal": 4,
+       "categorise": 10, "history": 3, "case": 3}
+
+
+def reviewer(
+    base: str, name: str, built: Built, until: float, think: float, seed: int, tally: Tally, mix: dict[str, int]
+) -> None:
     """One reviewer's closed loop until ``until``: a weighted mix of the grid, filters, media and categorisation."""
     rng = random.Random(seed)
     with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as client:
@@ -379,9 +386,7 @@ def reviewer(base: str, name: str, built: Built, until: float, think: float, see
                 m = _NEXT.search(r.text)
                 next_url = None if m is None else m.group(1).replace("&amp;", "&")
 
-        actions = [("grid first", 12), ("grid deep", 12), ("grid next", 8), ("grid filter", 18), ("thumb", 30),
-                   ("reveal", 4), ("categorise", 10), ("history", 3), ("case", 3)]
-        names, weights = [a for a, _ in actions], [w for _, w in actions]
+        names, weights = list(mix), list(mix.values())
         while time.monotonic() < until:
             action = rng.choices(names, weights)[0]
             if action == "grid first":
@@ -425,11 +430,13 @@ def reviewer(base: str, name: str, built: Built, until: float, think: float, see
                 time.sleep(rng.uniform(0, 2 * think))
 
 
-def run_load(base: str, built: Built, reviewers: int, duration: float, think: float) -> tuple[Tally, float]:
+def run_load(
+    base: str, built: Built, reviewers: int, duration: float, think: float, mix: dict[str, int]
+) -> tuple[Tally, float]:
     tally = Tally()
     until = time.monotonic() + duration
     threads = [
-        threading.Thread(target=reviewer, args=(base, f"reviewer{i:02d}", built, until, think, 1000 + i, tally))
+        threading.Thread(target=reviewer, args=(base, f"reviewer{i:02d}", built, until, think, 1000 + i, tally, mix))
         for i in range(reviewers)
     ]
     t0 = time.monotonic()
@@ -608,6 +615,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the figures per route as JSON here")
     parser.add_argument("--baseline", type=Path, help="a --json of an earlier run: add a before/after table")
     parser.add_argument("--baseline-label", default="before", help="what the baseline run was")
+    parser.add_argument("--weight", action="append", default=[], metavar="ACTION=N",
+                        help=f"change one action's weight in the mix ({', '.join(MIX)})")
     parser.add_argument("--no-queries", action="store_true", help="skip timing the store's queries in process")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -641,11 +650,17 @@ def run(case_dir: Path, n_files: int, reviewers: int, duration: float, think: fl
         seed_max = int(con.execute("SELECT coalesce(max(id), 0) FROM file_categories").fetchone()[0])
     built.seed_category_max = seed_max  # a reused case keeps the categorisations of earlier runs
     queries = [] if args.no_queries else query_times(case_dir, built.cursors[0])
+    mix = dict(MIX)
+    for given in args.weight:
+        action, _, weight = given.partition("=")
+        if action not in mix or not weight.isdigit():
+            raise SystemExit(f"--weight wants ACTION=N with ACTION one of {', '.join(mix)}")
+        mix[action] = int(weight)
     proc, base = start_server(case_dir)
     load_before = load_avg()
     try:
         yield f"server up at {base}; {reviewers} reviewers for {duration:.0f} s (think {think} s) ..."
-        tally, elapsed = run_load(base, built, reviewers, duration, think)
+        tally, elapsed = run_load(base, built, reviewers, duration, think, mix)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -671,10 +686,12 @@ def run(case_dir: Path, n_files: int, reviewers: int, duration: float, think: fl
         f"{built.counts['seed_categorised']:,} seed categorisations; built in {built.seconds:.0f} s.",
         f"Load: {reviewers} reviewers logged in through the login form, each its own session and thread, for "
         f"{elapsed:.0f} s against one uvicorn process (as `cairn serve`) on loopback; a pause of uniform "
-        f"0..{2 * think:g} s between a reviewer's requests (mean {think:g} s). Mix (weights): grid first page 12, deep "
-        "page from a random cursor 12, next page 8, filtered grid 18 (match known/unknown/ignorable, AI record "
-        "generated/none, picture type, category value or none; a fifth of them two filters at once), thumbnail of "
-        "the current page 30, reveal 4, categorise 10 (a tenth clear the category), history 3, case page 3. "
+        f"0..{2 * think:g} s between a reviewer's requests (mean {think:g} s). Mix (weights): grid first page "
+        f"{mix['grid first']}, deep page from a random cursor {mix['grid deep']}, next page {mix['grid next']}, "
+        f"filtered grid {mix['grid filter']} (match known/unknown/ignorable, AI record generated/none, picture "
+        "type, category value or none; a fifth of them two filters at once), thumbnail of the current page "
+        f"{mix['thumb']}, reveal {mix['reveal']}, categorise {mix['categorise']} (a tenth clear the category), "
+        f"history {mix['history']}, case page {mix['case']}. "
         "Latencies measured by the clients (request to full body).",
         "",
         *rows,
