@@ -939,3 +939,25 @@ def _ids(store: CaseStore, **filters: Any) -> set[int]:
     rows, after = review_mod.grid_page(store, review_mod.GridFilters(**filters), None, 500, "vic-us")
     assert after is None
     return {r["file_id"] for r in rows}
+
+
+def test_case_totals_and_type_list_are_kept_until_a_scan_changes_the_files(
+    review_case: ReviewCase, tmp_path: Path
+) -> None:
+    from cairn.pipeline.scan import scan
+    from cairn.settings import ScanSettings
+
+    state = review_case.state
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return review_case.store.counts()["files"]
+
+    first = state.per_files_version("test", compute)
+    assert state.per_files_version("test", compute) == first and len(calls) == 1  # read once, then kept
+    evidence = tmp_path / "more"
+    evidence.mkdir()
+    (evidence / "note.txt").write_text("a red bicycle on a beach\n", encoding="utf-8")
+    scan(evidence, review_case.store, ScanSettings(workers=1), actor="lead", show_progress=False)
+    assert state.per_files_version("test", compute) == first + 1 and len(calls) == 2  # a scan: read again

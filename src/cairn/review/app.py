@@ -74,6 +74,18 @@ class ReviewState:
     sessions: Sessions = field(default_factory=Sessions)
     throttle: Throttle = field(default_factory=Throttle)
     blur: BlurCache = field(default_factory=BlurCache)
+    memo: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (files version, value)
+
+    def per_files_version(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept until the case's files change (a scan): the case totals and the type list read
+        every file or walk an index, and every grid page and case page wants them."""
+        version = _review.files_version(self.store)
+        held = self.memo.get(name)
+        if held is not None and held[0] == version:
+            return held[1]
+        value = compute()
+        self.memo[name] = (version, value)
+        return value
 
 
 def category_keys(scheme: str) -> list[dict[str, str]]:
@@ -290,7 +302,8 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         next_url = None if cursor is None else "/grid?" + urlencode({**chosen, "after": encode_cursor(cursor)})
         return render(
             "grid.html", session=session, rows=rows, next_url=next_url, filters=chosen,
-            types=_review.type_labels(store), keys=category_keys(state.scheme), scheme=state.scheme,
+            types=state.per_files_version("types", lambda: _review.type_labels(store)),
+            keys=category_keys(state.scheme), scheme=state.scheme,
             can_review=session.user.role in _users.CATEGORISING_ROLES,
         )
 
@@ -314,7 +327,8 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         session = page_session(request)
         recent = _review.recent_audit(store, 30)
         return render(
-            "case.html", session=session, exposure=_review.exposure(store), counts=store.counts(), recent=recent,
+            "case.html", session=session, exposure=_review.exposure(store),
+            counts=state.per_files_version("counts", store.counts), recent=recent,
             can_report=session.user.role in REPORTING_ROLES,
         )
 

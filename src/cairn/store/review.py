@@ -34,6 +34,7 @@ from cairn.store.schema import (
     hash_sets,
     images,
     media_views,
+    scan_runs,
     thumbnails,
     users,
 )
@@ -309,6 +310,20 @@ def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | No
     except SchemeError:
         return {"scheme": scheme, "value": value, "label": None}
     return None if found is None else found.as_dict()
+
+
+def files_version(store: CaseStore) -> tuple[Any, ...]:
+    """A cheap key that changes whenever the case's files can have changed: the highest file id and the latest
+    scan run's id, status and end (only scans add or update files; one index seek each)."""
+    with read_connection(store._engine) as conn:
+        top = conn.execute(select(func.max(files.c.id)).where(files.c.case_id == store.case_id)).scalar()
+        run = conn.execute(
+            select(scan_runs.c.id, scan_runs.c.status, scan_runs.c.ended_at)
+            .where(scan_runs.c.case_id == store.case_id)
+            .order_by(scan_runs.c.id.desc())
+            .limit(1)
+        ).first()
+    return (top, None if run is None else tuple(run))
 
 
 def type_labels(store: CaseStore) -> list[str]:
