@@ -9,6 +9,8 @@ whole and is not checked here.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from cairn.store.audit import ANCHOR_FILE
@@ -36,19 +38,49 @@ def check_case_database(case_dir: Path, db_url: str | None) -> None:
         check_sqlite_file(path, (case_dir / ANCHOR_FILE).exists())
 
 
+#: A size that disagrees with the header is measured again this many times, this far apart, before the file is
+#: called damaged: another process (``cairn serve`` beside a CLI command) may be checkpointing its write-ahead
+#: log into the file, writing the header's new page count a moment before the pages that extend the file.
+SIZE_RECHECKS = 10
+RECHECK_SECONDS = 0.1
+
+
 def check_sqlite_file(path: Path, anchored: bool) -> None:
     """Raise :class:`CaseDatabaseCorrupt` when the SQLite file ``path`` exists and is visibly damaged.
 
-    ``anchored``: the case folder holds an audit anchor, so an empty file cannot be a case being created.
+    ``anchored``: the case folder holds an audit anchor, so an empty file cannot be a case being created. A file
+    whose size disagrees with its header is measured again for about a second before it is called cut short
+    (see :data:`SIZE_RECHECKS`): a truncated copy stays short, a checkpoint in flight does not.
     """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            header = fh.read(100)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise _corrupt(path, f"it cannot be read ({exc.strerror or exc})") from exc
+    for attempt in range(SIZE_RECHECKS + 1):
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(100)
+                size = os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise _corrupt(path, f"it cannot be read ({exc.strerror or exc})") from exc
+        if attempt == SIZE_RECHECKS or not _size_disagrees(header, size):
+            break
+        time.sleep(RECHECK_SECONDS)
+    _check_header(path, header, size, anchored)
+
+
+def _size_disagrees(header: bytes, size: int) -> bool:
+    """Whether the size is not whole pages, or short of the page count a valid header declares."""
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        return False
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        return False
+    pages = int.from_bytes(header[28:32], "big")
+    return bool(size % page_size) or (header[24:28] == header[92:96] and pages > 0 and size < pages * page_size)
+
+
+def _check_header(path: Path, header: bytes, size: int, anchored: bool) -> None:
+    """Raise :class:`CaseDatabaseCorrupt` for what ``header`` and ``size`` (measured together) show."""
     if size == 0:
         if anchored:
             raise _corrupt(path, "the file is empty, yet the case folder's audit anchor says the case has entries")
