@@ -4,8 +4,6 @@ user's own labelled pictures (ROC AUC, accuracy/precision/recall/F1 at a thresho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cairn.cli.bars import counted
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from cairn.signals.detector.run import Detector
 
@@ -125,7 +124,7 @@ def _from_config(config: Path, labels: Path, rows: list[Any], progress: bool) ->
     from cairn.signals.detector.evaluate import score_files
 
     detector = checked_detector(config)
-    with _progress(progress, len(rows)) as tick:
+    with counted(progress, len(rows), "scoring pictures", err) as tick:
         scored = score_files(rows, labels.absolute().parent, detector, tick)
     c = detector.config
     source = {**c.identity(), "threshold": c.threshold, "runtime": detector.runtime, "source": f"config {c.path}"}
@@ -150,19 +149,6 @@ def _from_case(case: Path, db: str | None, rows: list[Any], name: str | None) ->
         )
     source = {**(identities[0] if identities else {"detector": name}), "source": f"case {case}"}
     return scored, source
-
-
-@contextmanager
-def _progress(show: bool, total: int) -> Iterator[Callable[[int], None] | None]:
-    if not show:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]scoring pictures"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("score", total=total)
-        yield lambda done: bar.update(task, completed=done)
 
 
 def _num(value: float | None, digits: int = 4) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cairn import __version__
+from cairn.cli.bars import counted
 from cairn.cli.detector import checked_detector, detector_app
 from cairn.cli.terms import terms_app
 from cairn.report.cli import report
@@ -253,10 +254,8 @@ def scan(
         except ResumeMismatch as exc:
             err.print(f"[red]Not resumed:[/] {exc}")
             raise typer.Exit(2) from exc
-        except DetectorConfigError as exc:  # the config or model changed after it was checked
-            err.print(f"[red]Not scanned:[/] {exc}")
-            raise typer.Exit(2) from exc
-        except ScanInProgress as exc:
+        # the detector changed after it was checked, or another scan of this evidence is running
+        except (DetectorConfigError, ScanInProgress) as exc:
             err.print(f"[red]Not scanned:[/] {exc}")
             raise typer.Exit(2) from exc
         except OutOfSpace as exc:
@@ -917,7 +916,7 @@ def hashset_match_file(
                 chunked(read_queries(queries, report), chunk), set_names=sets, pdq_threshold=pdq_threshold
             )
         try:
-            with _open_out(out) as fh, _lines_progress(progress, count_lines(queries)) as tick:
+            with _open_out(out) as fh, counted(progress, count_lines(queries), "matching lines", err) as tick:
                 written = _write_hits(hits, fh, tick)
         except WrongFormat as exc:
             err.print(f"[red]{queries} holds no hash column:[/] {exc}. Name a column pdq, md5, sha1 or sha256.")
@@ -959,21 +958,6 @@ def _write_hits(chunks: Iterator[list[dict[str, Any]]], fh: TextIO, tick: Callab
         if tick is not None and rows:
             tick(int(rows[-1]["key"]))
     return written
-
-
-@contextmanager
-def _lines_progress(show: bool, total: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar over the queries file's lines (nothing when ``show`` is False)."""
-    if not show:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]matching lines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("match-file", total=total)
-        yield lambda line: bar.update(task, completed=line)
-        bar.update(task, completed=total)
 
 
 def main() -> None:  # pragma: no cover - console entry point

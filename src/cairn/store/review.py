@@ -108,14 +108,27 @@ class GridFilters:
 
 
 def _latest(column: Any) -> Any:
-    """The file's latest categorisation's ``column`` (a correlated scalar subquery)."""
+    """The file's latest categorisation's ``column``: a scalar subquery correlated to the outer ``files`` row
+    explicitly (so it stays correlated inside EXISTS)."""
     return (
         select(column)
         .where(file_categories.c.file_id == files.c.id)
         .order_by(file_categories.c.id.desc())
         .limit(1)
+        .correlate(files)
         .scalar_subquery()
     )
+
+
+def _current(conn: Any, file_id: int) -> tuple[str | None, str | None]:
+    """(scheme, value) of the file's latest categorisation; (None, None) when it has none."""
+    row = conn.execute(
+        select(file_categories.c.scheme, file_categories.c.value)
+        .where(file_categories.c.file_id == file_id)
+        .order_by(file_categories.c.id.desc())
+        .limit(1)
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def grid_page(
@@ -222,14 +235,7 @@ def _conflict_condition(run_id: int | None) -> ColumnElement[bool]:
     """The SQL form of :func:`precategories`'s conflict, for the file (``files``) of the outer query."""
     if run_id is None:
         return false()
-
-    def latest(column: Any) -> Any:  # correlated to the outer files row explicitly, even inside EXISTS
-        return (
-            select(column).where(file_categories.c.file_id == files.c.id).order_by(file_categories.c.id.desc())
-            .limit(1).correlate(files).scalar_subquery()
-        )
-
-    cat_scheme, cat_value = latest(file_categories.c.scheme), latest(file_categories.c.value)
+    cat_scheme, cat_value = _latest(file_categories.c.scheme), _latest(file_categories.c.value)
     one, other = file_matches.alias("c_one"), file_matches.alias("c_other")
     between_sets = (
         select(one.c.id)
@@ -496,13 +502,7 @@ def _set_category(
     no change)."""
     file_id = int(found["file_id"])
     new_value = None if new is None else str(new.value)
-    prev = conn.execute(
-        select(file_categories.c.scheme, file_categories.c.value)
-        .where(file_categories.c.file_id == file_id)
-        .order_by(file_categories.c.id.desc())
-        .limit(1)
-    ).first()
-    prev_scheme, prev_value = (None, None) if prev is None else (prev[0], prev[1])
+    prev_scheme, prev_value = _current(conn, file_id)
     previous = _category_dict(prev_scheme, prev_value)
     if (prev_scheme == scheme and prev_value == new_value) or (new_value is None and prev_value is None):
         return {"file_id": file_id, "category": previous, "previous": previous, "changed": False}, None
@@ -669,22 +669,17 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
         run_id = _matches.latest_run(conn, store.case_id)
         hits = [] if run_id is None else _matches.matches_for_files(conn, run_id, [file_id])[file_id]
         group = _group_of(conn, store, file_id)
-        current = conn.execute(
-            select(file_categories.c.scheme, file_categories.c.value)
-            .where(file_categories.c.file_id == file_id)
-            .order_by(file_categories.c.id.desc())
-            .limit(1)
-        ).first()
+        current = _category_dict(*_current(conn, file_id))
     provenance["model_links"] = model_links_for(store, provenance["generation_records"])
     named_by = images_naming(store, file_id) if provenance["model_files"] else []
     return {
         "file": info, "containers": containers, "hashes": hashes, "errors": errors,
         "image": None if image is None else dict(image), "has_thumbnail": has_thumb, "provenance": provenance,
         "matches": hits, "match_run": run_id, "group": group, "named_by": named_by,
-        "category": None if current is None else _category_dict(current[0], current[1]),
+        "category": current,
         "history": category_history(store, file_id), "audit": file_audit(store, file_id),
         **dict(zip(("precategories", "conflict"),
-                   precategories(hits, None if current is None else _category_dict(current[0], current[1])),
+                   precategories(hits, current),
                    strict=True)),
     }
 

@@ -200,7 +200,7 @@ def _torch_zip(data: bytes, size: int | None) -> Description:
         out.partial = problems[0] if problems else "the archive's data.pkl was not read in full"
     for name, report in zipped.pickles.items():
         out.tensors.extend(_tensors_of(report))
-        out.dangerous.extend(d["callable"] for d in _dangerous(report))
+        out.dangerous.extend(_dangerous(report))
         if name.endswith("data.pkl"):
             out.where = f"{name} (zip member), its pickle opcodes walked, never run"
     _tensor_list(out)
@@ -221,16 +221,15 @@ def _pickle(data: bytes, size: int | None) -> Description:
         out.partial = problems[0]
     for report in reports:
         out.tensors.extend(_tensors_of(report))
-        out.dangerous.extend(d["callable"] for d in _dangerous(report))
+        out.dangerous.extend(_dangerous(report))
     _tensor_list(out)
     return out
 
 
-def _dangerous(report: Any) -> list[dict[str, Any]]:
-    found = [{"callable": f"{i.module}.{i.name}"} for i in report.dangerous]
-    for _, inner in report.nested:
-        found.extend(_dangerous(inner))
-    return found
+def _dangerous(report: Any) -> list[str]:
+    """``module.name`` of the imports outside the allowlist (``report.dangerous`` already holds the nested
+    pickles' own)."""
+    return [f"{i.module}.{i.name}" for i in report.dangerous]
 
 
 def _tensor_list(out: Description) -> None:

@@ -17,6 +17,7 @@ import re
 import struct
 
 from cairn.signals.models import safetensors_header
+from cairn.signals.models.onnx_header import looks_like_onnx
 
 SAFETENSORS = "safetensors"
 TORCH_ZIP = "pytorch-zip"
@@ -51,7 +52,7 @@ def detect(head: bytes, size: int | None = None) -> str | None:
         return PICKLE
     if head[:1] == b"{" and b'"_diffusers_version"' in head[:MAX_INDEX] and b'"_class_name"' in head[:MAX_INDEX]:
         return DIFFUSERS
-    if _onnx(head):
+    if looks_like_onnx(head):
         return ONNX
     if head[:1] in _OLD_PICKLE_FIRST and _old_protocol_pickle(head, size):
         return PICKLE
@@ -101,14 +102,6 @@ def _old_protocol_pickle(head: bytes, size: int | None) -> bool:
         return True
     cut = size is None or size > len(head)
     return cut and any(e.startswith("truncated") for e in report.errors)
-
-
-def _onnx(head: bytes) -> bool:
-    try:
-        from cairn.signals.models.onnx_header import looks_like_onnx
-    except ImportError:  # pragma: no cover - the reader is part of cairn
-        return False
-    return looks_like_onnx(head)
 
 
 def diffusers_index(data: bytes) -> dict[str, object]:
