@@ -4,10 +4,10 @@
   reading, record by record, on files mixing plain records with every kind of odd one (upper-case and ``0x``
   hashes, PhotoDNA in base64, string flags, categories outside the scheme, bad hashes, unknown fields, the same
   field twice, AlternativeHashes of unknown names): same records, same field order, same warnings and skips.
-* Storing: the rows stored on SQLite (executemany, with and without the deferred (kind, value) index) and on
-  PostgreSQL (COPY) are exactly the rows :func:`entry_rows` makes for the records, in order; the index is
-  there afterwards, also after an import that fails part-way (whose rows are gone), and an index a killed
-  import left missing is built again by the next import.
+* Storing: the rows stored on SQLite (through the C bulk loader and through ``executemany``, with and without
+  the deferred (kind, value) index) and on PostgreSQL (COPY) are exactly the rows :func:`entry_rows` makes for
+  the records, in order; the index is there afterwards, also after an import that fails part-way (whose rows
+  are gone), and an index a killed import left missing is built again by the next import.
 """
 
 from __future__ import annotations
@@ -233,13 +233,29 @@ def value_index_present(engine: Engine) -> bool:
     return any(ix["column_names"] == ["kind", "value"] for ix in found)
 
 
+@pytest.fixture(params=["bulk", "executemany"])
+def sqlite_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, store: CaseStore) -> str:
+    """Each SQLite import test runs through the C bulk loader and through ``executemany`` (PostgreSQL: COPY)."""
+    if store._engine.dialect.name != "sqlite":
+        if request.param == "executemany":
+            pytest.skip("PostgreSQL imports by COPY: one path")
+    elif request.param == "executemany":
+        monkeypatch.setenv("CAIRN_BULK_INSERT", "0")
+    else:
+        loader = hs._bulk_loader(store._engine)
+        if loader is None:
+            pytest.skip("cairn.store._bulkinsert is not built: reinstall cairn where a C compiler is present")
+        loader.close()
+    return str(request.param)
+
+
 def start(store: CaseStore, name: str) -> int:
     source = hs.SetSource(name, hashlib.sha256(name.encode()).hexdigest(), name, "vics", "none", False, "examiner")
     return hs.begin_import(store._engine, source, "2026-01-01T00:00:00.000000+00:00")
 
 
 @pytest.mark.parametrize("defer", [None, 0])
-def test_stored_rows_are_entry_rows_on_every_backend(store: CaseStore, defer: int | None) -> None:
+def test_stored_rows_are_entry_rows_on_every_backend(store: CaseStore, defer: int | None, sqlite_path: str) -> None:
     engine = store._engine
     first = start(store, "existing")
     hs.insert_records(engine, first, records(50))  # rows already in the table before the import
@@ -256,7 +272,9 @@ def test_stored_rows_are_entry_rows_on_every_backend(store: CaseStore, defer: in
     assert value_index_present(engine)
 
 
-def test_deferred_import_failing_part_way_leaves_no_rows_and_the_index(store: CaseStore, backend: str) -> None:
+def test_deferred_import_failing_part_way_leaves_no_rows_and_the_index(
+    store: CaseStore, backend: str, sqlite_path: str
+) -> None:
     if backend != "sqlite":
         pytest.skip("the (kind, value) index is deferred on SQLite only")
     engine = store._engine

@@ -33,8 +33,12 @@ Plain dicts and ``HashRecord``s come out; the tables stay in ``cairn.store``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
+import json.encoder as json_encoder
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +49,7 @@ from sqlalchemy.schema import CreateIndex
 
 from cairn.matching.formats.base import HashRecord
 from cairn.matching.schemes import Category, SchemeError, get_scheme
-from cairn.store.db import is_sqlite, max_bind_params, read_connection, write_connection
+from cairn.store.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, max_bind_params, read_connection, write_connection
 from cairn.store.schema import hash_set_entries, hash_sets
 
 IMPORTING = "importing"
@@ -62,6 +66,8 @@ IMPORT_CACHE_KIB = 65_536
 #: An import into SQLite drops the (kind, value) index once it has inserted more rows than this and than the
 #: table held before it, and builds it again at the end (see the module notes).
 DEFER_INDEX_AFTER = 200_000
+#: Entry rows per chunk handed to the C loader's thread (while it inserts one, this thread reads the next).
+BULK_CHUNK_ROWS = 65_536
 #: Records read per page when a set is read back for export.
 READ_PAGE = 5_000
 #: The columns an import writes, in the order of :func:`entry_rows`' tuples (the id is generated).
@@ -166,11 +172,21 @@ def insert_records(
     """
     per_batch = rows_per_transaction or batch_rows(engine) * STATEMENTS_PER_BATCH
     rows = _EntryRows(set_id, iter(records), per_batch)
-    if is_sqlite(engine):
-        after = DEFER_INDEX_AFTER if defer_index_after is None else defer_index_after
-        _insert_sqlite(engine, rows, progress, after)
-    else:
-        _insert_postgresql(engine, rows, progress)
+    collecting = gc.isenabled()
+    gc.disable()  # records make no cycles; a collection walks every record in flight, holding the GIL
+    try:
+        if is_sqlite(engine):
+            after = DEFER_INDEX_AFTER if defer_index_after is None else defer_index_after
+            loader = _bulk_loader(engine)
+            if loader is not None:
+                _insert_sqlite_bulk(engine, loader, rows, progress, after)
+            else:
+                _insert_sqlite(engine, rows, progress, after)
+        else:
+            _insert_postgresql(engine, rows, progress)
+    finally:
+        if collecting:
+            gc.enable()
     return rows.count
 
 
@@ -184,33 +200,63 @@ class _EntryRows:
         self.count = 0  # records read so far
         self.done = False  # the records are exhausted
         self._flags: dict[tuple[tuple[str, bool], ...], str] = {}
+        self._categories: dict[int, tuple[Any, str, str]] = {}  # id -> (category, scheme, value as stored)
 
     def batch(self) -> Iterator[tuple[Any, ...]]:
         """The rows of the next records, stopping after the record that reaches ``per_batch`` rows."""
-        set_id, flags_json, encode = self.set_id, self._flags, _ENCODE
+        set_id = self.set_id
         made = 0
-        for record in self.records:
-            self.count += 1
-            cat = record.category
-            scheme, value = (cat.scheme, str(cat.value)) if cat is not None else (None, None)
-            flags = None
-            if record.flags:
-                key = tuple(record.flags.items())
-                flags = flags_json.get(key)
-                if flags is None:
-                    flags = encode(dict(record.flags))
-                    if len(flags_json) < MAX_REMEMBERED_FLAGS:
-                        flags_json[key] = flags
-            comments = record.comments
-            extra = encode(dict(record.extra)) if record.extra else None
-            series, number = record.series, self.count
-            for kind, digest in record.hashes.items():
-                yield set_id, number, kind, digest, scheme, value, series, flags, comments, extra
-                comments = extra = None  # on the record's first row only
-                made += 1
-            if made >= self.per_batch:
-                return
-        self.done = True
+        while made < self.per_batch and not self.done:
+            records, rows = self.chunk(min(BULK_CHUNK_ROWS, self.per_batch - made))
+            for number, hashes, scheme, value, series, flags, comments, extra in records:
+                for kind, digest in hashes.items():
+                    yield set_id, number, kind, digest, scheme, value, series, flags, comments, extra
+                    comments = extra = None  # on the record's first row only
+            made += rows
+
+    def chunk(self, max_rows: int) -> tuple[list[tuple[Any, ...]], int]:
+        """The next records as ``(record_no, hashes, scheme, value, series, flags, comments, extra)`` tuples
+        (``hashes`` a dict; the values the record's rows share, as stored), stopping after the record that
+        reaches ``max_rows`` rows; and the number of rows they make. :meth:`batch` and
+        :mod:`cairn.store._bulkinsert` expand them into rows. Sets ``done`` when the records run out."""
+        out: list[tuple[Any, ...]] = []
+        append = out.append
+        flags_json, categories, encode, number = self._flags, self._categories, _ENCODE, self.count
+        made = 0
+        try:
+            for record in self.records:
+                number += 1
+                cat = record.category
+                if cat is None:
+                    scheme = value = None
+                else:
+                    known = categories.get(id(cat))
+                    if known is None or known[0] is not cat:
+                        known = (cat, cat.scheme, str(cat.value))
+                        if len(categories) < MAX_REMEMBERED_FLAGS:
+                            categories[id(cat)] = known  # holds ``cat``: its id stays its own
+                    scheme, value = known[1], known[2]
+                flags = None
+                if record.flags:
+                    key = tuple(record.flags.items())
+                    flags = flags_json.get(key)
+                    if flags is None:
+                        flags = encode(dict(record.flags))
+                        if len(flags_json) < MAX_REMEMBERED_FLAGS:
+                            flags_json[key] = flags
+                hashes = record.hashes
+                if type(hashes) is not dict:
+                    hashes = dict(hashes)
+                extra = record.extra
+                append((number, hashes, scheme, value, record.series, flags, record.comments,
+                        encode(dict(extra)) if extra else None))
+                made += len(hashes)
+                if made >= max_rows:
+                    return out, made
+            self.done = True
+            return out, made
+        finally:
+            self.count = number
 
 
 def _insert_sqlite(engine: Engine, rows: _EntryRows, progress: Callable[[int], None] | None, defer_after: int) -> None:
@@ -222,6 +268,7 @@ def _insert_sqlite(engine: Engine, rows: _EntryRows, progress: Callable[[int], N
         con = raw.driver_connection  # sqlite3.Connection, autocommit (BEGIN is ours, see cairn.store.db)
         cache = con.execute("PRAGMA cache_size").fetchone()[0]
         con.execute(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+        con.execute(f"PRAGMA threads={_threads()}")  # the index build's sorter
         before = con.execute(f"SELECT coalesce(max(id), 0) FROM {hash_set_entries.name}").fetchone()[0]
         inserted = 0
         try:
@@ -243,6 +290,81 @@ def _insert_sqlite(engine: Engine, rows: _EntryRows, progress: Callable[[int], N
             con.execute(f"PRAGMA cache_size={int(cache)}")
     finally:
         raw.close()
+
+
+def _bulk_loader(engine: Engine) -> Any | None:
+    """A :mod:`cairn.store._bulkinsert` loader on the database file of ``engine`` (the same SQLite library as
+    Python's ``sqlite3``), or None where the extension is not built, the SQLite library cannot be shared, the
+    database is not a file, or ``CAIRN_BULK_INSERT=0`` (then the ``executemany`` path runs)."""
+    if os.environ.get("CAIRN_BULK_INSERT", "1") == "0":
+        return None
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        import _sqlite3
+
+        from cairn.store import _bulkinsert  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    pragmas = (
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+        f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}",
+        f"PRAGMA threads={_threads()}",
+    )
+    try:
+        return _bulkinsert.Loader(_sqlite3.__file__, path, _insert_sql(engine), pragmas, SQLITE_BUSY_TIMEOUT_MS)
+    except ImportError:
+        return None
+
+
+def _threads() -> int:
+    """Helper threads SQLite's sorter may use to build an index (``PRAGMA threads``)."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1)) or 1
+
+
+def _insert_sqlite_bulk(
+    engine: Engine, loader: Any, rows: _EntryRows, progress: Callable[[int], None] | None, defer_after: int
+) -> None:
+    """The SQLite import through the C loader: this thread reads the file and hands chunks of records over, the
+    loader's own thread inserts them meanwhile; one transaction per ``rows.per_batch`` rows, the (kind, value)
+    index deferred as in :func:`_insert_sqlite`."""
+    with read_connection(engine) as conn:
+        before = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {hash_set_entries.name}").scalar_one()
+    deferred = False
+    inserted = 0
+    try:
+        try:
+            while not rows.done:
+                if not deferred and inserted > max(defer_after, before):
+                    loader.execute(f"BEGIN IMMEDIATE; {_drop_value_index_sql()}; COMMIT")
+                    deferred = True
+                loader.submit_sql("BEGIN IMMEDIATE")
+                in_transaction = 0
+                while in_transaction < rows.per_batch and not rows.done:
+                    chunk, made = rows.chunk(min(BULK_CHUNK_ROWS, rows.per_batch - in_transaction))
+                    if chunk:
+                        loader.submit_records(rows.set_id, chunk)
+                    in_transaction += made
+                loader.submit_sql("COMMIT")
+                inserted += in_transaction
+                if progress is not None:
+                    loader.wait()
+                    progress(rows.count)
+            loader.wait()
+        except BaseException:
+            loader.discard()
+            with contextlib.suppress(Exception):  # no transaction open: nothing to take back
+                loader.execute("ROLLBACK")
+            if deferred:
+                discard(engine, rows.set_id)  # fewer rows for the index to take back
+            raise
+        finally:
+            if deferred:
+                loader.execute(f"BEGIN IMMEDIATE; {_value_index_ddl(engine)}; COMMIT")
+    finally:
+        loader.close()
 
 
 def _transaction(con: Any, work: Callable[[], object]) -> bool:
@@ -289,7 +411,11 @@ def _value_index_ddl(engine: Engine) -> str:
 
 
 def _drop_value_index(con: Any) -> None:
-    con.execute(f"DROP INDEX IF EXISTS {_value_index().name}")
+    con.execute(_drop_value_index_sql())
+
+
+def _drop_value_index_sql() -> str:
+    return f"DROP INDEX IF EXISTS {_value_index().name}"
 
 
 def ensure_indexes(engine: Engine) -> None:
@@ -448,7 +574,19 @@ def _set_dict(row: RowMapping) -> dict[str, Any]:
     return out
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ENCODE: Callable[[Any], str] = _ENCODER.encode
+_MAKE_C_ENCODER = getattr(json_encoder, "c_make_encoder", None)  # CPython's, private: None elsewhere
+if _MAKE_C_ENCODER is not None:  # the same C encoder that ``encode`` builds anew on every call
+    _C_ENCODE = _MAKE_C_ENCODER(
+        None, _ENCODER.default, json_encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+
+    def _encode_fast(value: Any) -> str:
+        """``_ENCODE(value)`` for a dict, without building the C encoder again (a third of the time)."""
+        return "".join(_C_ENCODE(value, 0))
+
+    _ENCODE = _encode_fast
 
 
 def _json(value: object) -> str:
