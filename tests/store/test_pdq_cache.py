@@ -223,3 +223,30 @@ def test_a_read_only_store_writes_no_file(tmp_path: Path, case_dir: Path, db_url
     with CaseStore.open(case_dir, db_url) as store:  # a writing store saves it again
         assert hits(store, queries) == brute({"a": stored}, queries)
     assert len(list(pdq_cache.cache_dir(case_dir).glob("set-*.pdqidx"))) == 1
+
+
+def test_pdq_entries_pages_through_equal_values_and_other_sets(
+    tmp_path: Path, case_dir: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages seek the (kind, value) index past the last (value, id): runs of one PDQ longer than a page, other
+    kinds and other sets' PDQs in between lose or repeat nothing."""
+    rng = np.random.default_rng(11)
+    few = rng.integers(0, 256, (4, 32), dtype=np.uint8)
+    stored = np.concatenate([few[rng.integers(0, 4, 23)], rng.integers(0, 256, (9, 32), dtype=np.uint8)])
+    other = np.concatenate([few, few])  # the same values in another set
+    a = tmp_path / "a.csv"
+    a.write_text("pdq,md5\n" + "".join(f"{bytes(h).hex()},{i:032x}\n" for i, h in enumerate(stored)))
+    monkeypatch.setattr(_matches, "ENTRY_PAGE", 3)
+    with CaseStore.open(case_dir, db_url) as store:
+        set_a = store.import_hash_set(a, actor="t", name="a")["set_id"]
+        set_b = store.import_hash_set(write_csv(tmp_path / "b.csv", other), actor="t", name="b")["set_id"]
+        engine = raw_engine(case_dir, db_url)
+        try:
+            got_a = list(_matches.pdq_entries(engine, [set_a]))
+            got_both = list(_matches.pdq_entries(engine, [set_a, set_b]))
+        finally:
+            engine.dispose()
+    assert sorted(v for _, v in got_a) == sorted(bytes(h).hex() for h in stored)
+    assert len({i for i, _ in got_a}) == len(stored)  # no entry twice
+    assert len(got_both) == len(stored) + len(other) and len({i for i, _ in got_both}) == len(got_both)
+    assert got_both == sorted(got_both, key=lambda p: (p[1], p[0]))

@@ -155,7 +155,7 @@ def build_entry_index(entries: Iterable[tuple[int, str]]) -> PdqIndex | None:
     """A PDQ index over ``(entry_id, pdq hex)`` pairs (malformed hashes skipped); None when there are none.
 
     The pairs are packed into arrays ``BUILD_BLOCK`` at a time, so a set of millions of PDQs is never held as
-    Python objects."""
+    Python objects, and put in entry-id order before the index is built."""
     hash_blocks: list[npt.NDArray[np.uint8]] = []
     id_blocks: list[npt.NDArray[np.int64]] = []
     ids: list[int] = []
@@ -177,7 +177,9 @@ def build_entry_index(entries: Iterable[tuple[int, str]]) -> PdqIndex | None:
         pack()
     if not hash_blocks:
         return None
-    return PdqIndex.build(np.concatenate(hash_blocks), np.concatenate(id_blocks))
+    hashes, entry_ids = np.concatenate(hash_blocks), np.concatenate(id_blocks)
+    order = np.argsort(entry_ids, kind="stable")  # the same index whatever order the pairs came in
+    return PdqIndex.build(hashes[order], entry_ids[order])
 
 
 def chunked(queries: Iterable[Query], size: int = QUERY_CHUNK) -> Iterator[list[Query]]:

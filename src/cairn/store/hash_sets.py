@@ -7,20 +7,28 @@ Contract:
   ``record_no``. Every entry keeps its category *with its scheme* (``category_value`` NULL = uncategorised,
   never 0). The record's first row keeps its comments and the source's own fields (``extra_json``), so an
   export writes them back.
-* Import streams: records come from a format reader (an iterator) and their rows go straight from a generator to
-  the driver, one transaction per batch of about ``batch_rows() * STATEMENTS_PER_BATCH`` rows (whole records),
-  so memory stays flat whatever the file's size: SQLite ``executemany`` over the generator on one connection
-  held for the import (its page cache raised to ``IMPORT_CACHE_KIB`` for the import, then put back),
-  PostgreSQL ``COPY ... FROM STDIN``. Flags JSON is made once per distinct set of flags, not per row.
+* Import streams: records come from a format reader (an iterator), one transaction per batch of about
+  ``batch_rows() * STATEMENTS_PER_BATCH`` rows (whole records), so memory stays flat whatever the file's size.
+  SQLite, where the C extension :mod:`cairn.store._bulkinsert` is built and the database is a file: this thread
+  reads the file and hands chunks of ``BULK_CHUNK_ROWS`` rows (copied into C memory) to the loader's own thread
+  and connection, which insert them without the GIL meanwhile (at most two chunks wait). The loader finds
+  SQLite through Python's ``sqlite3`` module, so the process holds one SQLite library, never two on one file.
+  Its connection runs ``synchronous=NORMAL``: in WAL mode that never corrupts the database, and a set only
+  becomes ``complete`` in :func:`finish_import`'s transaction on the engine's own connection (FULL), whose
+  sync of the write-ahead log also makes every batch before it durable. Elsewhere (no extension,
+  ``CAIRN_BULK_INSERT=0``, an in-memory database) ``executemany`` over a generator on one connection held
+  for the import. Both raise the page cache to ``IMPORT_CACHE_KIB`` for the import; PostgreSQL takes ``COPY
+  ... FROM STDIN``. Flags JSON is made once per distinct set of flags, not per row; garbage collection is off
+  while the rows go in (records hold no cycles, and a collection walks every record in flight).
 * A large import into SQLite defers the ``(kind, value)`` index: once an import has inserted more rows than
   ``DEFER_INDEX_AFTER`` and than the table held before it, the index is dropped (its own transaction), the rest
   is inserted without it, and it is built again in one sorted pass before the import returns (also when it
   fails: the set's rows are removed first). Random inserts into a (kind, value) index far larger than the page
   cache are what make a national-scale import slow; the rebuild costs at most about twice the import's own
-  rows. The index is derived data: no stored value changes, and durability is untouched (``synchronous`` is
-  left as the engine sets it). While the index is away, exact lookups in the same database still answer
-  correctly, only slowly. An import killed outright in that phase leaves the index missing until the next
-  :func:`begin_import` (or :func:`ensure_indexes`) builds it again.
+  rows (its sorter may use ``PRAGMA threads`` helpers). The index is derived data: no stored value changes.
+  While the index is away, exact lookups in the same database still answer correctly, only slowly. An import
+  killed outright in that phase leaves the index missing until the next :func:`begin_import` (or
+  :func:`ensure_indexes`) builds it again.
 * No half sets: the set row is written first with ``status='importing'``; only :func:`finish_import` (one
   transaction, with the caller's audit entry) makes it ``complete``. An import that fails part-way removes its
   rows (:func:`discard`); one killed outright leaves an ``importing`` set that readers ignore and the next

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, delete, func, or_, select, update
 
 from cairn.matching.match import EXACT_KINDS, ExactLookup, Hit, Query, QueryCounts, pdq_quality_ok
 from cairn.matching.schemes import SchemeError, get_scheme
@@ -52,25 +52,22 @@ def start_run(engine: Engine, case_id: int, settings: Mapping[str, Any], utc_now
 
 
 def pdq_entries(engine: Engine, set_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
-    """``(entry id, value)`` of every PDQ entry of ``set_ids``, read ``ENTRY_PAGE`` rows at a time."""
-    last = 0
+    """``(entry id, value)`` of every PDQ entry of ``set_ids``, in (value, id) order, ``ENTRY_PAGE`` rows at a
+    time: each page seeks the ``(kind, value)`` index past the last (value, id) it gave, so the set's PDQs are
+    read without walking its other hashes (a national set has many more MD5s and SHA-1s than PDQs)."""
+    e = hash_set_entries
+    after: tuple[str, int] | None = None
     while set_ids:
+        query = select(e.c.id, e.c.value).where(e.c.kind == "pdq", e.c.set_id.in_(list(set_ids)))
+        if after is not None:
+            query = query.where(or_(e.c.value > after[0], and_(e.c.value == after[0], e.c.id > after[1])))
         with read_connection(engine) as conn:
-            page = conn.execute(
-                select(hash_set_entries.c.id, hash_set_entries.c.value)
-                .where(
-                    hash_set_entries.c.set_id.in_(list(set_ids)),
-                    hash_set_entries.c.kind == "pdq",
-                    hash_set_entries.c.id > last,
-                )
-                .order_by(hash_set_entries.c.id)
-                .limit(ENTRY_PAGE)
-            ).all()
+            page = conn.execute(query.order_by(e.c.value, e.c.id).limit(ENTRY_PAGE)).all()
         for entry_id, value in page:
             yield int(entry_id), str(value)
         if len(page) < ENTRY_PAGE:
             return
-        last = int(page[-1][0])
+        after = (str(page[-1][1]), int(page[-1][0]))
 
 
 def exact_lookup(engine: Engine, set_ids: Sequence[int]) -> ExactLookup:
