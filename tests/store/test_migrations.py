@@ -45,7 +45,7 @@ def test_open_migrates_empty_database_to_head(case_dir: Path, db_url: str | None
         assert entries[0]["details"]["name"] == "case-one"
     engine = raw_engine(case_dir, db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0011"
+        assert current_revision(engine) == head_revision() == "0012"
         insp = inspect(engine)
         assert set(insp.get_table_names()) >= TABLES
         hash_indexes = {tuple(ix["column_names"]) for ix in insp.get_indexes("file_hashes")}

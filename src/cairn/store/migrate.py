@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: The newest revision shipped (a test checks it equals Alembic's head). A database already there is
 #: opened without loading Alembic at all, which keeps every command's start-up short.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 #: The folder holding env.py and versions/, shipped as package data.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

@@ -51,6 +51,11 @@ MAX_PAGE = 500
 MAX_TEXT = 256
 MAX_PATH_PREFIX = 1024
 
+#: A selective filter's own table drives the grid's page when it names at most this many files (see
+#: ``_driver_ids``); file ids read per statement there.
+DRIVER_CAP = 50_000
+DRIVER_READ = 5_000
+
 #: A grid position: the last row's (evidence id, path), as :meth:`CaseStore.iter_file_rows` orders files.
 Cursor = tuple[int, str]
 
@@ -176,17 +181,11 @@ def grid_page(
             stmt = stmt.where(condition)
         if filters.group is not None:
             stmt = stmt.where(member.c.group_no == filters.group)
-        pick = select(evidence.c.id).where(evidence.c.case_id == store.case_id).order_by(evidence.c.id)
-        if after is not None:
-            pick = pick.where(evidence.c.id >= after[0])
-        rows: list[dict[str, Any]] = []
-        for ev in [int(i) for i in conn.execute(pick).scalars()]:  # per evidence: a range scan of uq(evidence_id, path)
-            page = stmt.where(files.c.evidence_id == ev)
-            if after is not None and ev == after[0]:
-                page = page.where(files.c.path > after[1])
-            rows.extend(dict(r) for r in conn.execute(page.limit(limit + 1 - len(rows))).mappings())
-            if len(rows) > limit:
-                break
+        driver = _driver_ids(conn, store.case_id, filters, run_id, group_run, scheme)
+        if driver is not None:
+            rows = _driven_rows(conn, store.case_id, stmt, driver, after, limit)
+        else:
+            rows = _walked_rows(conn, store.case_id, stmt, after, limit)
         more = len(rows) > limit
         rows = rows[:limit]
         hits = {} if run_id is None else _matches.matches_for_files(conn, run_id, [int(r["id"]) for r in rows])
@@ -206,6 +205,90 @@ def grid_page(
         )
     cursor = (int(rows[-1]["evidence_id"]), str(rows[-1]["path"])) if more and rows else None
     return out, cursor
+
+
+def _walked_rows(conn: Any, case_id: int, stmt: Any, after: Cursor | None, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit + 1`` rows of ``stmt`` after ``after``: each evidence's files in path order (a range scan of
+    uq(evidence_id, path)), every file tested against the filters."""
+    pick = select(evidence.c.id).where(evidence.c.case_id == case_id).order_by(evidence.c.id)
+    if after is not None:
+        pick = pick.where(evidence.c.id >= after[0])
+    rows: list[dict[str, Any]] = []
+    for ev in [int(i) for i in conn.execute(pick).scalars()]:
+        page = stmt.where(files.c.evidence_id == ev)
+        if after is not None and ev == after[0]:
+            page = page.where(files.c.path > after[1])
+        rows.extend(dict(r) for r in conn.execute(page.limit(limit + 1 - len(rows))).mappings())
+        if len(rows) > limit:
+            break
+    return rows
+
+
+def _driver_ids(
+    conn: Any, case_id: int, filters: GridFilters, run_id: int | None, group_run: int | None, scheme: str
+) -> set[int] | None:
+    """Ids of a few files that include every file the selective filters can match (their own tables: the match
+    run's hits, generation records, the files ever given the category, the group's members), the intersection of
+    those that name at most ``DRIVER_CAP`` files; None when none does (the page then walks the case)."""
+    sources: list[Any] = []
+    if run_id is not None and (filters.match in ("known", "ignorable") or filters.conflict == "yes"):
+        hit = select(file_matches.c.file_id).where(file_matches.c.match_run_id == run_id)
+        if filters.match in ("known", "ignorable"):
+            hit = hit.join(hash_sets, hash_sets.c.id == file_matches.c.set_id).where(
+                hash_sets.c.ignorable.is_(filters.match == "ignorable")
+            )
+        sources.append(hit)
+    if filters.ai == "generated" or filters.tool is not None or filters.model is not None:
+        sources.append(select(findings.c.file_id).where(findings.c.kind == "generation_record"))
+    if filters.category not in (None, "none"):
+        sources.append(
+            select(file_categories.c.file_id).where(
+                file_categories.c.case_id == case_id, file_categories.c.scheme == scheme,
+                file_categories.c.value == filters.category,
+            )
+        )
+    if filters.group is not None and group_run is not None:
+        sources.append(
+            select(file_groups.c.file_id).where(
+                file_groups.c.group_run_id == group_run, file_groups.c.group_no == filters.group
+            )
+        )
+    found: set[int] | None = None
+    for source in sources:
+        ids = {int(i) for i in conn.execute(source.distinct().limit(DRIVER_CAP + 1)).scalars()}
+        if len(ids) <= DRIVER_CAP:
+            found = ids if found is None else found & ids
+    return found
+
+
+def _driven_rows(
+    conn: Any, case_id: int, stmt: Any, driver: set[int], after: Cursor | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to ``limit + 1`` rows of ``stmt`` after ``after`` among the files ``driver`` names: their (evidence,
+    path) keys read by id and put in page order here (paths compare by code point, as the database's byte-order
+    collation does), then ``stmt`` with every filter on the next few of them at a time."""
+    keys: list[tuple[int, str, int]] = []
+    ordered = sorted(driver)
+    for start in range(0, len(ordered), DRIVER_READ):
+        part = ordered[start:start + DRIVER_READ]
+        found = conn.execute(
+            select(files.c.evidence_id, files.c.path, files.c.id).where(
+                files.c.case_id == case_id, files.c.id.in_(part)
+            )
+        )
+        keys.extend((int(ev), str(path), int(fid)) for ev, path, fid in found)
+    keys.sort()
+    if after is not None:
+        keys = [k for k in keys if (k[0], k[1]) > after]
+    rows: list[dict[str, Any]] = []
+    step = max(limit + 1, 64)
+    for start in range(0, len(keys), step):
+        part = [k[2] for k in keys[start:start + step]]
+        got = {int(r["id"]): dict(r) for r in conn.execute(stmt.where(files.c.id.in_(part))).mappings()}
+        rows.extend(got[i] for i in part if i in got)
+        if len(rows) > limit:
+            break
+    return rows[: limit + 1]
 
 
 def precategories(

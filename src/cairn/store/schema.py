@@ -1,4 +1,4 @@
-"""Typed declarative models of the case database (revision 0011). The ORM never leaves ``cairn.store``.
+"""Typed declarative models of the case database (revision 0012). The ORM never leaves ``cairn.store``.
 
 Every case-level table carries ``case_id`` (one database may hold several cases); per-file detail
 tables hang off ``files.id``. Hash sets (``hash_sets``, ``hash_set_entries``) belong to the database, not to a
@@ -152,6 +152,7 @@ class FindingRow(Base):
     """A structured observation by a signal (``data_json`` is canonical JSON)."""
 
     __tablename__ = "findings"
+    __table_args__ = (Index(None, "kind", "file_id"),)  # the review grid's AI-record filters (0012)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), index=True)
     signal: Mapped[str] = mapped_column(String(64))
@@ -331,7 +332,11 @@ class FileCategory(Base):
     (NULL: cleared), the previous ones, who (a user) and when."""
 
     __tablename__ = "file_categories"
-    __table_args__ = (Index(None, "file_id", "id"), Index(None, "case_id", "user_id"))
+    __table_args__ = (
+        Index(None, "file_id", "id"),
+        Index(None, "case_id", "user_id"),
+        Index(None, "case_id", "scheme", "value"),  # the review grid's category filter (0012)
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
