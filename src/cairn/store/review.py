@@ -51,10 +51,12 @@ MAX_PAGE = 500
 MAX_TEXT = 256
 MAX_PATH_PREFIX = 1024
 
-#: A selective filter's own table drives the grid's page when it names at most this many files (see
-#: ``_driver_ids``); file ids read per statement there.
-DRIVER_CAP = 50_000
-DRIVER_READ = 5_000
+#: Selective filters' own tables drive the grid's page when together they name at most ``DRIVER_CAP`` files
+#: (each table read when it names at most ``SOURCE_CAP``); more, and walking the case in path order finds a
+#: page sooner (see ``_driver_ids``). File ids read per statement in ``_driven_rows``.
+DRIVER_CAP = 5_000
+SOURCE_CAP = 100_000
+DRIVER_READ = 2_500
 
 #: A grid position: the last row's (evidence id, path), as :meth:`CaseStore.iter_file_rows` orders files.
 Cursor = tuple[int, str]
@@ -174,18 +176,17 @@ def grid_page(
                 .outerjoin(sha, and_(sha.c.file_id == files.c.id, sha.c.kind == "sha256"))
                 .outerjoin(member, and_(member.c.file_id == files.c.id, member.c.group_run_id == (group_run or -1)))
             )
-            .where(files.c.case_id == store.case_id)
-            .order_by(files.c.path)
         )
         for condition in _conditions(filters, run_id, scheme, cat_scheme, cat_value):
             stmt = stmt.where(condition)
         if filters.group is not None:
             stmt = stmt.where(member.c.group_no == filters.group)
         driver = _driver_ids(conn, store.case_id, filters, run_id, group_run, scheme)
-        if driver is not None:
+        if driver is not None:  # ids checked to be the case's: no case_id term (SQLite would walk its index)
             rows = _driven_rows(conn, store.case_id, stmt, driver, after, limit)
         else:
-            rows = _walked_rows(conn, store.case_id, stmt, after, limit)
+            walk = stmt.where(files.c.case_id == store.case_id).order_by(files.c.path)
+            rows = _walked_rows(conn, store.case_id, walk, after, limit)
         more = len(rows) > limit
         rows = rows[:limit]
         hits = {} if run_id is None else _matches.matches_for_files(conn, run_id, [int(r["id"]) for r in rows])
@@ -227,9 +228,10 @@ def _walked_rows(conn: Any, case_id: int, stmt: Any, after: Cursor | None, limit
 def _driver_ids(
     conn: Any, case_id: int, filters: GridFilters, run_id: int | None, group_run: int | None, scheme: str
 ) -> set[int] | None:
-    """Ids of a few files that include every file the selective filters can match (their own tables: the match
-    run's hits, generation records, the files ever given the category, the group's members), the intersection of
-    those that name at most ``DRIVER_CAP`` files; None when none does (the page then walks the case)."""
+    """Ids of at most ``DRIVER_CAP`` files that include every file the selective filters can match: the
+    intersection of their own tables (the match run's hits, generation records, the files ever given the
+    category, the group's members; with one of those, the files of the type) that name at most ``SOURCE_CAP``
+    files each; None when there is no such table, or they leave more (the page then walks the case)."""
     sources: list[Any] = []
     if run_id is not None and (filters.match in ("known", "ignorable") or filters.conflict == "yes"):
         hit = select(file_matches.c.file_id).where(file_matches.c.match_run_id == run_id)
@@ -247,18 +249,24 @@ def _driver_ids(
                 file_categories.c.value == filters.category,
             )
         )
+    if filters.type is not None and sources:  # alone, the type's own index walk is quick
+        sources.append(select(files.c.id).where(files.c.case_id == case_id, files.c.type_label == filters.type))
     if filters.group is not None and group_run is not None:
         sources.append(
             select(file_groups.c.file_id).where(
                 file_groups.c.group_run_id == group_run, file_groups.c.group_no == filters.group
             )
         )
+    if len(sources) == 1:  # one table: drive only when it names few files (else walking finds a page sooner)
+        few = select(func.count()).select_from(sources[0].distinct().limit(DRIVER_CAP + 1).subquery())
+        if int(conn.execute(few).scalar_one()) > DRIVER_CAP:
+            return None
     found: set[int] | None = None
     for source in sources:
-        ids = {int(i) for i in conn.execute(source.distinct().limit(DRIVER_CAP + 1)).scalars()}
-        if len(ids) <= DRIVER_CAP:
+        ids = {int(i) for i in conn.execute(source.distinct().limit(SOURCE_CAP + 1)).scalars()}
+        if len(ids) <= SOURCE_CAP:
             found = ids if found is None else found & ids
-    return found
+    return found if found is not None and len(found) <= DRIVER_CAP else None
 
 
 def _driven_rows(
@@ -271,12 +279,10 @@ def _driven_rows(
     ordered = sorted(driver)
     for start in range(0, len(ordered), DRIVER_READ):
         part = ordered[start:start + DRIVER_READ]
-        found = conn.execute(
-            select(files.c.evidence_id, files.c.path, files.c.id).where(
-                files.c.case_id == case_id, files.c.id.in_(part)
-            )
+        found = conn.execute(  # by id only: a case_id term would have SQLite walk the case's index instead
+            select(files.c.evidence_id, files.c.path, files.c.id, files.c.case_id).where(files.c.id.in_(part))
         )
-        keys.extend((int(ev), str(path), int(fid)) for ev, path, fid in found)
+        keys.extend((int(ev), str(path), int(fid)) for ev, path, fid, case in found if case == case_id)
     keys.sort()
     if after is not None:
         keys = [k for k in keys if (k[0], k[1]) > after]
