@@ -408,10 +408,11 @@ def _category_dict(scheme: str | None, value: str | None) -> dict[str, Any] | No
 
 
 def files_version(store: CaseStore) -> tuple[Any, ...]:
-    """A cheap key that changes whenever the case's files can have changed: the highest file id and the latest
-    scan run's id, status and end (only scans add or update files; one index seek each)."""
+    """A cheap key that changes whenever the case's files can have changed: the highest file id in the database
+    (any case's: a case's new file raises it) and the case's latest scan run's id, status and end (only scans
+    add or update files; one index seek each)."""
     with read_connection(store._engine) as conn:
-        top = conn.execute(select(func.max(files.c.id)).where(files.c.case_id == store.case_id)).scalar()
+        top = conn.execute(select(func.max(files.c.id))).scalar()  # a case_id term reads all its files
         run = conn.execute(
             select(scan_runs.c.id, scan_runs.c.status, scan_runs.c.ended_at)
             .where(scan_runs.c.case_id == store.case_id)
