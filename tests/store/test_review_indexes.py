@@ -165,8 +165,26 @@ def test_selective_filters_drive_the_page_and_answer_as_the_walk_does(
         monkeypatch.setattr(review_mod, "_driven_rows", counted)
         driven = {repr(f): (pages(f, 2), pages(f, 7)) for f in filters}
         assert len(driven_calls) >= sum(len(a) + len(b) for a, b in driven.values())  # every page was driven
+        narrowed: list[int] = []
+        real_of_type = review_mod._of_type
+
+        def of_type(*args: Any) -> Any:
+            found = real_of_type(*args)
+            narrowed.append(len(found))
+            return found
+
+        monkeypatch.setattr(review_mod, "_of_type", of_type)
+        monkeypatch.setattr(review_mod, "DRIVER_CAP", 3)  # few enough only once narrowed to the type's files
+        typed = [f for f in filters if f.type is not None] + [
+            review_mod.GridFilters(match="known", type="png"), review_mod.GridFilters(category="2", type="png"),
+            review_mod.GridFilters(category="1", type="jpeg"),
+        ]
+        small_cap = {repr(f): pages(f, 2) for f in typed}
+        assert narrowed and any(n <= 3 for n in narrowed)  # the type narrowed a table's files below the cap
         monkeypatch.setattr(review_mod, "DRIVER_CAP", -1)  # no table is small enough: walk every file
         walked = {repr(f): (pages(f, 2), pages(f, 7)) for f in filters}
+        walked_typed = {repr(f): pages(f, 2) for f in typed}
+    assert small_cap == walked_typed
     assert driven == walked
     nonempty = [k for k, (p, _) in driven.items() if p[0]]
     assert len(nonempty) >= len(filters) - 2, nonempty  # the comparison is about real rows

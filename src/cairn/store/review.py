@@ -230,8 +230,9 @@ def _driver_ids(
 ) -> set[int] | None:
     """Ids of at most ``DRIVER_CAP`` files that include every file the selective filters can match: the
     intersection of their own tables (the match run's hits, generation records, the files ever given the
-    category, the group's members; with one of those, the files of the type) that name at most ``SOURCE_CAP``
-    files each; None when there is no such table, or they leave more (the page then walks the case)."""
+    category, the group's members) that name at most ``SOURCE_CAP`` files each, narrowed to the type's files
+    when there is a type filter; None when there is no such table, or they leave more (the page then walks
+    the case)."""
     sources: list[Any] = []
     if run_id is not None and (filters.match in ("known", "ignorable") or filters.conflict == "yes"):
         hit = select(file_matches.c.file_id).where(file_matches.c.match_run_id == run_id)
@@ -249,24 +250,35 @@ def _driver_ids(
                 file_categories.c.value == filters.category,
             )
         )
-    if filters.type is not None and sources:  # alone, the type's own index walk is quick
-        sources.append(select(files.c.id).where(files.c.case_id == case_id, files.c.type_label == filters.type))
     if filters.group is not None and group_run is not None:
         sources.append(
             select(file_groups.c.file_id).where(
                 file_groups.c.group_run_id == group_run, file_groups.c.group_no == filters.group
             )
         )
-    if len(sources) == 1:  # one table: drive only when it names few files (else walking finds a page sooner)
+    if len(sources) == 1 and filters.type is None:  # one table: drive only when it names few files
         few = select(func.count()).select_from(sources[0].distinct().limit(DRIVER_CAP + 1).subquery())
         if int(conn.execute(few).scalar_one()) > DRIVER_CAP:
-            return None
+            return None  # walking the case finds a page sooner
     found: set[int] | None = None
     for source in sources:
         ids = {int(i) for i in conn.execute(source.distinct().limit(SOURCE_CAP + 1)).scalars()}
         if len(ids) <= SOURCE_CAP:
             found = ids if found is None else found & ids
+    if found is not None and filters.type is not None and len(found) > DRIVER_CAP:
+        found = _of_type(conn, found, filters.type)  # a common type with a filter: few files of both
     return found if found is not None and len(found) <= DRIVER_CAP else None
+
+
+def _of_type(conn: Any, ids: set[int], type_label: str) -> set[int]:
+    """Those of ``ids`` whose file type is ``type_label`` (looked up by id, ``DRIVER_READ`` at a time)."""
+    ordered = sorted(ids)
+    out: set[int] = set()
+    for start in range(0, len(ordered), DRIVER_READ):
+        part = ordered[start:start + DRIVER_READ]
+        out.update(int(i) for i in conn.execute(
+            select(files.c.id).where(files.c.id.in_(part), files.c.type_label == type_label)).scalars())
+    return out
 
 
 def _driven_rows(
