@@ -275,7 +275,9 @@ def serve(case_dir: Path, port: int) -> None:
     from cairn.review.app import ReviewState, create_app
 
     with CaseStore.open(case_dir) as store:
-        app = create_app(ReviewState(store, scheme=SCHEME), allowed_hosts=["127.0.0.1", "localhost"])
+        state = ReviewState(store, scheme=SCHEME)
+        state.warm()  # as cairn serve does before it listens
+        app = create_app(state, allowed_hosts=["127.0.0.1", "localhost"])
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -961,3 +961,6 @@ def test_case_totals_and_type_list_are_kept_until_a_scan_changes_the_files(
     (evidence / "note.txt").write_text("a red bicycle on a beach\n", encoding="utf-8")
     scan(evidence, review_case.store, ScanSettings(workers=1), actor="lead", show_progress=False)
     assert state.per_files_version("test", compute) == first + 1 and len(calls) == 2  # a scan: read again
+    state.warm()  # what cairn serve does before it listens: the totals and the types are then at hand
+    assert state.memo["counts"][1] == review_case.store.counts() and state.case_counts() is state.memo["counts"][1]
+    assert state.memo["types"][1] == review_mod.type_labels(review_case.store) and "png" in state.picture_types()

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, HTTPException, Query, Request
@@ -86,6 +86,20 @@ class ReviewState:
         value = compute()
         self.memo[name] = (version, value)
         return value
+
+    def case_counts(self) -> dict[str, int]:
+        """The case totals of the case page (:meth:`CaseStore.counts`), kept per files version."""
+        return cast(dict[str, int], self.per_files_version("counts", self.store.counts))
+
+    def picture_types(self) -> list[str]:
+        """The grid's picture types (:func:`cairn.store.review.type_labels`), kept per files version."""
+        return cast(list[str], self.per_files_version("types", lambda: _review.type_labels(self.store)))
+
+    def warm(self) -> None:
+        """Read the case totals and the type list now (``cairn serve`` before it listens), so the first case
+        page and grid page do not wait for them."""
+        self.case_counts()
+        self.picture_types()
 
 
 def category_keys(scheme: str) -> list[dict[str, str]]:
@@ -302,7 +316,7 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         next_url = None if cursor is None else "/grid?" + urlencode({**chosen, "after": encode_cursor(cursor)})
         return render(
             "grid.html", session=session, rows=rows, next_url=next_url, filters=chosen,
-            types=state.per_files_version("types", lambda: _review.type_labels(store)),
+            types=state.picture_types(),
             keys=category_keys(state.scheme), scheme=state.scheme,
             can_review=session.user.role in _users.CATEGORISING_ROLES,
         )
@@ -328,7 +342,7 @@ def create_app(state: ReviewState, *, allowed_hosts: list[str] | None = None) ->
         recent = _review.recent_audit(store, 30)
         return render(
             "case.html", session=session, exposure=_review.exposure(store),
-            counts=state.per_files_version("counts", store.counts), recent=recent,
+            counts=state.case_counts(), recent=recent,
             can_report=session.user.role in REPORTING_ROLES,
         )
 

@@ -126,6 +126,8 @@ def serve(
             err.print(f"[yellow]Listening on {host}: other machines can reach the login page.[/]")
         # Host headers answered (against DNS rebinding); any for a wildcard or IPv6 address
         allowed = None if host == "0.0.0.0" or ":" in host else sorted({host, "127.0.0.1", "localhost"})
-        app = create_app(ReviewState(store, scheme=scheme.value), allowed_hosts=allowed)
+        state = ReviewState(store, scheme=scheme.value)
+        state.warm()
+        app = create_app(state, allowed_hosts=allowed)
         typer.echo(f"cairn review of case {store.case_name!r}: http://{host}:{port}/ (Ctrl-C stops)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
