@@ -3,7 +3,9 @@
 :func:`check_case_database` looks at the case folder's own SQLite file (``CASE_DIR/case.db``) without opening
 it with SQLite: the 16-byte magic, the page size, and the page count its header declares against the file's
 size. Random bytes, a file cut short (a copy that did not finish, a failing disk) and an emptied file beside
-an audit anchor each raise :class:`CaseDatabaseCorrupt`. A shared PostgreSQL database is the server's to keep
+an audit anchor each raise :class:`CaseDatabaseCorrupt`. A file short of its header's pages whose write-ahead log
+holds every missing page in committed frames is a checkpoint a killed process left part-way, which SQLite
+completes: that is not damage. A shared PostgreSQL database is the server's to keep
 whole and is not checked here.
 """
 
@@ -96,6 +98,46 @@ def _check_header(path: Path, header: bytes, size: int, anchored: bool) -> None:
     pages = int.from_bytes(header[28:32], "big")
     header_valid = header[24:28] == header[92:96]
     if header_valid and pages and size < pages * page_size:
+        if _wal_holds(path, page_size, range(size // page_size + 1, pages + 1)):
+            return  # a checkpoint stopped part-way (a process killed in it): SQLite's recovery completes it
         raise _corrupt(
             path, f"it is cut short: its header declares {pages * page_size:,} bytes, the file holds {size:,}"
         )
+
+
+WAL_MAGICS = (0x377F0682, 0x377F0683)
+#: Frames whose headers :func:`_wal_holds` reads at most (a write-ahead log of about 4 GiB at 4 KiB pages).
+MAX_WAL_FRAMES = 1_000_000
+
+
+def _wal_holds(path: Path, page_size: int, missing: range) -> bool:
+    """Whether the write-ahead log beside ``path`` holds every page of ``missing`` (in frames of its current
+    salts, up to its last commit frame, which declares a database at least that long): then a short file is a
+    checkpoint a killed process left part-way, which SQLite completes from the log, not a file cut short."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        with wal.open("rb") as fh:
+            head = fh.read(32)
+            if len(head) < 32 or int.from_bytes(head[0:4], "big") not in WAL_MAGICS:
+                return False
+            if int.from_bytes(head[8:12], "big") != page_size:
+                return False
+            salts = head[16:24]
+            frame_size = 24 + page_size
+            frames = min(MAX_WAL_FRAMES, (os.fstat(fh.fileno()).st_size - 32) // frame_size)
+            seen: set[int] = set()
+            committed: set[int] = set()
+            longest = 0
+            for n in range(frames):
+                fh.seek(32 + n * frame_size)
+                frame = fh.read(24)
+                if len(frame) < 24 or frame[8:16] != salts:
+                    break  # frames of an earlier log generation, or a torn write: SQLite stops here too
+                seen.add(int.from_bytes(frame[0:4], "big"))
+                after_commit = int.from_bytes(frame[4:8], "big")
+                if after_commit:  # a commit frame: what came before it is part of the database
+                    committed |= seen
+                    longest = max(longest, after_commit)
+    except OSError:
+        return False
+    return longest >= missing.stop - 1 and all(page in committed for page in missing)
