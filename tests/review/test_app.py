@@ -496,6 +496,7 @@ def test_the_detail_page_of_a_model_file_shows_its_kind_and_dangerous_pickle_imp
     for kind in ("autov1", "autov2", "blake3", "crc32"):
         assert f"<td>{kind}</td>" in text
     assert "no thumbnail" in text and 'id="reveal"' not in text
+    assert "In no near-duplicate group of the latest" in text  # grouped, but not this file
     assert store.audit_entries()[-1]["details"]["file_id"] == file_id
 
 

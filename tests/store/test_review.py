@@ -240,3 +240,13 @@ def _ids_and_paths(store: CaseStore) -> list[dict[str, object]]:
     with store._engine.connect() as conn:
         rows = conn.execute(select(files.c.id, files.c.path).where(files.c.case_id == store.case_id)).all()
     return [{"_id": int(i), "path": str(p)} for i, p in rows]
+
+
+def test_the_detail_says_whether_the_case_was_grouped_at_all(scanned: tuple[CaseStore, list[User]]) -> None:
+    store, _ = scanned
+    rows, _ = review.grid_page(store, review.GridFilters(), None, 50, "vic-us")
+    target = next(r["file_id"] for r in rows if r["path"].endswith("red-bicycle.png"))
+    assert review.file_detail(store, target, "vic-us")["group_run"] is None  # never grouped: say so
+    store.run_groups(actor="lead")
+    detail = review.file_detail(store, target, "vic-us")
+    assert detail["group_run"] is not None and detail["group"] is None  # grouped, and in no group

@@ -771,13 +771,14 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
         run_id = _matches.latest_run(conn, store.case_id)
         hits = [] if run_id is None else _matches.matches_for_files(conn, run_id, [file_id])[file_id]
         group = _group_of(conn, store, file_id)
+        group_run = _groups.latest_run(conn, store.case_id)
         current = _category_dict(*_current(conn, file_id))
     provenance["model_links"] = model_links_for(store, provenance["generation_records"])
     named_by = images_naming(store, file_id) if provenance["model_files"] else []
     return {
         "file": info, "containers": containers, "hashes": hashes, "errors": errors,
         "image": None if image is None else dict(image), "has_thumbnail": has_thumb, "provenance": provenance,
-        "matches": hits, "match_run": run_id, "group": group, "named_by": named_by,
+        "matches": hits, "match_run": run_id, "group": group, "group_run": group_run, "named_by": named_by,
         "category": current,
         "history": category_history(store, file_id), "audit": file_audit(store, file_id),
         **dict(zip(("precategories", "conflict"),
