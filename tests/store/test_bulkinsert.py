@@ -75,11 +75,12 @@ def test_rows_are_the_entry_rows_and_text_survives_as_utf8(sqlite_store: CaseSto
     set_id = start(sqlite_store, "s")
     made = loader(sqlite_store)
     records = [record(n) for n in range(1, 301)]
-    made.submit_sql("BEGIN IMMEDIATE")
+    begin = made.submit_sql("BEGIN IMMEDIATE")
     assert made.submit_records(set_id, records[:100]) == 200
     assert made.submit_records(set_id, records[100:]) == 400
-    made.submit_sql("COMMIT")
+    commit = made.submit_sql("COMMIT")
     made.wait()
+    assert commit == begin + 3 and made.completed() == commit  # jobs numbered in order; all ran
     made.close()
     rows = stored(sqlite_store, set_id)
     assert len(rows) == 600
@@ -99,6 +100,7 @@ def test_a_failed_insert_is_reported_and_what_followed_is_skipped(sqlite_store: 
         made.submit_records(set_id, [record(3)])
         made.submit_sql("COMMIT")
         made.wait()
+    assert made.completed() == 2  # BEGIN and the first records; the failed job and those after it did not run
     made.discard()
     made.execute("ROLLBACK")
     made.close()

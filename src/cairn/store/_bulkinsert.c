@@ -14,7 +14,8 @@
  * ``(set_id, record_no, kind, value, scheme, value, series, flags, comments, extra)``, comments and extra on a
  * record's first row only (the rows of ``cairn.store.hash_sets``). ``submit_sql`` queues statements
  * (``BEGIN IMMEDIATE``, ``COMMIT``: transactions are the caller's). Submitting blocks, without the GIL, while
- * ``depth`` jobs wait. After a job fails the rest are skipped and the next call (``submit_*``, ``wait``,
+ * ``depth`` jobs wait; ``submit_sql`` returns the job's number and ``completed()`` the last one run to its end
+ * (so a caller knows which COMMIT is done without waiting). After a job fails the rest are skipped and the next call (``submit_*``, ``wait``,
  * ``execute``) raises ``cairn.store._bulkinsert.Error`` with SQLite's message; ``discard`` skips the queue and
  * forgets the failure (then ROLLBACK); ``close`` stops the thread and closes the connection.
  */
@@ -105,6 +106,7 @@ typedef struct {
 /* A unit of work for the loader's thread: SQL to run, or rows to insert (plain C memory, no Python objects). */
 typedef struct Job {
     struct Job *next;
+    long long seq; /* 1, 2, ... in the order queued */
     char *sql;
     Cell *cells;
     char *arena;
@@ -120,6 +122,7 @@ typedef struct {
     pthread_cond_t work_cv, done_cv;
     Job *head, *tail;
     int queued, busy, stopping, failed, depth;
+    long long submitted, completed; /* sequence numbers: the last job queued, the last job run to its end */
     char *error; /* the first failure's message (malloc'd), until taken */
 } Loader;
 
@@ -178,9 +181,11 @@ static void *worker_main(void *arg) {
         self->busy = 1;
         pthread_mutex_unlock(&self->mu);
         char *err = skip ? NULL : run_job(self, job);
+        long long seq = job->seq;
         free_job(job);
         pthread_mutex_lock(&self->mu);
         self->busy = 0;
+        if (!skip && err == NULL) self->completed = seq;
         if (err != NULL) {
             if (self->failed) {
                 free(err);
@@ -207,14 +212,16 @@ static PyObject *raise_failure(Loader *self) {
     return NULL;
 }
 
-/* Queue ``job`` (blocking, without the GIL, while ``depth`` jobs wait); -1 with the failure raised if an
- * earlier job failed (``job`` is then dropped). */
-static int enqueue(Loader *self, Job *job) {
+/* Queue ``job`` (blocking, without the GIL, while ``depth`` jobs wait); its sequence number, or -1 with the
+ * failure raised if an earlier job failed (``job`` is then dropped). */
+static long long enqueue(Loader *self, Job *job) {
     int failed;
+    long long seq = 0;
     Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&self->mu);
     while (self->queued >= self->depth && !self->failed) pthread_cond_wait(&self->done_cv, &self->mu);
     failed = self->failed;
     if (!failed) {
+        job->seq = seq = ++self->submitted;
         job->next = NULL;
         if (self->tail != NULL)
             self->tail->next = job;
@@ -230,7 +237,7 @@ static int enqueue(Loader *self, Job *job) {
         raise_failure(self);
         return -1;
     }
-    return 0;
+    return seq;
 }
 
 /* Block (without the GIL) until every queued job has run; 1 if one failed. */
@@ -308,6 +315,7 @@ static int Loader_init(Loader *self, PyObject *args, PyObject *kwds) {
     if (api.prepare_v2(self->db, sql, -1, &self->stmt, NULL) != SQL_OK) return raise_db(self->db, "cannot prepare");
     self->head = self->tail = NULL;
     self->queued = self->busy = self->stopping = self->failed = 0;
+    self->submitted = self->completed = 0;
     self->error = NULL;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->work_cv, NULL);
@@ -351,8 +359,18 @@ static Job *sql_job(PyObject *arg) {
 static PyObject *Loader_submit_sql(Loader *self, PyObject *arg) {
     if (need_open(self) < 0) return NULL;
     Job *job = sql_job(arg);
-    if (job == NULL || enqueue(self, job) < 0) return NULL;
-    Py_RETURN_NONE;
+    if (job == NULL) return NULL;
+    long long seq = enqueue(self, job);
+    if (seq < 0) return NULL;
+    return PyLong_FromLongLong(seq);
+}
+
+static PyObject *Loader_completed(Loader *self, PyObject *Py_UNUSED(ignored)) {
+    if (need_open(self) < 0) return NULL;
+    pthread_mutex_lock(&self->mu);
+    long long done = self->completed;
+    pthread_mutex_unlock(&self->mu);
+    return PyLong_FromLongLong(done);
 }
 
 static PyObject *Loader_execute(Loader *self, PyObject *arg) {
@@ -506,7 +524,9 @@ static PyMethodDef Loader_methods[] = {
     {"submit_records", (PyCFunction)Loader_submit_records, METH_VARARGS,
      "Queue the entry rows of (record_no, hashes, scheme, value, series, flags, comments, extra) records; "
      "the number of rows."},
-    {"submit_sql", (PyCFunction)Loader_submit_sql, METH_O, "Queue SQL statements (no results)."},
+    {"submit_sql", (PyCFunction)Loader_submit_sql, METH_O, "Queue SQL statements (no results); the job's number."},
+    {"completed", (PyCFunction)Loader_completed, METH_NOARGS,
+     "The number of the last job that ran to its end (jobs run in the order queued)."},
     {"execute", (PyCFunction)Loader_execute, METH_O, "Wait for the queue, then run SQL statements and wait."},
     {"wait", (PyCFunction)Loader_wait, METH_NOARGS, "Wait until the queue is done; raise its first failure."},
     {"discard", (PyCFunction)Loader_discard, METH_NOARGS, "Skip the queue, wait, forget any failure."},

@@ -174,9 +174,10 @@ def insert_records(
     """Insert ``records`` into set ``set_id`` in batches (one transaction each); return the records inserted.
 
     A transaction carries whole records, about :func:`batch_rows` times ``STATEMENTS_PER_BATCH`` rows.
-    ``progress`` is called with the number of records inserted so far after each transaction. On SQLite the
-    (kind, value) index is deferred after ``defer_index_after`` rows (default ``DEFER_INDEX_AFTER``; see the
-    module notes). ``rows_per_transaction`` replaces the batch size (tests use small ones).
+    ``progress`` is called with the number of records committed so far after each transaction (the bulk loader
+    reports a transaction once its COMMIT has run, without waiting for it). On SQLite the (kind, value) index is
+    deferred after ``defer_index_after`` rows (default ``DEFER_INDEX_AFTER``; see the module notes).
+    ``rows_per_transaction`` replaces the batch size (tests use small ones).
     """
     per_batch = rows_per_transaction or batch_rows(engine) * STATEMENTS_PER_BATCH
     rows = _EntryRows(set_id, iter(records), per_batch)
@@ -342,6 +343,16 @@ def _insert_sqlite_bulk(
         before = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {hash_set_entries.name}").scalar_one()
     deferred = False
     inserted = 0
+    commits: list[tuple[int, int]] = []  # (COMMIT job number, records in the set once it is done), not yet told
+
+    def tell(everything: bool = False) -> None:
+        """Report the records of every transaction whose COMMIT has run (never waits for one)."""
+        done = loader.completed()
+        told = [n for seq, n in commits if everything or seq <= done]
+        if told and progress is not None:
+            progress(told[-1])
+        del commits[: len(told)]
+
     try:
         try:
             while not rows.done:
@@ -355,12 +366,12 @@ def _insert_sqlite_bulk(
                     if chunk:
                         loader.submit_records(rows.set_id, chunk)
                     in_transaction += made
-                loader.submit_sql("COMMIT")
+                    tell()
+                commits.append((loader.submit_sql("COMMIT"), rows.count))
                 inserted += in_transaction
-                if progress is not None:
-                    loader.wait()
-                    progress(rows.count)
+                tell()
             loader.wait()
+            tell(everything=True)
         except BaseException:
             loader.discard()
             with contextlib.suppress(Exception):  # no transaction open: nothing to take back
