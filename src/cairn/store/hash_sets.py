@@ -209,7 +209,6 @@ class _EntryRows:
         self.count = 0  # records read so far
         self.done = False  # the records are exhausted
         self._flags: dict[tuple[tuple[str, bool], ...], str] = {}
-        self._categories: dict[int, tuple[Any, str, str]] = {}  # id -> (category, scheme, value as stored)
 
     def batch(self) -> Iterator[tuple[Any, ...]]:
         """The rows of the next records, stopping after the record that reaches ``per_batch`` rows."""
@@ -230,21 +229,13 @@ class _EntryRows:
         :mod:`cairn.store._bulkinsert` expand them into rows. Sets ``done`` when the records run out."""
         out: list[tuple[Any, ...]] = []
         append = out.append
-        flags_json, categories, encode, number = self._flags, self._categories, _ENCODE, self.count
+        flags_json, encode, number = self._flags, _ENCODE, self.count
         made = 0
         try:
             for record in self.records:
                 number += 1
                 cat = record.category
-                if cat is None:
-                    scheme = value = None
-                else:
-                    known = categories.get(id(cat))
-                    if known is None or known[0] is not cat:
-                        known = (cat, cat.scheme, str(cat.value))
-                        if len(categories) < MAX_REMEMBERED_FLAGS:
-                            categories[id(cat)] = known  # holds ``cat``: its id stays its own
-                    scheme, value = known[1], known[2]
+                scheme, value = (cat.scheme, str(cat.value)) if cat is not None else (None, None)
                 flags = None
                 if record.flags:
                     key = tuple(record.flags.items())

@@ -5,8 +5,8 @@ it with SQLite: the 16-byte magic, the page size, and the page count its header 
 size. Random bytes, a file cut short (a copy that did not finish, a failing disk) and an emptied file beside
 an audit anchor each raise :class:`CaseDatabaseCorrupt`. A file short of its header's pages whose write-ahead log
 holds every missing page in committed frames is a checkpoint a killed process left part-way, which SQLite
-completes: that is not damage. A shared PostgreSQL database is the server's to keep
-whole and is not checked here.
+completes: that is not damage. A shared PostgreSQL database is the server's to keep whole and is not checked
+here.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _wal_holds(path: Path, page_size: int, missing: range) -> bool:
             salts = head[16:24]
             frame_size = 24 + page_size
             frames = min(MAX_WAL_FRAMES, (os.fstat(fh.fileno()).st_size - 32) // frame_size)
-            seen: set[int] = set()
+            pending: set[int] = set()  # pages of frames since the last commit frame
             committed: set[int] = set()
             longest = 0
             for n in range(frames):
@@ -133,10 +133,11 @@ def _wal_holds(path: Path, page_size: int, missing: range) -> bool:
                 frame = fh.read(24)
                 if len(frame) < 24 or frame[8:16] != salts:
                     break  # frames of an earlier log generation, or a torn write: SQLite stops here too
-                seen.add(int.from_bytes(frame[0:4], "big"))
+                pending.add(int.from_bytes(frame[0:4], "big"))
                 after_commit = int.from_bytes(frame[4:8], "big")
                 if after_commit:  # a commit frame: what came before it is part of the database
-                    committed |= seen
+                    committed |= pending
+                    pending.clear()
                     longest = max(longest, after_commit)
     except OSError:
         return False

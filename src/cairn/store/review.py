@@ -10,6 +10,7 @@ are bound parameters only; a value they do not know is :class:`ReviewInputError`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -256,29 +257,29 @@ def _driver_ids(
                 file_groups.c.group_run_id == group_run, file_groups.c.group_no == filters.group
             )
         )
-    if len(sources) == 1 and filters.type is None:  # one table: drive only when it names few files
-        few = select(func.count()).select_from(sources[0].distinct().limit(DRIVER_CAP + 1).subquery())
-        if int(conn.execute(few).scalar_one()) > DRIVER_CAP:
-            return None  # walking the case finds a page sooner
+    # one table and no type: it alone must name few files (read no further than that), else walking is sooner
+    cap = DRIVER_CAP if len(sources) == 1 and filters.type is None else SOURCE_CAP
     found: set[int] | None = None
     for source in sources:
-        ids = {int(i) for i in conn.execute(source.distinct().limit(SOURCE_CAP + 1)).scalars()}
-        if len(ids) <= SOURCE_CAP:
+        ids = {int(i) for i in conn.execute(source.distinct().limit(cap + 1)).scalars()}
+        if len(ids) <= cap:
             found = ids if found is None else found & ids
     if found is not None and filters.type is not None and len(found) > DRIVER_CAP:
         found = _of_type(conn, found, filters.type)  # a common type with a filter: few files of both
     return found if found is not None and len(found) <= DRIVER_CAP else None
 
 
-def _of_type(conn: Any, ids: set[int], type_label: str) -> set[int]:
-    """Those of ``ids`` whose file type is ``type_label`` (looked up by id, ``DRIVER_READ`` at a time)."""
+def _by_id(conn: Any, stmt: Any, ids: set[int]) -> Iterator[Any]:
+    """The rows of ``stmt`` (a select on ``files``) for the files ``ids``, looked up by id ``DRIVER_READ`` at a
+    time: by id only, as a case_id term would have SQLite walk the case's index instead."""
     ordered = sorted(ids)
-    out: set[int] = set()
     for start in range(0, len(ordered), DRIVER_READ):
-        part = ordered[start:start + DRIVER_READ]
-        out.update(int(i) for i in conn.execute(
-            select(files.c.id).where(files.c.id.in_(part), files.c.type_label == type_label)).scalars())
-    return out
+        yield from conn.execute(stmt.where(files.c.id.in_(ordered[start:start + DRIVER_READ])))
+
+
+def _of_type(conn: Any, ids: set[int], type_label: str) -> set[int]:
+    """Those of ``ids`` whose file type is ``type_label``."""
+    return {int(r[0]) for r in _by_id(conn, select(files.c.id).where(files.c.type_label == type_label), ids)}
 
 
 def _driven_rows(
@@ -287,15 +288,8 @@ def _driven_rows(
     """Up to ``limit + 1`` rows of ``stmt`` after ``after`` among the files ``driver`` names: their (evidence,
     path) keys read by id and put in page order here (paths compare by code point, as the database's byte-order
     collation does), then ``stmt`` with every filter on the next few of them at a time."""
-    keys: list[tuple[int, str, int]] = []
-    ordered = sorted(driver)
-    for start in range(0, len(ordered), DRIVER_READ):
-        part = ordered[start:start + DRIVER_READ]
-        found = conn.execute(  # by id only: a case_id term would have SQLite walk the case's index instead
-            select(files.c.evidence_id, files.c.path, files.c.id, files.c.case_id).where(files.c.id.in_(part))
-        )
-        keys.extend((int(ev), str(path), int(fid)) for ev, path, fid, case in found if case == case_id)
-    keys.sort()
+    found = _by_id(conn, select(files.c.evidence_id, files.c.path, files.c.id, files.c.case_id), driver)
+    keys = sorted((int(ev), str(path), int(fid)) for ev, path, fid, case in found if case == case_id)
     if after is not None:
         keys = [k for k in keys if (k[0], k[1]) > after]
     rows: list[dict[str, Any]] = []
@@ -770,8 +764,8 @@ def file_detail(store: CaseStore, file_id: int, scheme: str) -> dict[str, Any]:
         containers = _containers(conn, int(info["evidence_id"]), str(info["path"]))
         run_id = _matches.latest_run(conn, store.case_id)
         hits = [] if run_id is None else _matches.matches_for_files(conn, run_id, [file_id])[file_id]
-        group = _group_of(conn, store, file_id)
         group_run = _groups.latest_run(conn, store.case_id)
+        group = None if group_run is None else _group_of(conn, store, file_id, group_run)
         current = _category_dict(*_current(conn, file_id))
     provenance["model_links"] = model_links_for(store, provenance["generation_records"])
     named_by = images_naming(store, file_id) if provenance["model_files"] else []
@@ -800,10 +794,7 @@ def _containers(conn: Any, evidence_id: int, path: str) -> list[dict[str, Any]]:
     return [{"path": p, "name": part, "file_id": ids.get(p)} for p, part in zip(chain, parts, strict=True)]
 
 
-def _group_of(conn: Any, store: CaseStore, file_id: int) -> dict[str, Any] | None:
-    run_id = _groups.latest_run(conn, store.case_id)
-    if run_id is None:
-        return None
+def _group_of(conn: Any, store: CaseStore, file_id: int, run_id: int) -> dict[str, Any] | None:
     group_no = conn.execute(
         select(file_groups.c.group_no).where(file_groups.c.group_run_id == run_id, file_groups.c.file_id == file_id)
     ).scalar()
